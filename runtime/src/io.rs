@@ -1,0 +1,298 @@
+//! [`Async`]: any non-blocking file descriptor, driven by the loop's I/O registry.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::reactor::{Dir, Reactor};
+use crate::runtime::with_core;
+
+/// An I/O object registered with the event loop: a socket, pipe or other pollable descriptor.
+///
+/// `Async<T>` puts the descriptor in non-blocking mode and registers it with the loop's poller.
+/// Operations are attempted first; one that would block suspends the task until the poller
+/// reports readiness, and is then retried. Dropping an `Async` removes the registration.
+///
+/// It implements the `futures-io` traits [`AsyncRead`] and [`AsyncWrite`] when `T` (or `&T`)
+/// implements [`Read`] and [`Write`], so async codecs and helpers from the ecosystem work on it.
+/// Regular files cannot be polled by the OS; use [`evloop::fs`](crate) helpers for them.
+///
+/// `Async` is `!Send`: it belongs to the loop that registered it.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+/// use evloop::Async;
+///
+/// evloop::run(async {
+///     let (a, b) = UnixStream::pair()?;
+///     let (a, b) = (Async::new(a)?, Async::new(b)?);
+///     a.write_with(|s| (&*s).write(b"ping")).await?;
+///     let mut buf = [0; 4];
+///     let n = b.read_with(|s| (&*s).read(&mut buf)).await?;
+///     assert_eq!(&buf[..n], b"ping");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct Async<T: AsFd> {
+    /// The I/O object; `None` only after [`Async::into_inner`].
+    io: Option<T>,
+    /// Key of the registration in `reactor`.
+    key: usize,
+    /// The registry of the loop this object belongs to.
+    reactor: Rc<Reactor>,
+}
+
+impl<T: AsFd> Async<T> {
+    /// Puts `io` in non-blocking mode and registers it with the loop running on this thread.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the descriptor cannot be made non-blocking or registered (for
+    /// example a regular file, which epoll refuses with `EPERM`).
+    ///
+    /// # Panics
+    ///
+    /// Panics if no event loop is running on this thread.
+    #[track_caller]
+    pub fn new(io: T) -> io::Result<Self> {
+        rustix::io::ioctl_fionbio(io.as_fd(), true)?;
+        Self::new_nonblocking(io)
+    }
+
+    /// Registers `io`, which the caller has already put in non-blocking mode.
+    ///
+    /// A descriptor left in blocking mode would block the whole loop on its first operation.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the descriptor cannot be registered.
+    ///
+    /// # Panics
+    ///
+    /// Panics if no event loop is running on this thread.
+    #[track_caller]
+    pub fn new_nonblocking(io: T) -> io::Result<Self> {
+        let reactor = with_core("evloop::Async::new", |core| core.reactor.clone());
+        let key = reactor.register(io.as_fd())?;
+        Ok(Async {
+            io: Some(io),
+            key,
+            reactor,
+        })
+    }
+
+    /// The inner I/O object.
+    pub fn get_ref(&self) -> &T {
+        self.io.as_ref().expect("Async used after into_inner")
+    }
+
+    /// Deregisters the I/O object and returns it (still in non-blocking mode).
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the poller refused to deregister it.
+    pub fn into_inner(mut self) -> io::Result<T> {
+        let io = self.io.take().expect("Async used after into_inner");
+        self.reactor.deregister(self.key, io.as_fd())?;
+        Ok(io)
+    }
+
+    /// Waits until the object is readable: an edge was reported since an operation last
+    /// returned `WouldBlock`. Readiness can be spurious; the next read may still block.
+    ///
+    /// # Errors
+    ///
+    /// Never fails today; the `Result` leaves room for poller errors.
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_readable(cx)).await
+    }
+
+    /// Waits until the object is writable; see [`readable`](Self::readable).
+    ///
+    /// # Errors
+    ///
+    /// Never fails today; the `Result` leaves room for poller errors.
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_writable(cx)).await
+    }
+
+    /// Polls for readability; see [`readable`](Self::readable).
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(Dir::Read, cx).map(Ok)
+    }
+
+    /// Polls for writability; see [`writable`](Self::writable).
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(Dir::Write, cx).map(Ok)
+    }
+
+    /// Runs a non-blocking read-like operation until it does not return `WouldBlock`, waiting
+    /// for readability in between.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of `op`, if it is not `WouldBlock`.
+    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_op(Dir::Read, cx, &mut op)).await
+    }
+
+    /// Runs a non-blocking write-like operation until it does not return `WouldBlock`, waiting
+    /// for writability in between.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of `op`, if it is not `WouldBlock`.
+    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_op(Dir::Write, cx, &mut op)).await
+    }
+
+    /// Tries `op`; on `WouldBlock`, clears the readiness of `dir` and waits for its next edge.
+    pub(crate) fn poll_op<R>(
+        &self,
+        dir: Dir,
+        cx: &mut Context<'_>,
+        op: &mut impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reactor.clear_ready(self.key, dir);
+                    ready!(self.poll_ready(dir, cx));
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Like [`poll_op`](Self::poll_op), for operations that need `&mut T`.
+    fn poll_op_mut<R>(
+        &mut self,
+        dir: Dir,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let io = self.io.as_mut().expect("Async used after into_inner");
+            match op(io) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reactor.clear_ready(self.key, dir);
+                    ready!(self.poll_ready(dir, cx));
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    fn poll_ready(&self, dir: Dir, cx: &mut Context<'_>) -> Poll<()> {
+        let poll = self.reactor.poll_ready(self.key, dir, cx);
+        if poll.is_pending() {
+            // Only the loop that registered the object will ever report its readiness.
+            let same_loop = with_core("an evloop I/O object", |core| {
+                Rc::ptr_eq(&core.reactor, &self.reactor)
+            });
+            assert!(
+                same_loop,
+                "this evloop I/O object was registered with another event loop, which will never \
+                 report its readiness here; create I/O objects inside the loop that uses them"
+            );
+        }
+        poll
+    }
+}
+
+// `Async` never hands out `Pin<&mut T>`: pinning an `Async` does not pin the I/O object.
+impl<T: AsFd> Unpin for Async<T> {}
+
+impl<T: AsFd> AsFd for Async<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+}
+
+impl<T: AsFd> Drop for Async<T> {
+    fn drop(&mut self) {
+        if let Some(io) = &self.io {
+            // Nothing useful can be done if the poller refuses; the fd is closed right after,
+            // which removes it from the poller anyway.
+            let _ = self.reactor.deregister(self.key, io.as_fd());
+        }
+    }
+}
+
+impl<T: AsFd + fmt::Debug> fmt::Debug for Async<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Async").field("io", &self.io).finish()
+    }
+}
+
+impl<T: AsFd + Read> AsyncRead for Async<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_op_mut(Dir::Read, cx, |io| io.read(buf))
+    }
+}
+
+impl<T: AsFd> AsyncRead for &Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_op(Dir::Read, cx, &mut |mut io: &T| io.read(buf))
+    }
+}
+
+impl<T: AsFd + Write> AsyncWrite for Async<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_op_mut(Dir::Write, cx, |io| io.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_op_mut(Dir::Write, cx, |io| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+impl<T: AsFd> AsyncWrite for &Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_op(Dir::Write, cx, &mut |mut io: &T| io.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_op(Dir::Write, cx, &mut |mut io: &T| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}

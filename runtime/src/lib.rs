@@ -1,0 +1,101 @@
+//! evloop: a single-threaded, poll-based async event loop.
+//!
+//! One thread runs every task. The loop owns two structures, as the lecture's slide 4 puts it:
+//! a **ready queue** of tasks that can run now, and an **I/O registry** of suspended tasks, each
+//! waiting on a file descriptor or a timer. It repeats one three-step cycle (slide 5):
+//!
+//! 1. **Run** — `run_ready` (in `runtime.rs`) runs every task that was ready when the cycle
+//!    began, each until it returns `Pending` at an `.await`. Tasks woken during this step run in
+//!    the next cycle, so a task that keeps waking itself cannot starve I/O.
+//! 2. **Poll** — `poll_io` calls the OS multiplexer through [`polling`] (epoll on Linux, kqueue
+//!    on the BSDs and macOS): with timeout zero when tasks are ready, otherwise until the nearest
+//!    timer deadline, otherwise indefinitely. An idle loop sleeps in the kernel and uses no CPU.
+//! 3. **Resume** — `resume_woken` moves the tasks whose I/O completed, whose timer expired, or
+//!    that another thread woke, back into the ready queue.
+//!
+//! The loop is cooperative: it never interrupts a task. A task that blocks the thread (with
+//! `std::thread::sleep`, a blocking file read or a long computation) freezes every other task
+//! until it returns (slide 7). Await [`sleep`] instead of sleeping, and call [`yield_now`] every
+//! few milliseconds inside long computations (slide 9).
+//!
+//! # Implementation
+//!
+//! - The loop thread owns everything loop-local: the ready queue (a `VecDeque`), the task
+//!   registry, the timers (a `BTreeMap` keyed by deadline) and the I/O registry. None of it is
+//!   locked; tasks need not be `Send`.
+//! - Tasks are [`async_task`] tasks. Their wakers are `Send + Sync`: a wake on the loop thread
+//!   pushes the task onto the ready queue directly; a wake from another thread pushes it onto a
+//!   lock-free injection queue ([`concurrent_queue`]) and calls `Poller::notify`, which wakes
+//!   the loop if it is parked in the poller.
+//! - Sockets are registered once, edge-triggered, for both directions. An operation is tried
+//!   first; `WouldBlock` clears the readiness flag and suspends the task until the next edge.
+//! - Deadlines are handed to the poller with nanosecond precision (`polling` arms a timerfd on
+//!   Linux), so a 1 ms sleep takes 1 ms plus the kernel's wake-up latency, not 2 ms.
+//! - The only thread evloop itself starts resolves host names for [`net`] (`getaddrinfo`
+//!   blocks); nothing in the runtime blocks the loop thread.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//! use evloop::net::{TcpListener, TcpStream};
+//!
+//! evloop::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!
+//!     // The server: echo one message back.
+//!     let server = evloop::spawn(async move {
+//!         let (mut stream, _) = listener.accept().await?;
+//!         let mut buf = [0; 5];
+//!         stream.read_exact(&mut buf).await?;
+//!         stream.write_all(&buf).await?;
+//!         std::io::Result::Ok(())
+//!     });
+//!
+//!     let mut client = TcpStream::connect(addr).await?;
+//!     client.write_all(b"hello").await?;
+//!     let mut reply = [0; 5];
+//!     evloop::timeout(Duration::from_secs(5), client.read_exact(&mut reply)).await??;
+//!     assert_eq!(&reply, b"hello");
+//!     server.await.unwrap()
+//! })?;
+//! # std::io::Result::Ok(())
+//! ```
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    clippy::undocumented_unsafe_blocks
+)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(not(unix))]
+compile_error!("evloop supports Unix platforms (epoll, kqueue) only for now");
+
+mod io;
+pub mod net;
+mod reactor;
+mod runtime;
+mod stats;
+pub mod task;
+mod timer;
+
+pub use crate::io::Async;
+pub use crate::runtime::{run, Builder, Runtime};
+pub use crate::stats::{stats, Stats};
+pub use crate::task::{spawn, yield_now, JoinError, JoinHandle, TaskId, YieldNow};
+pub use crate::timer::{
+    interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout,
+};
+
+/// Compile-time checks of the auto traits users rely on.
+#[allow(dead_code)]
+fn _assert_auto_traits() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<JoinError>();
+    send_sync::<Elapsed>();
+    send_sync::<Stats>();
+    send_sync::<std::task::Waker>();
+}

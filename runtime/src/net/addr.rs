@@ -1,0 +1,178 @@
+//! Address resolution that never blocks the loop thread.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+
+/// Something that can be turned into socket addresses: a [`SocketAddr`], an `(ip, port)` pair,
+/// or a `"host:port"` string / `(host, port)` pair that may need a DNS lookup.
+///
+/// Sealed: it is implemented for the same types as [`std::net::ToSocketAddrs`], and only the
+/// string forms that are not literal addresses cost a lookup.
+pub trait ToSocketAddrs: sealed::Sealed {}
+
+mod sealed {
+    use super::Target;
+
+    pub trait Sealed {
+        /// Either the addresses, or the lookup to make off the loop thread.
+        fn into_target(self) -> Target;
+    }
+}
+
+/// What to resolve.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Target {
+    /// Already socket addresses.
+    Addrs(Vec<SocketAddr>),
+    /// A `"host:port"` string to look up.
+    HostPort(String),
+    /// A host name and a port to look up.
+    Host(String, u16),
+}
+
+macro_rules! literal_addrs {
+    ($($ty:ty),*) => {$(
+        impl ToSocketAddrs for $ty {}
+        impl sealed::Sealed for $ty {
+            fn into_target(self) -> Target {
+                Target::Addrs(vec![SocketAddr::from(self)])
+            }
+        }
+    )*};
+}
+
+literal_addrs!(
+    SocketAddr,
+    SocketAddrV4,
+    SocketAddrV6,
+    (IpAddr, u16),
+    (Ipv4Addr, u16),
+    (Ipv6Addr, u16)
+);
+
+impl ToSocketAddrs for &[SocketAddr] {}
+impl sealed::Sealed for &[SocketAddr] {
+    fn into_target(self) -> Target {
+        Target::Addrs(self.to_vec())
+    }
+}
+
+impl ToSocketAddrs for Vec<SocketAddr> {}
+impl sealed::Sealed for Vec<SocketAddr> {
+    fn into_target(self) -> Target {
+        Target::Addrs(self)
+    }
+}
+
+impl ToSocketAddrs for &str {}
+impl sealed::Sealed for &str {
+    fn into_target(self) -> Target {
+        match self.parse::<SocketAddr>() {
+            Ok(addr) => Target::Addrs(vec![addr]),
+            Err(_) => Target::HostPort(self.to_owned()),
+        }
+    }
+}
+
+impl ToSocketAddrs for String {}
+impl sealed::Sealed for String {
+    fn into_target(self) -> Target {
+        self.as_str().into_target()
+    }
+}
+
+impl ToSocketAddrs for &String {}
+impl sealed::Sealed for &String {
+    fn into_target(self) -> Target {
+        self.as_str().into_target()
+    }
+}
+
+impl ToSocketAddrs for (&str, u16) {}
+impl sealed::Sealed for (&str, u16) {
+    fn into_target(self) -> Target {
+        match self.0.parse::<IpAddr>() {
+            Ok(ip) => Target::Addrs(vec![SocketAddr::new(ip, self.1)]),
+            Err(_) => Target::Host(self.0.to_owned(), self.1),
+        }
+    }
+}
+
+impl ToSocketAddrs for (String, u16) {}
+impl sealed::Sealed for (String, u16) {
+    fn into_target(self) -> Target {
+        (self.0.as_str(), self.1).into_target()
+    }
+}
+
+/// Resolves `addr` to socket addresses without blocking the loop thread.
+///
+/// Literal addresses are returned as they are. A host name is looked up with the system
+/// resolver (`getaddrinfo`, which blocks) on a short-lived helper thread while the calling task
+/// waits, so other tasks keep running during a slow DNS answer.
+///
+/// # Errors
+///
+/// Returns the resolver's error, for example for an unknown host.
+///
+/// # Examples
+///
+/// ```
+/// evloop::run(async {
+///     let addrs = evloop::net::resolve("localhost:8080").await?;
+///     assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 8080));
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub async fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+    use std::net::ToSocketAddrs as _;
+    match sealed::Sealed::into_target(addr) {
+        Target::Addrs(addrs) => Ok(addrs),
+        Target::HostPort(s) => off_loop(move || s.to_socket_addrs().map(Vec::from_iter)).await,
+        Target::Host(h, p) => {
+            off_loop(move || (h.as_str(), p).to_socket_addrs().map(Vec::from_iter)).await
+        }
+    }
+}
+
+/// Runs the blocking `f` on a new thread and waits for its result without blocking the loop.
+async fn off_loop<T, F>(f: F) -> io::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    /// The result and the waiting task's waker, shared with the helper thread.
+    type Slot<T> = Arc<Mutex<(Option<io::Result<T>>, Option<Waker>)>>;
+    let slot: Slot<T> = Arc::new(Mutex::new((None, None)));
+    let theirs = slot.clone();
+    std::thread::Builder::new()
+        .name("evloop-resolve".into())
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .unwrap_or_else(|_| Err(io::Error::other("the name resolver panicked")));
+            let waker = {
+                let mut slot = theirs.lock().unwrap_or_else(|e| e.into_inner());
+                slot.0 = Some(result);
+                slot.1.take()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        })?;
+    poll_fn(|cx| {
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.0.take() {
+            Some(result) => Poll::Ready(result),
+            None => {
+                slot.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}

@@ -1,0 +1,152 @@
+//! The I/O registry: sources registered with the OS poller and the tasks waiting on them.
+//!
+//! Every source is registered once, edge-triggered, for both directions. An edge sets the
+//! direction's `ready` flag and wakes its waiters; an operation that fails with `WouldBlock`
+//! clears the flag again before the task waits. Because only the loop thread touches the
+//! registry, and events are only dispatched in step 3 of the cycle (never while a task runs),
+//! no edge can slip between an operation's `WouldBlock` and the task registering its waker.
+
+use std::cell::RefCell;
+use std::io;
+use std::num::NonZeroUsize;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use polling::{Event, Events, PollMode};
+use slab::Slab;
+
+use crate::runtime::Shared;
+
+/// A direction of I/O readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    /// Readable (or a listener with a pending connection, or end of stream, or an error).
+    Read = 0,
+    /// Writable (or a finished non-blocking connect, or an error).
+    Write = 1,
+}
+
+/// The loop's I/O registry and its OS poller.
+pub(crate) struct Reactor {
+    /// Holds the poller, which other threads may `notify`.
+    shared: Arc<Shared>,
+    /// Registered sources; the key is the `key` of their poller events.
+    sources: RefCell<Slab<SourceState>>,
+    /// Events of the last poll, dispatched in step 3.
+    events: RefCell<Events>,
+}
+
+/// Readiness of one registered source.
+#[derive(Default)]
+struct SourceState {
+    /// Indexed by [`Dir`].
+    dirs: [Direction; 2],
+}
+
+/// Readiness of one direction of a source.
+#[derive(Default)]
+struct Direction {
+    /// An edge was reported and no operation has hit `WouldBlock` since.
+    ready: bool,
+    /// Tasks waiting for the next edge; each at most once (deduplicated by `will_wake`).
+    wakers: Vec<Waker>,
+}
+
+impl Reactor {
+    pub(crate) fn new(shared: Arc<Shared>, capacity: NonZeroUsize) -> Self {
+        Reactor {
+            shared,
+            sources: RefCell::new(Slab::new()),
+            events: RefCell::new(Events::with_capacity(capacity)),
+        }
+    }
+
+    /// Whether no source is registered.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sources.borrow().is_empty()
+    }
+
+    /// Registers `fd` for both directions, edge-triggered, and returns its key.
+    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
+        let key = self.sources.borrow_mut().insert(SourceState::default());
+        // SAFETY: `polling` requires the fd to be deleted from the poller before it is closed.
+        // The only caller is `Async::new_nonblocking`, whose `Drop` (and `into_inner`) calls
+        // `deregister` with the same fd while it still owns the I/O object, i.e. before the
+        // object, and so the fd, is dropped.
+        let added = unsafe {
+            self.shared
+                .poller
+                .add_with_mode(fd.as_raw_fd(), Event::all(key), PollMode::Edge)
+        };
+        if let Err(e) = added {
+            self.sources.borrow_mut().remove(key);
+            return Err(e);
+        }
+        Ok(key)
+    }
+
+    /// Removes `fd` from the poller and forgets its state; its waiters are dropped.
+    pub(crate) fn deregister(&self, key: usize, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let deleted = self.shared.poller.delete(fd);
+        let state = self.sources.borrow_mut().try_remove(key);
+        drop(state);
+        deleted
+    }
+
+    /// Ready if an edge was seen since the last `WouldBlock`; otherwise registers the waker.
+    pub(crate) fn poll_ready(&self, key: usize, dir: Dir, cx: &mut Context<'_>) -> Poll<()> {
+        let mut sources = self.sources.borrow_mut();
+        let direction = &mut sources[key].dirs[dir as usize];
+        if direction.ready {
+            return Poll::Ready(());
+        }
+        if !direction.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            direction.wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Records that an operation hit `WouldBlock`: the task must wait for the next edge.
+    pub(crate) fn clear_ready(&self, key: usize, dir: Dir) {
+        self.sources.borrow_mut()[key].dirs[dir as usize].ready = false;
+    }
+
+    /// Waits in the OS poller until an event, the deadline (`None`: no deadline), or a
+    /// notification from another thread.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> io::Result<()> {
+        let mut events = self.events.borrow_mut();
+        events.clear();
+        match deadline {
+            Some(deadline) => self.shared.poller.wait_deadline(&mut events, deadline),
+            None => self.shared.poller.wait(&mut events, None),
+        }
+        .map(drop)
+    }
+
+    /// Marks the sources of the last poll's events ready and collects their waiters; returns
+    /// the number of events that concerned a registered source.
+    pub(crate) fn dispatch(&self, wakers: &mut Vec<Waker>) -> usize {
+        let mut events = self.events.borrow_mut();
+        let mut sources = self.sources.borrow_mut();
+        let mut n = 0;
+        for event in events.iter() {
+            // A source deregistered after the poll has no entry any more (or, if its key was
+            // reused, gets a spurious wake-up, which waiters tolerate).
+            let Some(source) = sources.get_mut(event.key) else {
+                continue;
+            };
+            n += 1;
+            for (dir, fired) in [(Dir::Read, event.readable), (Dir::Write, event.writable)] {
+                if fired {
+                    let direction = &mut source.dirs[dir as usize];
+                    direction.ready = true;
+                    wakers.append(&mut direction.wakers);
+                }
+            }
+        }
+        events.clear();
+        n
+    }
+}

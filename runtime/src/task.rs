@@ -1,0 +1,531 @@
+//! Tasks: [`spawn`], [`Builder`], [`JoinHandle`], [`JoinError`] and [`yield_now`].
+//!
+//! A task is a future owned by the loop. Its allocation, reference counting and waker come from
+//! [`async_task`]; this module adds what the loop needs around it: a registry entry (so the loop
+//! can cancel it at shutdown and name it in reports), panic capture, and abort.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+
+use async_task::FallibleTask;
+use pin_project_lite::pin_project;
+
+use crate::runtime::{schedule, with_core, Core};
+use crate::stats::bump;
+
+/// Spawns a task on the event loop running on this thread.
+///
+/// The future need not be `Send`: it stays on the loop thread, so `Rc` and `RefCell` state may be
+/// held across `.await` points (the single-threaded guarantee of slide 10). The task is queued
+/// behind the tasks already ready and first runs in the next cycle. The returned [`JoinHandle`]
+/// resolves to the task's output; dropping it detaches the task, which keeps running.
+///
+/// # Panics
+///
+/// Panics if no event loop is running on this thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// evloop::run(async {
+///     let log = Rc::new(RefCell::new(Vec::new()));
+///     let l = log.clone();
+///     let task = evloop::spawn(async move {
+///         l.borrow_mut().push("child");
+///         7
+///     });
+///     log.borrow_mut().push("parent");
+///     assert_eq!(task.await.unwrap(), 7);
+///     assert_eq!(*log.borrow(), ["parent", "child"]);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    Builder::new().spawn(future)
+}
+
+/// Configures a task before spawning it: today, its name.
+///
+/// The name (and the place `spawn` was called from) appears in reports about the task, such as
+/// the one printed when it panics and nobody awaits its [`JoinHandle`].
+///
+/// # Examples
+///
+/// ```
+/// evloop::run(async {
+///     let task = evloop::task::Builder::new()
+///         .name("db-writer")
+///         .spawn(async { "written" });
+///     assert_eq!(task.await.unwrap(), "written");
+/// });
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    /// The task's name, if any.
+    name: Option<Rc<str>>,
+}
+
+impl Builder {
+    /// A builder for an unnamed task.
+    pub fn new() -> Self {
+        Builder { name: None }
+    }
+
+    /// Names the task.
+    pub fn name(mut self, name: impl AsRef<str>) -> Self {
+        self.name = Some(Rc::from(name.as_ref()));
+        self
+    }
+
+    /// Spawns the task on the event loop running on this thread; see [`spawn`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if no event loop is running on this thread.
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let location = Location::caller();
+        with_core("evloop::spawn", |core| {
+            spawn_on(core, future, self.name, location)
+        })
+    }
+}
+
+/// Spawns `future` on `core`, which need not be the loop running on this thread (a runtime's
+/// `spawn` before `block_on`): scheduling then goes through the injection queue.
+pub(crate) fn spawn_on<F>(
+    core: &Rc<Core>,
+    future: F,
+    name: Option<Rc<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let label = core.next_label(name, location);
+    let id = label.id;
+    let shared = core.weak_shared.clone();
+    let mut tasks = core.tasks.borrow_mut();
+    let entry = tasks.vacant_entry();
+    let key = entry.key();
+    let future = TaskFuture {
+        core: core.clone(),
+        key,
+        future: Some(future),
+    };
+    let (runnable, task) = async_task::Builder::new()
+        .spawn_local(move |()| future, move |runnable| schedule(&shared, runnable));
+    entry.insert(TaskEntry {
+        waker: runnable.waker(),
+        label,
+        aborted: false,
+    });
+    drop(tasks);
+    bump(&core.counters.spawned, 1);
+    runnable.schedule();
+    JoinHandle {
+        id,
+        key,
+        core: Rc::downgrade(core),
+        task: Some(task.fallible()),
+    }
+}
+
+/// What the loop keeps about a live task, in [`Core::tasks`].
+pub(crate) struct TaskEntry {
+    /// Wakes the task; used to cancel it at shutdown and to abort it.
+    pub(crate) waker: Waker,
+    /// Who the task is, for reports.
+    pub(crate) label: TaskLabel,
+    /// Set by [`JoinHandle::abort`]; the task's next poll drops its future instead of polling it.
+    pub(crate) aborted: bool,
+}
+
+/// A task's identity in reports: id, optional name, and where it was spawned.
+#[derive(Clone)]
+pub(crate) struct TaskLabel {
+    /// Unique within the loop, counting from 1.
+    pub(crate) id: TaskId,
+    /// Given through [`Builder::name`].
+    pub(crate) name: Option<Rc<str>>,
+    /// The caller of `spawn`.
+    pub(crate) location: &'static Location<'static>,
+}
+
+impl TaskLabel {
+    pub(crate) fn new(id: u64, name: Option<Rc<str>>, location: &'static Location<'static>) -> Self {
+        TaskLabel {
+            id: TaskId(id),
+            name,
+            location,
+        }
+    }
+}
+
+impl fmt::Display for TaskLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {}", self.id.0)?;
+        if let Some(name) = &self.name {
+            write!(f, " {name:?}")?;
+        }
+        write!(f, " (spawned at {})", self.location)
+    }
+}
+
+/// A task's id, unique within its event loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(u64);
+
+impl TaskId {
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a task produces: its future's output, or why it has none.
+type TaskOutput<T> = Result<T, Box<Failure>>;
+
+/// Why a task has no output.
+enum Failure {
+    /// [`JoinHandle::abort`] was called before the task completed.
+    Aborted,
+    /// The task's future panicked.
+    Panicked(TaskPanic),
+}
+
+/// A panic caught in a task. If it is dropped without having been delivered to a
+/// [`JoinHandle`], nobody will ever see it, so it reports itself on stderr.
+struct TaskPanic {
+    /// The task that panicked.
+    label: TaskLabel,
+    /// Taken when the panic is delivered to the task's `JoinHandle`.
+    payload: Option<Box<dyn Any + Send>>,
+}
+
+impl Drop for TaskPanic {
+    fn drop(&mut self) {
+        if let Some(payload) = &self.payload {
+            eprintln!(
+                "evloop: {} panicked and nobody awaited its JoinHandle: {}",
+                self.label,
+                panic_message(payload.as_ref())
+            );
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<panic payload that is not a string>".to_owned()
+    }
+}
+
+pin_project! {
+    /// The future that `async_task` owns: the user's future plus the loop's bookkeeping.
+    ///
+    /// Catches panics so that a panicking task completes with the panic instead of unwinding
+    /// through the loop, and removes the task's registry entry when dropped (on completion,
+    /// abort or cancellation; always on the loop thread).
+    struct TaskFuture<F> {
+        // The loop that owns the registry entry.
+        core: Rc<Core>,
+        // This task's key in `Core::tasks`.
+        key: usize,
+        // The user's future; `None` once dropped early by an abort.
+        #[pin]
+        future: Option<F>,
+    }
+
+    impl<F> PinnedDrop for TaskFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            drop_future(&mut this.future, this.core, *this.key);
+            this.core.tasks.borrow_mut().try_remove(*this.key);
+        }
+    }
+}
+
+/// Drops a task's future in place, reporting (rather than propagating) a panic in its destructor.
+fn drop_future<F>(future: &mut Pin<&mut Option<F>>, core: &Core, key: usize) {
+    if future.is_none() {
+        return;
+    }
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| future.set(None))) {
+        if let Some(entry) = core.tasks.borrow().get(key) {
+            eprintln!(
+                "evloop: {} panicked while being dropped: {}",
+                entry.label,
+                panic_message(payload.as_ref())
+            );
+        }
+    }
+}
+
+impl<F: Future> Future for TaskFuture<F> {
+    type Output = TaskOutput<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let key = *this.key;
+        let aborted = this.core.tasks.borrow().get(key).is_some_and(|e| e.aborted);
+        if aborted {
+            drop_future(&mut this.future, this.core, key);
+            return Poll::Ready(Err(Box::new(Failure::Aborted)));
+        }
+        let future = this
+            .future
+            .as_mut()
+            .as_pin_mut()
+            .expect("evloop task polled after its future was dropped");
+        match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => {
+                let label = this.core.tasks.borrow()[key].label.clone();
+                Poll::Ready(Err(Box::new(Failure::Panicked(TaskPanic {
+                    label,
+                    payload: Some(payload),
+                }))))
+            }
+        }
+    }
+}
+
+/// An owned permission to await a task's output, returned by [`spawn`].
+///
+/// Awaiting it gives `Ok(output)`, or a [`JoinError`] telling whether the task panicked (with the
+/// panic message) or was cancelled. Dropping it detaches the task, which keeps running; a
+/// detached task that panics is reported on stderr. [`abort`](Self::abort) cancels the task.
+///
+/// A `JoinHandle` is `!Send`, like the loop-local task it points to.
+pub struct JoinHandle<T> {
+    /// The task's id.
+    id: TaskId,
+    /// The task's key in `Core::tasks`, valid while the entry's id is `id`.
+    key: usize,
+    /// The loop, to reach the task's registry entry for `abort`.
+    core: Weak<Core>,
+    /// `None` only after the output was taken or inside `drop`.
+    task: Option<FallibleTask<TaskOutput<T>>>,
+}
+
+impl<T> JoinHandle<T> {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// Whether the task has completed, panicked or been cancelled.
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Cancels the task.
+    ///
+    /// The task's future is dropped (running its destructors) the next time the loop runs it,
+    /// and awaiting this handle then gives [`JoinError::Cancelled`]. A task that already
+    /// completed is unaffected: awaiting still gives its output.
+    pub fn abort(&self) {
+        let Some(core) = self.core.upgrade() else {
+            return; // the loop is gone, and with it every task
+        };
+        let waker = match core.tasks.borrow_mut().get_mut(self.key) {
+            Some(entry) if entry.label.id == self.id => {
+                entry.aborted = true;
+                entry.waker.clone()
+            }
+            _ => return, // already completed
+        };
+        waker.wake();
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let id = self.id;
+        let task = self
+            .task
+            .as_mut()
+            .expect("JoinHandle polled after it returned its result");
+        let output = match Pin::new(task).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(output) => output,
+        };
+        self.task = None;
+        Poll::Ready(match output {
+            Some(Ok(value)) => Ok(value),
+            None => Err(JoinError::Cancelled { task: id }),
+            Some(Err(failure)) => match *failure {
+                Failure::Aborted => Err(JoinError::Cancelled { task: id }),
+                Failure::Panicked(mut panic) => {
+                    let payload = panic.payload.take().expect("panic delivered twice");
+                    Err(JoinError::Panicked {
+                        task: id,
+                        name: panic.label.name.as_deref().map(str::to_owned),
+                        spawned_at: panic.label.location.to_string(),
+                        message: panic_message(payload.as_ref()),
+                    })
+                }
+            },
+        })
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Why awaiting a [`JoinHandle`] gave no output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The task was aborted with [`JoinHandle::abort`], or its event loop shut down, before it
+    /// completed. Its future has been dropped.
+    Cancelled {
+        /// The task's id.
+        task: TaskId,
+    },
+    /// The task panicked. The panic was caught: the loop and the other tasks kept running.
+    Panicked {
+        /// The task's id.
+        task: TaskId,
+        /// The task's name, if it was given one.
+        name: Option<String>,
+        /// Where the task was spawned, as `file:line:column`.
+        spawned_at: String,
+        /// The panic message (the argument of `panic!`).
+        message: String,
+    },
+}
+
+impl JoinError {
+    /// Whether the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JoinError::Cancelled { .. })
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked { .. })
+    }
+
+    /// The panic message, if the task panicked.
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            JoinError::Panicked { message, .. } => Some(message),
+            JoinError::Cancelled { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Cancelled { task } => write!(
+                f,
+                "task {task} was cancelled before it completed (aborted, or its event loop shut down)"
+            ),
+            JoinError::Panicked {
+                task,
+                name,
+                spawned_at,
+                message,
+            } => {
+                write!(f, "task {task}")?;
+                if let Some(name) = name {
+                    write!(f, " {name:?}")?;
+                }
+                write!(f, " (spawned at {spawned_at}) panicked: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// Yields to the event loop once: the `asyncio.sleep(0)` equivalent.
+///
+/// The task goes to the back of the ready queue. Every other task that is ready runs once and one
+/// I/O poll (with timeout zero) happens before it resumes, so a CPU-heavy loop that awaits this
+/// every few milliseconds keeps the rest of the loop responsive (slide 9).
+///
+/// # Examples
+///
+/// ```
+/// evloop::run(async {
+///     let mut sum = 0u64;
+///     for i in 0..1_000_000u64 {
+///         sum += i;
+///         if i % 10_000 == 0 {
+///             evloop::yield_now().await; // let the other tasks and I/O through
+///         }
+///     }
+///     assert_eq!(sum, 499_999_500_000);
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// Future returned by [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct YieldNow {
+    /// Whether the first poll (the one that yields) has happened.
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
