@@ -264,7 +264,8 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_op_mut(Dir::Write, cx, |io| io.write(buf))
+        self.get_mut()
+            .poll_op_mut(Dir::Write, cx, |io| io.write(buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -86,9 +86,7 @@ pub use crate::io::Async;
 pub use crate::runtime::{run, Builder, Runtime};
 pub use crate::stats::{stats, Stats};
 pub use crate::task::{spawn, yield_now, JoinError, JoinHandle, TaskId, YieldNow};
-pub use crate::timer::{
-    interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout,
-};
+pub use crate::timer::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
 
 /// Compile-time checks of the auto traits users rely on.
 #[allow(dead_code)]

@@ -68,6 +68,11 @@ impl Reactor {
         self.sources.borrow().is_empty()
     }
 
+    /// How many sources are registered.
+    pub(crate) fn len(&self) -> usize {
+        self.sources.borrow().len()
+    }
+
     /// Registers `fd` for both directions, edge-triggered, and returns its key.
     pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         let key = self.sources.borrow_mut().insert(SourceState::default());

@@ -15,8 +15,8 @@ use std::future::Future;
 use std::io;
 use std::num::NonZeroUsize;
 use std::panic;
-use std::rc::Rc;
 use std::pin::pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
@@ -69,7 +69,8 @@ pub fn run<F: Future>(future: F) -> F::Output {
     runtime.block_on(future)
 }
 
-const NESTED_RUN: &str = "evloop::run / Runtime::block_on called from inside a running event loop: \
+const NESTED_RUN: &str =
+    "evloop::run / Runtime::block_on called from inside a running event loop: \
      blocking this thread on a future would freeze every other task of the loop. \
      `.await` the future or `evloop::spawn` it instead";
 
@@ -343,7 +344,9 @@ impl Core {
         let events = self.reactor.dispatch(&mut wakers);
         bump(&self.counters.io_events, events as u64);
         if !self.timers.is_empty() {
-            let fired = self.timers.fire_expired(std::time::Instant::now(), &mut wakers);
+            let fired = self
+                .timers
+                .fire_expired(std::time::Instant::now(), &mut wakers);
             bump(&self.counters.timers_fired, fired as u64);
         }
         for waker in wakers.drain(..) {
@@ -390,7 +393,11 @@ impl Core {
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        self.counters.snapshot(self.tasks.borrow().len())
+        self.counters.snapshot(
+            self.tasks.borrow().len(),
+            self.timers.len(),
+            self.reactor.len(),
+        )
     }
 
     pub(crate) fn next_label(

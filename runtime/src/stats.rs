@@ -24,6 +24,10 @@ pub struct Stats {
     pub io_events: u64,
     /// Timers that expired and woke their task.
     pub timers_fired: u64,
+    /// Timers waiting for their deadline (cancelled timers are removed at once).
+    pub timers_pending: usize,
+    /// I/O sources registered with the poller.
+    pub io_sources: usize,
 }
 
 /// Returns the counters of the event loop running on this thread.
@@ -65,7 +69,12 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self, tasks_alive: usize) -> Stats {
+    pub(crate) fn snapshot(
+        &self,
+        tasks_alive: usize,
+        timers_pending: usize,
+        io_sources: usize,
+    ) -> Stats {
         Stats {
             cycles: self.cycles.get(),
             task_polls: self.polls.get(),
@@ -74,6 +83,8 @@ impl Counters {
             io_polls: self.io_polls.get(),
             io_events: self.io_events.get(),
             timers_fired: self.timers_fired.get(),
+            timers_pending,
+            io_sources,
         }
     }
 }

@@ -129,8 +129,10 @@ where
         key,
         future: Some(future),
     };
-    let (runnable, task) = async_task::Builder::new()
-        .spawn_local(move |()| future, move |runnable| schedule(&shared, runnable));
+    let (runnable, task) = async_task::Builder::new().spawn_local(
+        move |()| future,
+        move |runnable| schedule(&shared, runnable),
+    );
     entry.insert(TaskEntry {
         waker: runnable.waker(),
         label,
@@ -169,7 +171,11 @@ pub(crate) struct TaskLabel {
 }
 
 impl TaskLabel {
-    pub(crate) fn new(id: u64, name: Option<Rc<str>>, location: &'static Location<'static>) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        name: Option<Rc<str>>,
+        location: &'static Location<'static>,
+    ) -> Self {
         TaskLabel {
             id: TaskId(id),
             name,

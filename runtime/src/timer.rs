@@ -60,6 +60,10 @@ impl Timers {
         self.map.borrow().is_empty()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.map.borrow().len()
+    }
+
     /// The nearest deadline, if any timer is pending.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.map.borrow().first_key_value().map(|((d, _), _)| *d)
@@ -109,7 +113,11 @@ impl Timers {
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now().checked_add(duration).unwrap_or_else(far_future))
+    sleep_until(
+        Instant::now()
+            .checked_add(duration)
+            .unwrap_or_else(far_future),
+    )
 }
 
 /// Waits until `deadline`; a deadline already passed yields once, like `sleep(Duration::ZERO)`.
@@ -342,7 +350,10 @@ impl From<Elapsed> for std::io::Error {
 /// });
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    assert!(!period.is_zero(), "evloop::interval: the period must be non-zero");
+    assert!(
+        !period.is_zero(),
+        "evloop::interval: the period must be non-zero"
+    );
     let start = Instant::now();
     Interval {
         period,

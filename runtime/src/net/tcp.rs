@@ -273,9 +273,10 @@ macro_rules! async_read_write {
                 cx: &mut Context<'_>,
                 bufs: &mut [IoSliceMut<'_>],
             ) -> Poll<io::Result<usize>> {
-                self.inner.poll_op(crate::reactor::Dir::Read, cx, &mut |mut s| {
-                    s.read_vectored(bufs)
-                })
+                self.inner
+                    .poll_op(crate::reactor::Dir::Read, cx, &mut |mut s| {
+                        s.read_vectored(bufs)
+                    })
             }
         }
 
@@ -293,9 +294,10 @@ macro_rules! async_read_write {
                 cx: &mut Context<'_>,
                 bufs: &[IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
-                self.inner.poll_op(crate::reactor::Dir::Write, cx, &mut |mut s| {
-                    s.write_vectored(bufs)
-                })
+                self.inner
+                    .poll_op(crate::reactor::Dir::Write, cx, &mut |mut s| {
+                        s.write_vectored(bufs)
+                    })
             }
 
             fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -67,7 +67,11 @@ impl UdpSocket {
     ///
     /// Returns the error of the last address tried.
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
-        each_addr(addr, |addr| async move { self.inner.get_ref().connect(addr) }).await
+        each_addr(
+            addr,
+            |addr| async move { self.inner.get_ref().connect(addr) },
+        )
+        .await
     }
 
     /// Sends a datagram to `addr`; returns the number of bytes sent.
@@ -76,9 +80,10 @@ impl UdpSocket {
     ///
     /// Returns the OS error of `sendto`, or the resolver's error for a host name.
     pub async fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
-        let addr = *resolve(addr).await?.first().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "no address to send to")
-        })?;
+        let addr = *resolve(addr)
+            .await?
+            .first()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to send to"))?;
         self.inner.write_with(|s| s.send_to(buf, addr)).await
     }
 

@@ -1,0 +1,129 @@
+//! Cancellation: abort, and what `run` does with tasks still alive when it returns.
+
+use std::time::Duration;
+
+mod util;
+
+#[test]
+fn run_cancels_tasks_still_alive_and_runs_their_destructors() {
+    let guards = util::DropCounter::default();
+    let g = guards.clone();
+    evloop::run(async move {
+        for i in 0..100 {
+            let guard = g.guard();
+            evloop::spawn(async move {
+                let _guard = guard;
+                if i % 2 == 0 {
+                    std::future::pending::<()>().await; // waits for nothing
+                } else {
+                    evloop::sleep(Duration::from_secs(3600)).await; // waits on a timer
+                }
+            });
+        }
+        evloop::yield_now().await;
+        assert_eq!(evloop::stats().tasks_alive, 100);
+    });
+    assert_eq!(
+        guards.dropped(),
+        100,
+        "every cancelled task's destructor ran"
+    );
+}
+
+#[test]
+fn tasks_cancelled_at_shutdown_report_cancelled_to_surviving_handles() {
+    let rt = evloop::Builder::new().build().unwrap();
+    let handle = rt.spawn(std::future::pending::<()>());
+    rt.block_on(evloop::yield_now());
+    drop(rt);
+    let err = futures_lite::future::block_on(handle).unwrap_err();
+    assert!(err.is_cancelled(), "{err}");
+}
+
+#[test]
+fn destructors_that_spawn_during_shutdown_are_cancelled_too() {
+    struct SpawnOnDrop(util::DropGuard, util::DropCounter);
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            let guard = self.1.guard();
+            drop(evloop::spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            }));
+        }
+    }
+    let guards = util::DropCounter::default();
+    let g = guards.clone();
+    evloop::run(async move {
+        let outer = SpawnOnDrop(g.guard(), g.clone());
+        evloop::spawn(async move {
+            let _outer = outer;
+            std::future::pending::<()>().await;
+        });
+        evloop::yield_now().await;
+    });
+    assert_eq!(guards.dropped(), 2);
+}
+
+#[test]
+fn abort_drops_the_future_before_the_handle_reports_cancelled() {
+    let guards = util::DropCounter::default();
+    let g = guards.clone();
+    evloop::run(async move {
+        let guard = g.guard();
+        let handle = evloop::spawn(async move {
+            let _guard = guard;
+            evloop::sleep(Duration::from_secs(3600)).await;
+        });
+        evloop::yield_now().await;
+        handle.abort();
+        let err = handle.await.unwrap_err();
+        assert!(err.is_cancelled());
+        assert_eq!(
+            g.dropped(),
+            1,
+            "the destructor ran before the handle resolved"
+        );
+        assert!(err.to_string().contains("cancelled"), "{err}");
+    });
+    assert_eq!(guards.dropped(), 1);
+}
+
+#[test]
+fn abort_after_completion_keeps_the_output() {
+    evloop::run(async {
+        let handle = evloop::spawn(async { 9 });
+        while !handle.is_finished() {
+            evloop::yield_now().await;
+        }
+        handle.abort();
+        assert_eq!(handle.await.unwrap(), 9);
+    });
+}
+
+#[test]
+fn cancelled_timers_are_removed_not_leaked() {
+    evloop::run(async {
+        for _ in 0..1000 {
+            let r = evloop::timeout(Duration::from_secs(60), evloop::yield_now()).await;
+            assert_eq!(r, Ok(()));
+        }
+        assert_eq!(
+            evloop::stats().timers_pending,
+            0,
+            "timeouts that did not elapse"
+        );
+        // Abort tasks sleeping on long timers: their timers must go.
+        let handles: Vec<_> = (0..1000)
+            .map(|_| evloop::spawn(evloop::sleep(Duration::from_secs(3600))))
+            .collect();
+        evloop::yield_now().await;
+        for h in &handles {
+            h.abort();
+        }
+        for h in handles {
+            assert!(h.await.unwrap_err().is_cancelled());
+        }
+        assert_eq!(evloop::stats().timers_pending, 0);
+    });
+}

@@ -1,0 +1,221 @@
+//! Sockets: TCP echo under load, UDP, Unix sockets, closed peers and registration.
+
+use std::io::ErrorKind;
+use std::time::Duration;
+
+use evloop::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt};
+
+mod util;
+
+/// Lets the process open a few thousand sockets (the soft limit is often 1024).
+fn raise_fd_limit(wanted: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    if limit.current.is_some_and(|cur| cur < wanted) {
+        limit.current = Some(wanted.min(hard));
+        setrlimit(Resource::Nofile, limit).unwrap();
+    }
+}
+
+#[test]
+fn tcp_echo_with_1000_concurrent_connections() {
+    const CONNECTIONS: usize = 1000;
+    raise_fd_limit(4 * CONNECTIONS as u64 + 256);
+    let echoed = util::within(Duration::from_secs(60), || {
+        evloop::run(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = evloop::spawn(async move {
+                let mut incoming = listener.incoming();
+                for _ in 0..CONNECTIONS {
+                    let stream = incoming.next().await.unwrap().unwrap();
+                    evloop::spawn(async move {
+                        let mut buf = [0u8; 1024];
+                        loop {
+                            match (&stream).read(&mut buf).await.unwrap() {
+                                0 => break,
+                                n => (&stream).write_all(&buf[..n]).await.unwrap(),
+                            }
+                        }
+                    });
+                }
+            });
+            let clients: Vec<_> = (0..CONNECTIONS)
+                .map(|i| {
+                    evloop::spawn(async move {
+                        let mut stream = TcpStream::connect(addr).await.unwrap();
+                        let message = format!("message {i} {}", "x".repeat(i % 500));
+                        stream.write_all(message.as_bytes()).await.unwrap();
+                        let mut reply = vec![0; message.len()];
+                        stream.read_exact(&mut reply).await.unwrap();
+                        assert_eq!(reply, message.as_bytes());
+                        stream.close().await.unwrap();
+                    })
+                })
+                .collect();
+            // All connections are open at once: the clients only finish after every echo.
+            let mut echoed = 0;
+            for c in clients {
+                c.await.unwrap();
+                echoed += 1;
+            }
+            server.await.unwrap();
+            echoed
+        })
+    });
+    assert_eq!(echoed, CONNECTIONS);
+}
+
+#[test]
+fn udp_round_trip() {
+    evloop::run(async {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let echo = evloop::spawn(async move {
+            let mut buf = [0u8; 64];
+            let (n, from) = server.recv_from(&mut buf).await.unwrap();
+            server.send_to(&buf[..n], from).await.unwrap();
+        });
+        client.connect(server_addr).await.unwrap();
+        client.send(b"ping over udp").await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = evloop::timeout(Duration::from_secs(5), client.recv(&mut buf))
+            .await
+            .expect("the datagram came back")
+            .unwrap();
+        assert_eq!(&buf[..n], b"ping over udp");
+        echo.await.unwrap();
+    });
+}
+
+#[test]
+fn unix_stream_round_trip_through_a_listener() {
+    let dir = std::env::temp_dir().join(format!("evloop-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.sock");
+    let _ = std::fs::remove_file(&path);
+    let p = path.clone();
+    evloop::run(async move {
+        let listener = UnixListener::bind(&p).unwrap();
+        let server = evloop::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4];
+            stream.read_exact(&mut buf).await.unwrap();
+            stream.write_all(&buf).await.unwrap();
+        });
+        let mut client = UnixStream::connect(&p).await.unwrap();
+        client.write_all(b"unix").await.unwrap();
+        let mut buf = [0u8; 4];
+        client.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"unix");
+        server.await.unwrap();
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_closed_peer_reads_as_end_of_stream_and_writes_fail_with_an_error() {
+    evloop::run(async {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            a.read(&mut buf).await.unwrap(),
+            0,
+            "end of stream, not a panic"
+        );
+        let mut err = None;
+        // The first write after the peer left may still be buffered; a later one fails.
+        for _ in 0..10 {
+            if let Err(e) = a.write_all(&[0u8; 1024]).await {
+                err = Some(e);
+                break;
+            }
+        }
+        let err = err.expect("writing to a closed peer fails");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset
+            ),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
+fn connecting_to_a_closed_port_is_refused_not_hung() {
+    evloop::run(async {
+        // Bind then drop to find a port with nobody listening.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let result = evloop::timeout(Duration::from_secs(10), TcpStream::connect(addr)).await;
+        let err = result.expect("no hang").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err:?}");
+    });
+}
+
+#[test]
+fn host_names_are_resolved_without_blocking_the_loop() {
+    evloop::run(async {
+        let listener = TcpListener::bind("localhost:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let ticker = evloop::spawn(async {
+            let mut ticks = 0;
+            for _ in 0..3 {
+                evloop::yield_now().await;
+                ticks += 1;
+            }
+            ticks
+        });
+        let stream = TcpStream::connect(("localhost", port)).await.unwrap();
+        assert!(stream.peer_addr().unwrap().ip().is_loopback());
+        assert_eq!(ticker.await.unwrap(), 3);
+        let err = evloop::net::resolve("no-such-host.invalid:80")
+            .await
+            .unwrap_err();
+        assert!(!err.to_string().is_empty());
+    });
+}
+
+#[test]
+fn sources_are_deregistered_when_dropped() {
+    evloop::run(async {
+        let base = evloop::stats().io_sources;
+        let (a, b) = UnixStream::pair().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        assert_eq!(evloop::stats().io_sources, base + 3);
+        drop((a, b, listener));
+        assert_eq!(evloop::stats().io_sources, base);
+    });
+}
+
+#[test]
+fn registering_a_regular_file_gives_an_os_error_not_a_panic() {
+    let file = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+    evloop::run(async move {
+        let err = evloop::Async::new(file).unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(rustix::io::Errno::PERM.raw_os_error())
+        );
+    });
+}
+
+#[test]
+#[should_panic(expected = "registered with another event loop")]
+fn an_io_object_used_on_another_loop_panics_with_an_explanation() {
+    let rt1 = evloop::Builder::new().build().unwrap();
+    let (a, _b) = rt1.block_on(async { UnixStream::pair().unwrap() });
+    let rt2 = evloop::Builder::new().build().unwrap();
+    rt2.block_on(async move {
+        let mut a = a;
+        let mut buf = [0u8; 1];
+        let _ = a.read(&mut buf).await;
+    });
+}
