@@ -9,7 +9,7 @@
 //!    were woken from another thread back into the ready queue.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -21,14 +21,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
-use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 use polling::Poller;
 use slab::Slab;
 
 use crate::reactor::Reactor;
 use crate::stats::{bump, Counters, Stats};
-use crate::task::{self, JoinHandle, TaskEntry, TaskLabel};
+use crate::task::{self, JoinHandle, Runnable, TaskEntry, TaskId};
 use crate::timer::Timers;
 
 thread_local! {
@@ -147,6 +146,7 @@ impl Builder {
             weak_shared: Arc::downgrade(&shared),
             shared,
             counters: Counters::default(),
+            task_names: RefCell::new(HashMap::new()),
             next_task_id: Cell::new(1),
             wake_buf: RefCell::new(Vec::new()),
         });
@@ -260,11 +260,25 @@ impl Wake for MainWaker {
 }
 
 /// State shared with other threads: wakers of the loop's tasks hold a [`Weak`] to it.
+///
+/// Its destructor may run on another thread (the last strong reference can be one that a
+/// waker upgraded), so it must never drop a runnable: see its `Drop`.
 pub(crate) struct Shared {
     /// Tasks woken from other threads; drained into the ready queue in step 3.
     pub(crate) injected: ConcurrentQueue<Runnable>,
     /// The OS multiplexer; other threads only call [`Poller::notify`] on it.
     pub(crate) poller: Poller,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Runnables of `!Send` futures must not be dropped off the loop thread. The queue is
+        // empty here in practice (shutdown drains it until no task is alive, and no task can
+        // be scheduled after that), but if one were left, leaking it is the safe choice.
+        while let Ok(runnable) = self.injected.pop() {
+            std::mem::forget(runnable);
+        }
+    }
 }
 
 /// The loop-local state of one event loop.
@@ -286,8 +300,10 @@ pub(crate) struct Core {
     pub(crate) weak_shared: Weak<Shared>,
     /// Counters behind [`Stats`].
     pub(crate) counters: Counters,
+    /// Names of the named live tasks, by registry key; unnamed tasks cost nothing here.
+    pub(crate) task_names: RefCell<HashMap<usize, Rc<str>>>,
     /// Id given to the next spawned task.
-    pub(crate) next_task_id: Cell<u64>,
+    next_task_id: Cell<u64>,
     /// Reused buffer of wakers collected in step 3, woken once no borrow is held.
     wake_buf: RefCell<Vec<Waker>>,
 }
@@ -305,7 +321,13 @@ impl Core {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
-            runnable.run();
+            if runnable.metadata().aborted.load(Ordering::Relaxed) {
+                // Cancelled by `JoinHandle::abort`: dropping the runnable drops the future here,
+                // on the loop thread, and resolves the handle to `Cancelled`.
+                drop(runnable);
+            } else {
+                runnable.run();
+            }
         }
         bump(&self.counters.polls, n as u64);
         bump(&self.counters.cycles, 1);
@@ -400,14 +422,11 @@ impl Core {
         )
     }
 
-    pub(crate) fn next_label(
-        &self,
-        name: Option<Rc<str>>,
-        location: &'static panic::Location<'static>,
-    ) -> TaskLabel {
+    /// A fresh task id.
+    pub(crate) fn next_task_id(&self) -> TaskId {
         let id = self.next_task_id.get();
         self.next_task_id.set(id + 1);
-        TaskLabel::new(id, name, location)
+        TaskId::new(id)
     }
 }
 

@@ -8,11 +8,12 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use async_task::FallibleTask;
+use async_task::Task;
 use pin_project_lite::pin_project;
 
 use crate::runtime::{schedule, with_core, Core};
@@ -118,45 +119,74 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let label = core.next_label(name, location);
-    let id = label.id;
+    let id = core.next_task_id();
     let shared = core.weak_shared.clone();
     let mut tasks = core.tasks.borrow_mut();
     let entry = tasks.vacant_entry();
     let key = entry.key();
+    if let Some(name) = name {
+        core.task_names.borrow_mut().insert(key, name);
+    }
     let future = TaskFuture {
         core: core.clone(),
         key,
+        location,
         future: Some(future),
     };
-    let (runnable, task) = async_task::Builder::new().spawn_local(
-        move |()| future,
-        move |runnable| schedule(&shared, runnable),
-    );
+    let meta = TaskMeta {
+        key: u32::try_from(key).expect("more than 4 billion live tasks"),
+        aborted: AtomicBool::new(false),
+    };
+    let schedule = move |runnable| schedule(&shared, runnable);
+    // SAFETY: `spawn_unchecked` is used for its missing `Send` bound on the future (the bounds
+    // on lifetimes are met: the future and `schedule` are `'static`). A future that is not
+    // `Send` requires its `Runnable` to be run and dropped on this thread only:
+    // - the loop runs or drops runnables only in `run_ready` and `shutdown`, on the thread that
+    //   created the loop, which is this thread (`Core` is `!Send`, and `spawn_on` gets it from
+    //   this thread's context or from a `!Send` `Runtime`);
+    // - another thread that wakes a task only pushes its runnable onto the injection queue (or
+    //   forgets it when the loop is gone), and `Shared`'s destructor forgets, never drops, the
+    //   runnables left in that queue;
+    // - `schedule` itself is `Send + Sync`, so wakers may be used on any thread.
+    let (runnable, task) = unsafe {
+        async_task::Builder::new()
+            .metadata(meta)
+            .spawn_unchecked(move |_| future, schedule)
+    };
     entry.insert(TaskEntry {
         waker: runnable.waker(),
-        label,
-        aborted: false,
+        id,
     });
     drop(tasks);
     bump(&core.counters.spawned, 1);
     runnable.schedule();
     JoinHandle {
-        id,
-        key,
         core: Rc::downgrade(core),
-        task: Some(task.fallible()),
+        task: Some(task),
+        id,
     }
 }
 
-/// What the loop keeps about a live task, in [`Core::tasks`].
+/// The loop's handle on a task, as `async_task` hands it out.
+pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
+
+/// What the task's allocation carries besides its future; readable from both its
+/// [`Runnable`] and its [`JoinHandle`].
+#[derive(Debug)]
+pub(crate) struct TaskMeta {
+    /// The task's key in `Core::tasks` while it is alive.
+    key: u32,
+    /// Set by [`JoinHandle::abort`]: the loop drops the task instead of running it.
+    pub(crate) aborted: AtomicBool,
+}
+
+/// What the loop keeps about a live task, in [`Core::tasks`]: small, as it is touched on every
+/// spawn and completion.
 pub(crate) struct TaskEntry {
     /// Wakes the task; used to cancel it at shutdown and to abort it.
     pub(crate) waker: Waker,
-    /// Who the task is, for reports.
-    pub(crate) label: TaskLabel,
-    /// Set by [`JoinHandle::abort`]; the task's next poll drops its future instead of polling it.
-    pub(crate) aborted: bool,
+    /// The task's id, to tell it from a later task that reuses the slot.
+    pub(crate) id: TaskId,
 }
 
 /// A task's identity in reports: id, optional name, and where it was spawned.
@@ -171,14 +201,11 @@ pub(crate) struct TaskLabel {
 }
 
 impl TaskLabel {
-    pub(crate) fn new(
-        id: u64,
-        name: Option<Rc<str>>,
-        location: &'static Location<'static>,
-    ) -> Self {
+    /// The label of the live task at `key`.
+    fn of(core: &Core, key: usize, location: &'static Location<'static>) -> TaskLabel {
         TaskLabel {
-            id: TaskId(id),
-            name,
+            id: core.tasks.borrow()[key].id,
+            name: core.task_names.borrow().get(&key).cloned(),
             location,
         }
     }
@@ -199,6 +226,10 @@ impl fmt::Display for TaskLabel {
 pub struct TaskId(u64);
 
 impl TaskId {
+    pub(crate) fn new(id: u64) -> Self {
+        TaskId(id)
+    }
+
     /// The id as a number.
     pub fn as_u64(self) -> u64 {
         self.0
@@ -211,16 +242,8 @@ impl fmt::Display for TaskId {
     }
 }
 
-/// What a task produces: its future's output, or why it has none.
-type TaskOutput<T> = Result<T, Box<Failure>>;
-
-/// Why a task has no output.
-enum Failure {
-    /// [`JoinHandle::abort`] was called before the task completed.
-    Aborted,
-    /// The task's future panicked.
-    Panicked(TaskPanic),
-}
+/// What a task produces: its future's output, or the panic that ended it.
+type TaskOutput<T> = Result<T, Box<TaskPanic>>;
 
 /// A panic caught in a task. If it is dropped without having been delivered to a
 /// [`JoinHandle`], nobody will ever see it, so it reports itself on stderr.
@@ -264,7 +287,9 @@ pin_project! {
         core: Rc<Core>,
         // This task's key in `Core::tasks`.
         key: usize,
-        // The user's future; `None` once dropped early by an abort.
+        // Where the task was spawned, for reports (its id and name are in the registry).
+        location: &'static Location<'static>,
+        // The user's future; `None` once dropped.
         #[pin]
         future: Option<F>,
     }
@@ -272,24 +297,23 @@ pin_project! {
     impl<F> PinnedDrop for TaskFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            drop_future(&mut this.future, this.core, *this.key);
+            // Drop the future in place, reporting (rather than propagating) a panic in its
+            // destructor: it would otherwise unwind through the loop.
+            if this.future.is_some() {
+                let dropped = panic::catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
+                if let Err(payload) = dropped {
+                    eprintln!(
+                        "evloop: {} panicked while being dropped: {}",
+                        TaskLabel::of(this.core, *this.key, this.location),
+                        panic_message(payload.as_ref())
+                    );
+                }
+            }
             this.core.tasks.borrow_mut().try_remove(*this.key);
-        }
-    }
-}
-
-/// Drops a task's future in place, reporting (rather than propagating) a panic in its destructor.
-fn drop_future<F>(future: &mut Pin<&mut Option<F>>, core: &Core, key: usize) {
-    if future.is_none() {
-        return;
-    }
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| future.set(None))) {
-        if let Some(entry) = core.tasks.borrow().get(key) {
-            eprintln!(
-                "evloop: {} panicked while being dropped: {}",
-                entry.label,
-                panic_message(payload.as_ref())
-            );
+            let mut names = this.core.task_names.borrow_mut();
+            if !names.is_empty() {
+                names.remove(this.key);
+            }
         }
     }
 }
@@ -298,28 +322,18 @@ impl<F: Future> Future for TaskFuture<F> {
     type Output = TaskOutput<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let key = *this.key;
-        let aborted = this.core.tasks.borrow().get(key).is_some_and(|e| e.aborted);
-        if aborted {
-            drop_future(&mut this.future, this.core, key);
-            return Poll::Ready(Err(Box::new(Failure::Aborted)));
-        }
+        let this = self.project();
         let future = this
             .future
-            .as_mut()
             .as_pin_mut()
             .expect("evloop task polled after its future was dropped");
         match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => {
-                let label = this.core.tasks.borrow()[key].label.clone();
-                Poll::Ready(Err(Box::new(Failure::Panicked(TaskPanic {
-                    label,
-                    payload: Some(payload),
-                }))))
-            }
+            Err(payload) => Poll::Ready(Err(Box::new(TaskPanic {
+                label: TaskLabel::of(this.core, *this.key, this.location),
+                payload: Some(payload),
+            }))),
         }
     }
 }
@@ -332,14 +346,12 @@ impl<F: Future> Future for TaskFuture<F> {
 ///
 /// A `JoinHandle` is `!Send`, like the loop-local task it points to.
 pub struct JoinHandle<T> {
-    /// The task's id.
-    id: TaskId,
-    /// The task's key in `Core::tasks`, valid while the entry's id is `id`.
-    key: usize,
     /// The loop, to reach the task's registry entry for `abort`.
     core: Weak<Core>,
     /// `None` only after the output was taken or inside `drop`.
-    task: Option<FallibleTask<TaskOutput<T>>>,
+    task: Option<Task<TaskOutput<T>, TaskMeta>>,
+    /// The task's id, kept for [`id`](Self::id) once `task` is gone.
+    id: TaskId,
 }
 
 impl<T> JoinHandle<T> {
@@ -359,14 +371,16 @@ impl<T> JoinHandle<T> {
     /// and awaiting this handle then gives [`JoinError::Cancelled`]. A task that already
     /// completed is unaffected: awaiting still gives its output.
     pub fn abort(&self) {
+        let Some(task) = &self.task else {
+            return; // the output was already taken
+        };
+        task.metadata().aborted.store(true, Ordering::Relaxed);
         let Some(core) = self.core.upgrade() else {
             return; // the loop is gone, and with it every task
         };
-        let waker = match core.tasks.borrow_mut().get_mut(self.key) {
-            Some(entry) if entry.label.id == self.id => {
-                entry.aborted = true;
-                entry.waker.clone()
-            }
+        let key = task.metadata().key as usize;
+        let waker = match core.tasks.borrow().get(key) {
+            Some(entry) if entry.id == self.id => entry.waker.clone(),
             _ => return, // already completed
         };
         waker.wake();
@@ -382,26 +396,37 @@ impl<T> Future for JoinHandle<T> {
             .task
             .as_mut()
             .expect("JoinHandle polled after it returned its result");
-        let output = match Pin::new(task).poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(output) => output,
+        let output = if task.is_finished() {
+            // Completed, panicked or cancelled: read which without `Task::poll`, which panics
+            // on a cancelled task. A finished task's outcome is there at the first poll.
+            let finished = self.task.take().unwrap().fallible();
+            match pin!(finished).poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(output) => output,
+                Poll::Pending => unreachable!("a finished task has its outcome"),
+            }
+        } else {
+            // Registers the waker. Tasks only run (and so finish) on the loop thread, which is
+            // the thread polling this `!Send` handle, so the task cannot finish meanwhile.
+            match Pin::new(task).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(output) => {
+                    self.task = None;
+                    Some(output)
+                }
+            }
         };
-        self.task = None;
         Poll::Ready(match output {
             Some(Ok(value)) => Ok(value),
             None => Err(JoinError::Cancelled { task: id }),
-            Some(Err(failure)) => match *failure {
-                Failure::Aborted => Err(JoinError::Cancelled { task: id }),
-                Failure::Panicked(mut panic) => {
-                    let payload = panic.payload.take().expect("panic delivered twice");
-                    Err(JoinError::Panicked {
-                        task: id,
-                        name: panic.label.name.as_deref().map(str::to_owned),
-                        spawned_at: panic.label.location.to_string(),
-                        message: panic_message(payload.as_ref()),
-                    })
-                }
-            },
+            Some(Err(mut panic)) => {
+                let payload = panic.payload.take().expect("panic delivered twice");
+                Err(JoinError::Panicked {
+                    task: id,
+                    name: panic.label.name.as_deref().map(str::to_owned),
+                    spawned_at: panic.label.location.to_string(),
+                    message: panic_message(payload.as_ref()),
+                })
+            }
         })
     }
 }

@@ -42,10 +42,13 @@ fn tasks_cancelled_at_shutdown_report_cancelled_to_surviving_handles() {
 
 #[test]
 fn destructors_that_spawn_during_shutdown_are_cancelled_too() {
-    struct SpawnOnDrop(util::DropGuard, util::DropCounter);
+    struct SpawnOnDrop {
+        _guard: util::DropGuard,
+        counter: util::DropCounter,
+    }
     impl Drop for SpawnOnDrop {
         fn drop(&mut self) {
-            let guard = self.1.guard();
+            let guard = self.counter.guard();
             drop(evloop::spawn(async move {
                 let _guard = guard;
                 std::future::pending::<()>().await;
@@ -55,7 +58,10 @@ fn destructors_that_spawn_during_shutdown_are_cancelled_too() {
     let guards = util::DropCounter::default();
     let g = guards.clone();
     evloop::run(async move {
-        let outer = SpawnOnDrop(g.guard(), g.clone());
+        let outer = SpawnOnDrop {
+            _guard: g.guard(),
+            counter: g.clone(),
+        };
         evloop::spawn(async move {
             let _outer = outer;
             std::future::pending::<()>().await;

@@ -1,0 +1,55 @@
+//! Cost of one `yield_now().await` in a spawned task that yields in a loop.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use async_executor::LocalExecutor;
+use criterion::{criterion_group, criterion_main, Criterion};
+use futures_lite::future;
+
+/// Yields `iters` times and returns the time it took.
+async fn yield_loop<F: Future<Output = ()>>(iters: u64, yield_now: fn() -> F) -> Duration {
+    let start = Instant::now();
+    for _ in 0..black_box(iters) {
+        yield_now().await;
+    }
+    start.elapsed()
+}
+
+fn yield_now(c: &mut Criterion) {
+    let mut group = c.benchmark_group("yield_now");
+
+    let rt = evloop::Builder::new().build().unwrap();
+    group.bench_function("evloop", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(rt.spawn(yield_loop(iters, evloop::yield_now)))
+                .unwrap()
+        })
+    });
+
+    // Plain `spawn` on the current-thread runtime: it measured at least as fast as a `LocalSet`.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    group.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(rt.spawn(yield_loop(iters, tokio::task::yield_now)))
+                .unwrap()
+        })
+    });
+
+    // `async_io::block_on` is `smol::block_on`: it drives the async-io reactor on this thread.
+    let ex = LocalExecutor::new();
+    group.bench_function("smol", |b| {
+        b.iter_custom(|iters| {
+            async_io::block_on(ex.run(ex.spawn(yield_loop(iters, future::yield_now))))
+        })
+    });
+
+    group.finish();
+}
+
+criterion_group!(benches, yield_now);
+criterion_main!(benches);
