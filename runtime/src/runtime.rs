@@ -23,11 +23,10 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use concurrent_queue::ConcurrentQueue;
 use polling::Poller;
-use slab::Slab;
 
 use crate::reactor::Reactor;
 use crate::stats::{bump, Counters, Stats};
-use crate::task::{self, JoinHandle, Runnable, TaskEntry, TaskId};
+use crate::task::{self, JoinHandle, Runnable, TaskId};
 use crate::timer::Timers;
 
 thread_local! {
@@ -140,13 +139,14 @@ impl Builder {
         let core = Rc::new(Core {
             name: self.name,
             ready: RefCell::new(VecDeque::new()),
-            tasks: RefCell::new(Slab::new()),
+            waiting: RefCell::new(HashMap::default()),
+            tasks_alive: Cell::new(0),
             timers: Rc::new(Timers::new()),
             reactor: Rc::new(Reactor::new(shared.clone(), self.event_capacity)),
             weak_shared: Arc::downgrade(&shared),
             shared,
             counters: Counters::default(),
-            task_names: RefCell::new(HashMap::new()),
+            task_names: RefCell::new(HashMap::default()),
             next_task_id: Cell::new(1),
             wake_buf: RefCell::new(Vec::new()),
         });
@@ -287,9 +287,12 @@ pub(crate) struct Core {
     name: Option<String>,
     /// Tasks that can run now, in the order they became ready (the lecture's ready queue).
     pub(crate) ready: RefCell<VecDeque<Runnable>>,
-    /// Every live task: its waker (to cancel it at shutdown) and its label (for reports).
-    /// The key is stored in the task's future, which removes its entry when it is dropped.
-    pub(crate) tasks: RefCell<Slab<TaskEntry>>,
+    /// The wakers of the live tasks that have waited at least once, by task id: how shutdown
+    /// and `abort` reach a task that is not in a ready queue. Every other live task is in the
+    /// ready queue or the injection queue (it was scheduled when spawned and has not run yet).
+    pub(crate) waiting: RefCell<HashMap<TaskId, Waker, IdHasher>>,
+    /// Tasks spawned and not yet completed or cancelled.
+    pub(crate) tasks_alive: Cell<usize>,
     /// Pending timers; the nearest deadline bounds the poll timeout.
     pub(crate) timers: Rc<Timers>,
     /// I/O sources registered with the poller (the lecture's I/O registry).
@@ -300,8 +303,8 @@ pub(crate) struct Core {
     pub(crate) weak_shared: Weak<Shared>,
     /// Counters behind [`Stats`].
     pub(crate) counters: Counters,
-    /// Names of the named live tasks, by registry key; unnamed tasks cost nothing here.
-    pub(crate) task_names: RefCell<HashMap<usize, Rc<str>>>,
+    /// Names of the named live tasks; unnamed tasks cost nothing here.
+    pub(crate) task_names: RefCell<HashMap<TaskId, Rc<str>, IdHasher>>,
     /// Id given to the next spawned task.
     next_task_id: Cell<u64>,
     /// Reused buffer of wakers collected in step 3, woken once no borrow is held.
@@ -388,35 +391,34 @@ impl Core {
     /// "cancelled". Repeats while destructors spawn new tasks.
     fn shutdown(&self) {
         loop {
-            let wakers: Vec<Waker> = self
-                .tasks
-                .borrow()
-                .iter()
-                .map(|(_, entry)| entry.waker.clone())
-                .collect();
-            if wakers.is_empty() {
-                break;
-            }
+            let wakers: Vec<Waker> = self.waiting.borrow().values().cloned().collect();
             for waker in wakers {
                 waker.wake();
             }
+            let mut dropped = false;
             loop {
                 let next = self.ready.borrow_mut().pop_front();
                 let Some(runnable) = next.or_else(|| self.shared.injected.pop().ok()) else {
                     break;
                 };
                 drop(runnable);
+                dropped = true;
+            }
+            if self.tasks_alive.get() == 0 {
+                break;
+            }
+            if !dropped {
+                // A task woken by another thread just before shutdown is on its way into the
+                // injection queue; let that thread finish pushing it.
+                std::thread::yield_now();
             }
         }
         self.timers.clear();
-        while let Some(runnable) = self.ready.borrow_mut().pop_front() {
-            drop(runnable);
-        }
     }
 
     pub(crate) fn stats(&self) -> Stats {
         self.counters.snapshot(
-            self.tasks.borrow().len(),
+            self.tasks_alive.get(),
             self.timers.len(),
             self.reactor.len(),
         )
@@ -427,6 +429,35 @@ impl Core {
         let id = self.next_task_id.get();
         self.next_task_id.set(id + 1);
         TaskId::new(id)
+    }
+}
+
+/// Hashes task ids, which are distinct integers, with one multiplication (Fibonacci hashing)
+/// instead of SipHash: the maps keyed by id are loop-local and not exposed to untrusted keys.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::BuildHasher for IdHasher {
+    type Hasher = IdHasher;
+
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 

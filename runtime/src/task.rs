@@ -121,20 +121,17 @@ where
 {
     let id = core.next_task_id();
     let shared = core.weak_shared.clone();
-    let mut tasks = core.tasks.borrow_mut();
-    let entry = tasks.vacant_entry();
-    let key = entry.key();
     if let Some(name) = name {
-        core.task_names.borrow_mut().insert(key, name);
+        core.task_names.borrow_mut().insert(id, name);
     }
     let future = TaskFuture {
         core: core.clone(),
-        key,
+        id,
+        waiting: false,
         location,
         future: Some(future),
     };
     let meta = TaskMeta {
-        key: u32::try_from(key).expect("more than 4 billion live tasks"),
         aborted: AtomicBool::new(false),
     };
     let schedule = move |runnable| schedule(&shared, runnable);
@@ -153,11 +150,7 @@ where
             .metadata(meta)
             .spawn_unchecked(move |_| future, schedule)
     };
-    entry.insert(TaskEntry {
-        waker: runnable.waker(),
-        id,
-    });
-    drop(tasks);
+    core.tasks_alive.set(core.tasks_alive.get() + 1);
     bump(&core.counters.spawned, 1);
     runnable.schedule();
     JoinHandle {
@@ -174,19 +167,8 @@ pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 /// [`Runnable`] and its [`JoinHandle`].
 #[derive(Debug)]
 pub(crate) struct TaskMeta {
-    /// The task's key in `Core::tasks` while it is alive.
-    key: u32,
     /// Set by [`JoinHandle::abort`]: the loop drops the task instead of running it.
     pub(crate) aborted: AtomicBool,
-}
-
-/// What the loop keeps about a live task, in [`Core::tasks`]: small, as it is touched on every
-/// spawn and completion.
-pub(crate) struct TaskEntry {
-    /// Wakes the task; used to cancel it at shutdown and to abort it.
-    pub(crate) waker: Waker,
-    /// The task's id, to tell it from a later task that reuses the slot.
-    pub(crate) id: TaskId,
 }
 
 /// A task's identity in reports: id, optional name, and where it was spawned.
@@ -201,11 +183,10 @@ pub(crate) struct TaskLabel {
 }
 
 impl TaskLabel {
-    /// The label of the live task at `key`.
-    fn of(core: &Core, key: usize, location: &'static Location<'static>) -> TaskLabel {
+    fn new(core: &Core, id: TaskId, location: &'static Location<'static>) -> TaskLabel {
         TaskLabel {
-            id: core.tasks.borrow()[key].id,
-            name: core.task_names.borrow().get(&key).cloned(),
+            id,
+            name: core.task_names.borrow().get(&id).cloned(),
             location,
         }
     }
@@ -280,14 +261,18 @@ pin_project! {
     /// The future that `async_task` owns: the user's future plus the loop's bookkeeping.
     ///
     /// Catches panics so that a panicking task completes with the panic instead of unwinding
-    /// through the loop, and removes the task's registry entry when dropped (on completion,
-    /// abort or cancellation; always on the loop thread).
+    /// through the loop. The first time the task waits, it enters its waker in the loop's
+    /// registry of waiting tasks (so shutdown and `abort` can reach it); it leaves it when
+    /// dropped (on completion, abort or cancellation, always on the loop thread). A task that
+    /// completes at its first poll never touches the registry.
     struct TaskFuture<F> {
-        // The loop that owns the registry entry.
+        // The loop that owns the registry.
         core: Rc<Core>,
-        // This task's key in `Core::tasks`.
-        key: usize,
-        // Where the task was spawned, for reports (its id and name are in the registry).
+        // The task's id, its key in the registry.
+        id: TaskId,
+        // Whether the task is in the registry.
+        waiting: bool,
+        // Where the task was spawned, for reports.
         location: &'static Location<'static>,
         // The user's future; `None` once dropped.
         #[pin]
@@ -304,15 +289,19 @@ pin_project! {
                 if let Err(payload) = dropped {
                     eprintln!(
                         "evloop: {} panicked while being dropped: {}",
-                        TaskLabel::of(this.core, *this.key, this.location),
+                        TaskLabel::new(this.core, *this.id, this.location),
                         panic_message(payload.as_ref())
                     );
                 }
             }
-            this.core.tasks.borrow_mut().try_remove(*this.key);
-            let mut names = this.core.task_names.borrow_mut();
+            let core = &*this.core;
+            core.tasks_alive.set(core.tasks_alive.get() - 1);
+            if *this.waiting {
+                core.waiting.borrow_mut().remove(this.id);
+            }
+            let mut names = core.task_names.borrow_mut();
             if !names.is_empty() {
-                names.remove(this.key);
+                names.remove(this.id);
             }
         }
     }
@@ -328,10 +317,18 @@ impl<F: Future> Future for TaskFuture<F> {
             .as_pin_mut()
             .expect("evloop task polled after its future was dropped");
         match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Pending) => {
+                if !*this.waiting {
+                    // `cx.waker()` is this task's own waker: `async_task` polls with it.
+                    let waker = cx.waker().clone();
+                    this.core.waiting.borrow_mut().insert(*this.id, waker);
+                    *this.waiting = true;
+                }
+                Poll::Pending
+            }
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Err(payload) => Poll::Ready(Err(Box::new(TaskPanic {
-                label: TaskLabel::of(this.core, *this.key, this.location),
+                label: TaskLabel::new(this.core, *this.id, this.location),
                 payload: Some(payload),
             }))),
         }
@@ -375,15 +372,15 @@ impl<T> JoinHandle<T> {
             return; // the output was already taken
         };
         task.metadata().aborted.store(true, Ordering::Relaxed);
+        // A waiting task is woken so the loop drops it; a task not waiting yet is already in a
+        // ready queue, where the loop will find the flag.
         let Some(core) = self.core.upgrade() else {
             return; // the loop is gone, and with it every task
         };
-        let key = task.metadata().key as usize;
-        let waker = match core.tasks.borrow().get(key) {
-            Some(entry) if entry.id == self.id => entry.waker.clone(),
-            _ => return, // already completed
-        };
-        waker.wake();
+        let waker = core.waiting.borrow().get(&self.id).cloned();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 

@@ -133,3 +133,50 @@ fn cancelled_timers_are_removed_not_leaked() {
         assert_eq!(evloop::stats().timers_pending, 0);
     });
 }
+
+#[test]
+fn abort_before_the_first_poll_cancels_without_running_the_task() {
+    let guards = util::DropCounter::default();
+    let g = guards.clone();
+    evloop::run(async move {
+        let ran = std::rc::Rc::new(std::cell::Cell::new(false));
+        let r = ran.clone();
+        let guard = g.guard();
+        let handle = evloop::spawn(async move {
+            let _guard = guard;
+            r.set(true);
+        });
+        handle.abort(); // the task is still in the ready queue
+        assert!(handle.await.unwrap_err().is_cancelled());
+        assert!(!ran.get(), "an aborted task never runs");
+        assert_eq!(g.dropped(), 1);
+        assert_eq!(evloop::stats().tasks_alive, 0);
+    });
+}
+
+#[test]
+fn shutdown_cancels_tasks_that_never_ran() {
+    let guards = util::DropCounter::default();
+    let g = guards.clone();
+    let rt = evloop::Builder::new().build().unwrap();
+    // Spawned outside block_on: they wait in the injection queue.
+    for _ in 0..10 {
+        let guard = g.guard();
+        drop(rt.spawn(async move {
+            let _guard = guard;
+        }));
+    }
+    rt.block_on(async {
+        // Spawned and never polled: they are still in the ready queue when block_on returns.
+        for _ in 0..10 {
+            let guard = g.guard();
+            drop(evloop::spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            }));
+        }
+    });
+    assert_eq!(rt.stats().tasks_alive, 20);
+    drop(rt);
+    assert_eq!(guards.dropped(), 20);
+}
