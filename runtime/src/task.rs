@@ -126,8 +126,7 @@ where
     }
     let future = TaskFuture {
         core: core.clone(),
-        id,
-        waiting: false,
+        id: TaskWaiting::new(id),
         location,
         future: Some(future),
     };
@@ -268,10 +267,8 @@ pin_project! {
     struct TaskFuture<F> {
         // The loop that owns the registry.
         core: Rc<Core>,
-        // The task's id, its key in the registry.
-        id: TaskId,
-        // Whether the task is in the registry.
-        waiting: bool,
+        // The task's id (its key in the registry), and whether it is in the registry.
+        id: TaskWaiting,
         // Where the task was spawned, for reports.
         location: &'static Location<'static>,
         // The user's future; `None` once dropped.
@@ -289,19 +286,20 @@ pin_project! {
                 if let Err(payload) = dropped {
                     eprintln!(
                         "evloop: {} panicked while being dropped: {}",
-                        TaskLabel::new(this.core, *this.id, this.location),
+                        TaskLabel::new(this.core, this.id.id(), this.location),
                         panic_message(payload.as_ref())
                     );
                 }
             }
             let core = &*this.core;
             core.tasks_alive.set(core.tasks_alive.get() - 1);
-            if *this.waiting {
-                core.waiting.borrow_mut().remove(this.id);
+            let id = this.id.id();
+            if this.id.is_waiting() {
+                core.waiting.borrow_mut().remove(&id);
             }
             let mut names = core.task_names.borrow_mut();
             if !names.is_empty() {
-                names.remove(this.id);
+                names.remove(&id);
             }
         }
     }
@@ -318,20 +316,46 @@ impl<F: Future> Future for TaskFuture<F> {
             .expect("evloop task polled after its future was dropped");
         match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => {
-                if !*this.waiting {
+                if !this.id.is_waiting() {
                     // `cx.waker()` is this task's own waker: `async_task` polls with it.
                     let waker = cx.waker().clone();
-                    this.core.waiting.borrow_mut().insert(*this.id, waker);
-                    *this.waiting = true;
+                    this.core.waiting.borrow_mut().insert(this.id.id(), waker);
+                    this.id.set_waiting();
                 }
                 Poll::Pending
             }
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Err(payload) => Poll::Ready(Err(Box::new(TaskPanic {
-                label: TaskLabel::new(this.core, *this.id, this.location),
+                label: TaskLabel::new(this.core, this.id.id(), this.location),
                 payload: Some(payload),
             }))),
         }
+    }
+}
+
+/// A task id plus one bit telling whether the task is in the registry of waiting tasks,
+/// packed in one word: the task's allocation is eight bytes smaller, which keeps a typical
+/// sleeping task in a smaller allocator size class.
+struct TaskWaiting(u64);
+
+impl TaskWaiting {
+    const WAITING: u64 = 1 << 63;
+
+    fn new(id: TaskId) -> Self {
+        debug_assert!(id.0 < Self::WAITING);
+        TaskWaiting(id.0)
+    }
+
+    fn id(&self) -> TaskId {
+        TaskId(self.0 & !Self::WAITING)
+    }
+
+    fn is_waiting(&self) -> bool {
+        self.0 & Self::WAITING != 0
+    }
+
+    fn set_waiting(&mut self) {
+        self.0 |= Self::WAITING;
     }
 }
 

@@ -22,9 +22,12 @@ use crate::runtime::with_core;
 
 /// The pending timers of one loop.
 pub(crate) struct Timers {
-    /// Pending timers by `(deadline, id)`; the id makes equal deadlines distinct keys and keeps
-    /// timers with the same deadline in creation order.
-    map: RefCell<BTreeMap<(Instant, u64), Waker>>,
+    /// Pending timers by `(deadline, id)`, the deadline in nanoseconds since `epoch`: a 16-byte
+    /// key instead of 24 for `(Instant, u64)`, which makes the map about a quarter smaller.
+    /// The id makes equal deadlines distinct keys and keeps them in creation order.
+    map: RefCell<BTreeMap<(u64, u64), Waker>>,
+    /// The instant deadlines are counted from: when the loop was created.
+    epoch: Instant,
     /// Id given to the next timer.
     next_id: Cell<u64>,
 }
@@ -33,19 +36,26 @@ impl Timers {
     pub(crate) fn new() -> Self {
         Timers {
             map: RefCell::new(BTreeMap::new()),
+            epoch: Instant::now(),
             next_id: Cell::new(0),
         }
+    }
+
+    /// The map key of `deadline` (which is after the epoch: only future deadlines are added).
+    fn key(&self, deadline: Instant, id: u64) -> (u64, u64) {
+        let nanos = deadline.saturating_duration_since(self.epoch).as_nanos();
+        (u64::try_from(nanos).unwrap_or(u64::MAX), id)
     }
 
     fn insert(&self, deadline: Instant, waker: Waker) -> u64 {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
-        self.map.borrow_mut().insert((deadline, id), waker);
+        self.map.borrow_mut().insert(self.key(deadline, id), waker);
         id
     }
 
     fn update_waker(&self, deadline: Instant, id: u64, waker: &Waker) {
-        if let Some(w) = self.map.borrow_mut().get_mut(&(deadline, id)) {
+        if let Some(w) = self.map.borrow_mut().get_mut(&self.key(deadline, id)) {
             if !w.will_wake(waker) {
                 w.clone_from(waker);
             }
@@ -53,7 +63,7 @@ impl Timers {
     }
 
     fn remove(&self, deadline: Instant, id: u64) {
-        self.map.borrow_mut().remove(&(deadline, id));
+        self.map.borrow_mut().remove(&self.key(deadline, id));
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -66,12 +76,15 @@ impl Timers {
 
     /// The nearest deadline, if any timer is pending.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.map.borrow().first_key_value().map(|((d, _), _)| *d)
+        let map = self.map.borrow();
+        let (&(nanos, _), _) = map.first_key_value()?;
+        Some(self.epoch + Duration::from_nanos(nanos))
     }
 
     /// Removes every timer whose deadline is at or before `now`, collecting their wakers in
     /// deadline order; returns how many fired.
     pub(crate) fn fire_expired(&self, now: Instant, wakers: &mut Vec<Waker>) -> usize {
+        let (now, _) = self.key(now, 0);
         let mut map = self.map.borrow_mut();
         let mut fired = 0;
         while let Some(entry) = map.first_entry() {
