@@ -28,6 +28,9 @@ pub(crate) struct Timers {
     map: RefCell<BTreeMap<(u64, u64), Waker>>,
     /// The instant deadlines are counted from: when the loop was created.
     epoch: Instant,
+    /// Every timer with a deadline up to this (nanoseconds since `epoch`) has fired and left the
+    /// map: a `Sleep` compares its deadline with it instead of reading the clock.
+    fired_up_to: Cell<u64>,
     /// Id given to the next timer.
     next_id: Cell<u64>,
 }
@@ -37,6 +40,7 @@ impl Timers {
         Timers {
             map: RefCell::new(BTreeMap::new()),
             epoch: Instant::now(),
+            fired_up_to: Cell::new(0),
             next_id: Cell::new(0),
         }
     }
@@ -45,6 +49,11 @@ impl Timers {
     fn key(&self, deadline: Instant, id: u64) -> (u64, u64) {
         let nanos = deadline.saturating_duration_since(self.epoch).as_nanos();
         (u64::try_from(nanos).unwrap_or(u64::MAX), id)
+    }
+
+    /// Whether the timer with this deadline has fired (and so left the map).
+    fn has_fired(&self, deadline: Instant) -> bool {
+        self.key(deadline, 0).0 <= self.fired_up_to.get()
     }
 
     fn insert(&self, deadline: Instant, waker: Waker) -> u64 {
@@ -85,15 +94,22 @@ impl Timers {
     /// deadline order; returns how many fired.
     pub(crate) fn fire_expired(&self, now: Instant, wakers: &mut Vec<Waker>) -> usize {
         let (now, _) = self.key(now, 0);
+        self.fired_up_to.set(now);
         let mut map = self.map.borrow_mut();
-        let mut fired = 0;
-        while let Some(entry) = map.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            wakers.push(entry.remove());
-            fired += 1;
+        if map
+            .first_key_value()
+            .is_none_or(|(&(first, _), _)| first > now)
+        {
+            return 0;
         }
+        // Detach the expired prefix in one split rather than one removal per timer.
+        let pending = match now.checked_add(1) {
+            Some(after) => map.split_off(&(after, 0)),
+            None => BTreeMap::new(),
+        };
+        let expired = std::mem::replace(&mut *map, pending);
+        let fired = expired.len();
+        wakers.extend(expired.into_values());
         fired
     }
 
@@ -207,8 +223,8 @@ impl Future for Sleep {
                 return Poll::Ready(());
             }
             SleepState::Registered { timers, id } => {
-                if Instant::now() >= this.deadline {
-                    timers.remove(this.deadline, *id);
+                // Timers fire in step 3 of the cycle, which removes them from the map.
+                if timers.has_fired(this.deadline) {
                     this.state = SleepState::Done;
                     return Poll::Ready(());
                 }
