@@ -74,14 +74,18 @@
 #[cfg(not(unix))]
 compile_error!("evloop supports Unix platforms (epoll, kqueue) only for now");
 
+mod dump;
 mod io;
+mod monitor;
 pub mod net;
 mod reactor;
+mod report;
 mod runtime;
 mod stats;
 pub mod task;
 mod timer;
 
+pub use crate::dump::{print_tasks, tasks, TaskInfo, TaskStatus, TaskTable};
 pub use crate::io::Async;
 pub use crate::runtime::{run, Builder, Runtime};
 pub use crate::stats::{stats, Stats};

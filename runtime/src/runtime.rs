@@ -20,13 +20,15 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use concurrent_queue::ConcurrentQueue;
 use polling::Poller;
 
+use crate::monitor::{Monitor, MonitorConfig, Probe};
 use crate::reactor::Reactor;
 use crate::stats::{bump, Counters, Stats};
-use crate::task::{self, JoinHandle, Runnable, TaskId};
+use crate::task::{self, JoinHandle, Runnable, TaskId, TaskState, Waiting};
 use crate::timer::Timers;
 
 thread_local! {
@@ -67,6 +69,9 @@ pub fn run<F: Future>(future: F) -> F::Output {
     runtime.block_on(future)
 }
 
+/// The id published for the future passed to `block_on`, which is not a task.
+const MAIN_TASK: TaskId = TaskId::new(0);
+
 const NESTED_RUN: &str =
     "evloop::run / Runtime::block_on called from inside a running event loop: \
      blocking this thread on a future would freeze every other task of the loop. \
@@ -87,6 +92,12 @@ pub struct Builder {
     name: Option<String>,
     /// How many OS events one call to the poller can return.
     event_capacity: NonZeroUsize,
+    /// Set by [`Builder::slow_poll_threshold`]; otherwise `EVLOOP_SLOW_POLL_MS`, or 100 ms.
+    slow_poll_threshold: Option<Duration>,
+    /// Set by [`Builder::slow_poll_reports`]; on by default.
+    slow_poll_reports: bool,
+    /// Set by [`Builder::stall_watchdog`]; otherwise on when `EVLOOP_WATCHDOG` is `1`.
+    stall_watchdog: Option<bool>,
 }
 
 impl Default for Builder {
@@ -101,6 +112,9 @@ impl Builder {
         Builder {
             name: None,
             event_capacity: NonZeroUsize::new(1024).unwrap(),
+            slow_poll_threshold: None,
+            slow_poll_reports: true,
+            stall_watchdog: None,
         }
     }
 
@@ -117,14 +131,67 @@ impl Builder {
         self
     }
 
-    /// Creates the runtime: the OS poller, the ready queue, the timers and the I/O registry.
+    /// Sets how long one poll of a task may take before it is reported as blocking the loop
+    /// (default 100 ms, asyncio's `slow_callback_duration`, or the `EVLOOP_SLOW_POLL_MS`
+    /// environment variable). The same threshold tells the stall watchdog when to speak.
+    ///
+    /// A zero threshold, or one over an hour, makes [`build`](Self::build) fail.
+    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Self {
+        self.slow_poll_threshold = Some(threshold);
+        self
+    }
+
+    /// Whether polls longer than the threshold are reported (default: on).
+    ///
+    /// Reports name the task (id, name, spawn location) and how long its poll took. They come
+    /// from a monitor thread that watches what the loop publishes with a few relaxed atomic
+    /// stores per poll, so the loop itself never reads a clock for them; see
+    /// [`stall_watchdog`](Self::stall_watchdog). With reports and watchdog both off, no monitor
+    /// thread runs.
+    pub fn slow_poll_reports(mut self, on: bool) -> Self {
+        self.slow_poll_reports = on;
+        self
+    }
+
+    /// Whether the monitor thread also reports stalls while they last (default: off, or on when
+    /// the `EVLOOP_WATCHDOG` environment variable is `1`).
+    ///
+    /// A stall is a time longer than the threshold in which no cycle of the loop completes
+    /// although the loop is not idle in the poller. The watchdog reports it while the loop is
+    /// still stuck, naming the task that is running, and again when the loop recovers, with the
+    /// total. An idle loop is never reported and never woken.
+    pub fn stall_watchdog(mut self, on: bool) -> Self {
+        self.stall_watchdog = Some(on);
+        self
+    }
+
+    /// Creates the runtime: the OS poller, the ready queue, the timers and the I/O registry,
+    /// and the monitor thread when slow-poll reports or the watchdog are on.
     ///
     /// # Errors
     ///
-    /// Returns the OS error if the poller cannot be created (for example when the process is out
-    /// of file descriptors), and [`io::ErrorKind::Unsupported`] on platforms whose poller has no
-    /// edge-triggered mode.
+    /// Returns the OS error if the poller or the monitor thread cannot be created (for example
+    /// when the process is out of file descriptors), [`io::ErrorKind::Unsupported`] on platforms
+    /// whose poller has no edge-triggered mode, and [`io::ErrorKind::InvalidInput`] for a
+    /// slow-poll threshold of zero or over an hour, or an unreadable `EVLOOP_SLOW_POLL_MS` or
+    /// `EVLOOP_WATCHDOG`.
     pub fn build(self) -> io::Result<Runtime> {
+        let threshold = match self.slow_poll_threshold {
+            Some(threshold) => threshold,
+            None => env_threshold()?.unwrap_or(Duration::from_millis(100)),
+        };
+        if threshold.is_zero() || threshold > MAX_THRESHOLD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "evloop: slow-poll threshold must be between 1 ms and 1 hour, got {threshold:?}"
+                ),
+            ));
+        }
+        let watchdog = match self.stall_watchdog {
+            Some(on) => on,
+            None => env_flag("EVLOOP_WATCHDOG")?,
+        };
         let poller = Poller::new()?;
         if !poller.supports_edge() {
             return Err(io::Error::new(
@@ -135,7 +202,18 @@ impl Builder {
         let shared = Arc::new(Shared {
             injected: ConcurrentQueue::unbounded(),
             poller,
+            probe: Probe::new(),
         });
+        let monitor = if self.slow_poll_reports || watchdog {
+            let config = MonitorConfig {
+                threshold,
+                slow_polls: self.slow_poll_reports,
+                watchdog,
+            };
+            Some(Monitor::start(shared.clone(), config)?)
+        } else {
+            None
+        };
         let core = Rc::new(Core {
             name: self.name,
             ready: RefCell::new(VecDeque::new()),
@@ -146,11 +224,55 @@ impl Builder {
             weak_shared: Arc::downgrade(&shared),
             shared,
             counters: Counters::default(),
-            task_names: RefCell::new(HashMap::default()),
+            named_tasks: Cell::new(0),
             next_task_id: Cell::new(1),
+            poll_seq: Cell::new(0),
+            current_task: Cell::new(MAIN_TASK),
+            running: Cell::new(None),
+            publish: monitor.is_some(),
             wake_buf: RefCell::new(Vec::new()),
         });
-        Ok(Runtime { core })
+        Ok(Runtime {
+            core,
+            _monitor: monitor,
+        })
+    }
+}
+
+/// The largest slow-poll threshold accepted.
+const MAX_THRESHOLD: Duration = Duration::from_secs(3600);
+
+/// `EVLOOP_SLOW_POLL_MS`, if set.
+fn env_threshold() -> io::Result<Option<Duration>> {
+    let Some(value) = std::env::var_os("EVLOOP_SLOW_POLL_MS") else {
+        return Ok(None);
+    };
+    let value = value.to_string_lossy();
+    match value.trim().parse::<u64>() {
+        Ok(ms) => Ok(Some(Duration::from_millis(ms))),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "evloop: EVLOOP_SLOW_POLL_MS must be a whole number of milliseconds (1 to \
+                 3600000), got {value:?}"
+            ),
+        )),
+    }
+}
+
+/// A boolean environment variable: unset, `0` or `1`.
+fn env_flag(name: &str) -> io::Result<bool> {
+    match std::env::var_os(name) {
+        None => Ok(false),
+        Some(v) if v == "1" => Ok(true),
+        Some(v) if v == "0" || v.is_empty() => Ok(false),
+        Some(v) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "evloop: {name} must be 0 or 1, got {:?}",
+                v.to_string_lossy()
+            ),
+        )),
     }
 }
 
@@ -166,7 +288,11 @@ impl Builder {
 /// assert_send::<evloop::Runtime>();
 /// ```
 pub struct Runtime {
+    /// The loop.
     core: Rc<Core>,
+    /// The monitor thread, stopped and joined when the runtime is dropped (after the loop shut
+    /// down: field order).
+    _monitor: Option<Monitor>,
 }
 
 impl fmt::Debug for Runtime {
@@ -195,11 +321,15 @@ impl Runtime {
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
+        let location = std::panic::Location::caller();
         loop {
             // The future given to `block_on` takes its turn first in step 1, when it was woken.
             if main.woken.swap(false, Ordering::Acquire) {
                 bump(&self.core.counters.polls, 1);
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                let seq = self.core.begin_poll(MAIN_TASK, location);
+                let poll = future.as_mut().poll(&mut cx);
+                self.core.end_poll(seq);
+                if let Poll::Ready(output) = poll {
                     return output;
                 }
             }
@@ -268,6 +398,8 @@ pub(crate) struct Shared {
     pub(crate) injected: ConcurrentQueue<Runnable>,
     /// The OS multiplexer; other threads only call [`Poller::notify`] on it.
     pub(crate) poller: Poller,
+    /// What the loop publishes for the monitor thread.
+    pub(crate) probe: Probe,
 }
 
 impl Drop for Shared {
@@ -290,7 +422,7 @@ pub(crate) struct Core {
     /// The wakers of the live tasks that have waited at least once, by task id: how shutdown
     /// and `abort` reach a task that is not in a ready queue. Every other live task is in the
     /// ready queue or the injection queue (it was scheduled when spawned and has not run yet).
-    pub(crate) waiting: RefCell<HashMap<TaskId, Waker, IdHasher>>,
+    pub(crate) waiting: RefCell<HashMap<TaskId, Waiting, IdHasher>>,
     /// Tasks spawned and not yet completed or cancelled.
     pub(crate) tasks_alive: Cell<usize>,
     /// Pending timers; the nearest deadline bounds the poll timeout.
@@ -303,10 +435,18 @@ pub(crate) struct Core {
     pub(crate) weak_shared: Weak<Shared>,
     /// Counters behind [`Stats`].
     pub(crate) counters: Counters,
-    /// Names of the named live tasks; unnamed tasks cost nothing here.
-    pub(crate) task_names: RefCell<HashMap<TaskId, Rc<str>, IdHasher>>,
+    /// How many live tasks have a name (kept in the probe); while zero, nobody takes its lock.
+    named_tasks: Cell<usize>,
     /// Id given to the next spawned task.
     next_task_id: Cell<u64>,
+    /// Polls begun and ended: odd while a poll runs.
+    poll_seq: Cell<u64>,
+    /// The task of the current (or last) poll.
+    current_task: Cell<TaskId>,
+    /// The spawn location and state of the task of the current (or last) poll, for the dump.
+    running: Cell<Option<(&'static std::panic::Location<'static>, TaskState)>>,
+    /// Whether a monitor thread reads the probe; if not, polls are not published.
+    publish: bool,
     /// Reused buffer of wakers collected in step 3, woken once no borrow is held.
     wake_buf: RefCell<Vec<Waker>>,
 }
@@ -324,16 +464,26 @@ impl Core {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
-            if runnable.metadata().aborted.load(Ordering::Relaxed) {
+            let meta = runnable.metadata();
+            let state = meta.state();
+            if state.is_aborted() {
                 // Cancelled by `JoinHandle::abort`: dropping the runnable drops the future here,
                 // on the loop thread, and resolves the handle to `Cancelled`.
                 drop(runnable);
-            } else {
-                runnable.run();
+                continue;
             }
+            let state = state.polled();
+            meta.set_state(state);
+            self.running.set(Some((meta.location, state)));
+            let seq = self.begin_poll(meta.id, meta.location);
+            runnable.run();
+            self.end_poll(seq);
         }
         bump(&self.counters.polls, n as u64);
         bump(&self.counters.cycles, 1);
+        if self.publish {
+            self.shared.probe.cycle_done(self.counters.cycles.get());
+        }
     }
 
     /// Step 2 — "Call the OS I/O multiplexer with all pending file descriptors — wait until at
@@ -353,7 +503,14 @@ impl Core {
         } else {
             self.timers.next_deadline()
         };
-        if let Err(e) = self.reactor.wait(deadline) {
+        if self.publish {
+            self.shared.probe.set_parked(true);
+        }
+        let waited = self.reactor.wait(deadline);
+        if self.publish {
+            self.shared.probe.set_parked(false);
+        }
+        if let Err(e) = waited {
             panic!("evloop: the OS poller failed: {e}");
         }
         bump(&self.counters.io_polls, 1);
@@ -391,7 +548,12 @@ impl Core {
     /// "cancelled". Repeats while destructors spawn new tasks.
     fn shutdown(&self) {
         loop {
-            let wakers: Vec<Waker> = self.waiting.borrow().values().cloned().collect();
+            let wakers: Vec<Waker> = self
+                .waiting
+                .borrow()
+                .values()
+                .map(|w| w.waker.clone())
+                .collect();
             for waker in wakers {
                 waker.wake();
             }
@@ -422,6 +584,63 @@ impl Core {
             self.timers.len(),
             self.reactor.len(),
         )
+    }
+
+    /// Publishes the start of a poll of `task`; returns the sequence number to end it with.
+    #[inline]
+    fn begin_poll(&self, task: TaskId, location: &'static std::panic::Location<'static>) -> u64 {
+        let seq = self.poll_seq.get() + 1;
+        self.poll_seq.set(seq);
+        self.current_task.set(task);
+        if self.publish {
+            self.shared.probe.begin_poll(seq, task, location);
+        }
+        seq
+    }
+
+    /// Publishes the end of the poll that `begin_poll` numbered `seq`.
+    #[inline]
+    fn end_poll(&self, seq: u64) {
+        self.poll_seq.set(seq + 1);
+        if self.publish {
+            self.shared.probe.end_poll(seq + 1);
+        }
+    }
+
+    pub(crate) fn probe(&self) -> &Probe {
+        &self.shared.probe
+    }
+
+    pub(crate) fn set_task_name(&self, task: TaskId, name: Arc<str>) {
+        self.named_tasks.set(self.named_tasks.get() + 1);
+        self.shared.probe.set_name(task, name);
+    }
+
+    pub(crate) fn task_name(&self, task: TaskId) -> Option<Arc<str>> {
+        if self.named_tasks.get() == 0 {
+            return None;
+        }
+        self.shared.probe.name(task)
+    }
+
+    /// Forgets the name of a task that is gone, if it had one.
+    pub(crate) fn forget_task_name(&self, task: TaskId) {
+        if self.named_tasks.get() > 0 && self.shared.probe.forget_name(task) {
+            self.named_tasks.set(self.named_tasks.get() - 1);
+        }
+    }
+
+    /// The task being polled now, with its spawn location and state, if the caller is a task
+    /// (not the `block_on` future).
+    pub(crate) fn running_task(
+        &self,
+    ) -> Option<(TaskId, &'static std::panic::Location<'static>, TaskState)> {
+        let id = self.current_task.get();
+        if self.poll_seq.get() % 2 == 0 || id == MAIN_TASK {
+            return None;
+        }
+        let (location, state) = self.running.get()?;
+        Some((id, location, state))
     }
 
     /// A fresh task id.

@@ -9,8 +9,10 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::{pin, Pin};
+use std::ptr::NonNull;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use async_task::Task;
@@ -74,7 +76,7 @@ where
 #[derive(Debug, Default)]
 pub struct Builder {
     /// The task's name, if any.
-    name: Option<Rc<str>>,
+    name: Option<Arc<str>>,
 }
 
 impl Builder {
@@ -85,7 +87,7 @@ impl Builder {
 
     /// Names the task.
     pub fn name(mut self, name: impl AsRef<str>) -> Self {
-        self.name = Some(Rc::from(name.as_ref()));
+        self.name = Some(Arc::from(name.as_ref()));
         self
     }
 
@@ -112,7 +114,7 @@ impl Builder {
 pub(crate) fn spawn_on<F>(
     core: &Rc<Core>,
     future: F,
-    name: Option<Rc<str>>,
+    name: Option<Arc<str>>,
     location: &'static Location<'static>,
 ) -> JoinHandle<F::Output>
 where
@@ -122,20 +124,23 @@ where
     let id = core.next_task_id();
     let shared = core.weak_shared.clone();
     if let Some(name) = name {
-        core.task_names.borrow_mut().insert(id, name);
+        core.set_task_name(id, name);
     }
-    let future = TaskFuture {
-        core: core.clone(),
-        id: TaskWaiting::new(id),
-        location,
-        future: Some(future),
-    };
     let meta = TaskMeta {
-        aborted: AtomicBool::new(false),
+        id,
+        location,
+        state: AtomicU64::new(TaskState::new(core.probe().coarse_ms()).0),
+    };
+    let core_for_future = core.clone();
+    let future = move |meta| TaskFuture {
+        core: core_for_future,
+        meta,
+        future: Some(future),
     };
     let schedule = move |runnable| schedule(&shared, runnable);
     // SAFETY: `spawn_unchecked` is used for its missing `Send` bound on the future (the bounds
-    // on lifetimes are met: the future and `schedule` are `'static`). A future that is not
+    // on lifetimes are met: the future and `schedule` are `'static` but for the borrow of the
+    // task's own metadata, which the API allows). A future that is not
     // `Send` requires its `Runnable` to be run and dropped on this thread only:
     // - the loop runs or drops runnables only in `run_ready` and `shutdown`, on the thread that
     //   created the loop, which is this thread (`Core` is `!Send`, and `spawn_on` gets it from
@@ -144,10 +149,12 @@ where
     //   forgets it when the loop is gone), and `Shared`'s destructor forgets, never drops, the
     //   runnables left in that queue;
     // - `schedule` itself is `Send + Sync`, so wakers may be used on any thread.
+    // The future borrows the task's metadata, which lives in the same allocation and outlives
+    // it: `spawn_unchecked` supports exactly this (`Fut: 'a` for `&'a M`).
     let (runnable, task) = unsafe {
         async_task::Builder::new()
             .metadata(meta)
-            .spawn_unchecked(move |_| future, schedule)
+            .spawn_unchecked(future, schedule)
     };
     core.tasks_alive.set(core.tasks_alive.get() + 1);
     bump(&core.counters.spawned, 1);
@@ -162,12 +169,101 @@ where
 /// The loop's handle on a task, as `async_task` hands it out.
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 
-/// What the task's allocation carries besides its future; readable from both its
-/// [`Runnable`] and its [`JoinHandle`].
+/// What the task's allocation carries besides its future. The loop reads it through the
+/// task's [`Runnable`], the [`JoinHandle`] through its `Task`, and the task's own future borrows
+/// it.
 #[derive(Debug)]
 pub(crate) struct TaskMeta {
-    /// Set by [`JoinHandle::abort`]: the loop drops the task instead of running it.
-    pub(crate) aborted: AtomicBool,
+    /// The task's id.
+    pub(crate) id: TaskId,
+    /// Where `spawn` was called.
+    pub(crate) location: &'static Location<'static>,
+    /// A [`TaskState`]. Only the loop's thread writes it (the loop, the task's future, and the
+    /// `!Send` `JoinHandle`), so plain loads and stores suffice; it is atomic only because
+    /// runnables cross threads on their way to the injection queue.
+    state: AtomicU64,
+}
+
+impl TaskMeta {
+    pub(crate) fn state(&self) -> TaskState {
+        TaskState(self.state.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_state(&self, state: TaskState) {
+        self.state.store(state.0, Ordering::Relaxed);
+    }
+}
+
+/// A task's counters and flags in one word, to keep the task allocation small: the number of
+/// polls (24 bits, saturating), when it was spawned (38 bits, milliseconds since the loop
+/// started, from the loop's coarse clock), whether it is in the registry of waiting tasks, and
+/// whether it was aborted.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TaskState(u64);
+
+impl TaskState {
+    const ABORTED: u64 = 1 << 63;
+    const WAITING: u64 = 1 << 62;
+    const POLLS: u64 = (1 << 24) - 1;
+    const SPAWNED_SHIFT: u32 = 24;
+    const SPAWNED: u64 = (1 << 38) - 1;
+
+    fn new(spawned_ms: u64) -> Self {
+        TaskState((spawned_ms & Self::SPAWNED) << Self::SPAWNED_SHIFT)
+    }
+
+    pub(crate) fn is_aborted(self) -> bool {
+        self.0 & Self::ABORTED != 0
+    }
+
+    fn aborted(self) -> Self {
+        TaskState(self.0 | Self::ABORTED)
+    }
+
+    pub(crate) fn is_waiting(self) -> bool {
+        self.0 & Self::WAITING != 0
+    }
+
+    fn waiting(self) -> Self {
+        TaskState(self.0 | Self::WAITING)
+    }
+
+    /// Polls so far (saturating at 2^24 - 1).
+    pub(crate) fn polls(self) -> u64 {
+        self.0 & Self::POLLS
+    }
+
+    /// One more poll.
+    pub(crate) fn polled(self) -> Self {
+        if self.polls() == Self::POLLS {
+            self
+        } else {
+            TaskState(self.0 + 1)
+        }
+    }
+
+    /// When the task was spawned, in milliseconds since the loop started.
+    pub(crate) fn spawned_ms(self) -> u64 {
+        (self.0 >> Self::SPAWNED_SHIFT) & Self::SPAWNED
+    }
+}
+
+/// A live task that has waited at least once, in the loop's registry (`Core::waiting`).
+pub(crate) struct Waiting {
+    /// The task's own waker: how shutdown and `abort` reach it.
+    pub(crate) waker: Waker,
+    /// The task's metadata, for the task dump.
+    meta: NonNull<TaskMeta>,
+}
+
+impl Waiting {
+    pub(crate) fn meta(&self) -> &TaskMeta {
+        // SAFETY: `meta` points into the task's allocation, which lives at least as long as the
+        // task's future. The entry is inserted by that future and removed when the future is
+        // dropped (`TaskFuture`'s drop), so while the entry exists the metadata is alive; it is
+        // only read through shared references.
+        unsafe { self.meta.as_ref() }
+    }
 }
 
 /// A task's identity in reports: id, optional name, and where it was spawned.
@@ -176,17 +272,17 @@ pub(crate) struct TaskLabel {
     /// Unique within the loop, counting from 1.
     pub(crate) id: TaskId,
     /// Given through [`Builder::name`].
-    pub(crate) name: Option<Rc<str>>,
+    pub(crate) name: Option<Arc<str>>,
     /// The caller of `spawn`.
     pub(crate) location: &'static Location<'static>,
 }
 
 impl TaskLabel {
-    fn new(core: &Core, id: TaskId, location: &'static Location<'static>) -> TaskLabel {
+    pub(crate) fn new(core: &Core, meta: &TaskMeta) -> TaskLabel {
         TaskLabel {
-            id,
-            name: core.task_names.borrow().get(&id).cloned(),
-            location,
+            id: meta.id,
+            name: core.task_name(meta.id),
+            location: meta.location,
         }
     }
 }
@@ -206,7 +302,7 @@ impl fmt::Display for TaskLabel {
 pub struct TaskId(u64);
 
 impl TaskId {
-    pub(crate) fn new(id: u64) -> Self {
+    pub(crate) const fn new(id: u64) -> Self {
         TaskId(id)
     }
 
@@ -237,11 +333,11 @@ struct TaskPanic {
 impl Drop for TaskPanic {
     fn drop(&mut self) {
         if let Some(payload) = &self.payload {
-            eprintln!(
-                "evloop: {} panicked and nobody awaited its JoinHandle: {}",
+            crate::report::warn(format_args!(
+                "{} panicked and nobody awaited its JoinHandle: {}",
                 self.label,
                 panic_message(payload.as_ref())
-            );
+            ));
         }
     }
 }
@@ -264,98 +360,72 @@ pin_project! {
     /// registry of waiting tasks (so shutdown and `abort` can reach it); it leaves it when
     /// dropped (on completion, abort or cancellation, always on the loop thread). A task that
     /// completes at its first poll never touches the registry.
-    struct TaskFuture<F> {
+    struct TaskFuture<'a, F> {
         // The loop that owns the registry.
         core: Rc<Core>,
-        // The task's id (its key in the registry), and whether it is in the registry.
-        id: TaskWaiting,
-        // Where the task was spawned, for reports.
-        location: &'static Location<'static>,
+        // This task's metadata, in the same allocation as this future.
+        meta: &'a TaskMeta,
         // The user's future; `None` once dropped.
         #[pin]
         future: Option<F>,
     }
 
-    impl<F> PinnedDrop for TaskFuture<F> {
+    impl<'a, F> PinnedDrop for TaskFuture<'a, F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
+            let core = &*this.core;
+            let meta = *this.meta;
             // Drop the future in place, reporting (rather than propagating) a panic in its
             // destructor: it would otherwise unwind through the loop.
             if this.future.is_some() {
                 let dropped = panic::catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
                 if let Err(payload) = dropped {
-                    eprintln!(
-                        "evloop: {} panicked while being dropped: {}",
-                        TaskLabel::new(this.core, this.id.id(), this.location),
+                    crate::report::warn(format_args!(
+                        "{} panicked while being dropped: {}",
+                        TaskLabel::new(core, meta),
                         panic_message(payload.as_ref())
-                    );
+                    ));
                 }
             }
-            let core = &*this.core;
             core.tasks_alive.set(core.tasks_alive.get() - 1);
-            let id = this.id.id();
-            if this.id.is_waiting() {
-                core.waiting.borrow_mut().remove(&id);
+            if meta.state().is_waiting() {
+                core.waiting.borrow_mut().remove(&meta.id);
             }
-            let mut names = core.task_names.borrow_mut();
-            if !names.is_empty() {
-                names.remove(&id);
-            }
+            core.forget_task_name(meta.id);
         }
     }
 }
 
-impl<F: Future> Future for TaskFuture<F> {
+impl<F: Future> Future for TaskFuture<'_, F> {
     type Output = TaskOutput<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let meta = *this.meta;
         let future = this
             .future
             .as_pin_mut()
             .expect("evloop task polled after its future was dropped");
         match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => {
-                if !this.id.is_waiting() {
+                let state = meta.state();
+                if !state.is_waiting() {
                     // `cx.waker()` is this task's own waker: `async_task` polls with it.
-                    let waker = cx.waker().clone();
-                    this.core.waiting.borrow_mut().insert(this.id.id(), waker);
-                    this.id.set_waiting();
+                    let waiting = Waiting {
+                        waker: cx.waker().clone(),
+                        meta: NonNull::from(meta),
+                    };
+                    this.core.waiting.borrow_mut().insert(meta.id, waiting);
+                    meta.set_state(state.waiting());
                 }
                 Poll::Pending
             }
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Err(payload) => Poll::Ready(Err(Box::new(TaskPanic {
-                label: TaskLabel::new(this.core, this.id.id(), this.location),
+                label: TaskLabel::new(this.core, meta),
                 payload: Some(payload),
             }))),
         }
-    }
-}
-
-/// A task id plus one bit telling whether the task is in the registry of waiting tasks,
-/// packed in one word: the task's allocation is eight bytes smaller, which keeps a typical
-/// sleeping task in a smaller allocator size class.
-struct TaskWaiting(u64);
-
-impl TaskWaiting {
-    const WAITING: u64 = 1 << 63;
-
-    fn new(id: TaskId) -> Self {
-        debug_assert!(id.0 < Self::WAITING);
-        TaskWaiting(id.0)
-    }
-
-    fn id(&self) -> TaskId {
-        TaskId(self.0 & !Self::WAITING)
-    }
-
-    fn is_waiting(&self) -> bool {
-        self.0 & Self::WAITING != 0
-    }
-
-    fn set_waiting(&mut self) {
-        self.0 |= Self::WAITING;
     }
 }
 
@@ -395,13 +465,14 @@ impl<T> JoinHandle<T> {
         let Some(task) = &self.task else {
             return; // the output was already taken
         };
-        task.metadata().aborted.store(true, Ordering::Relaxed);
+        let meta = task.metadata();
+        meta.set_state(meta.state().aborted());
         // A waiting task is woken so the loop drops it; a task not waiting yet is already in a
         // ready queue, where the loop will find the flag.
         let Some(core) = self.core.upgrade() else {
             return; // the loop is gone, and with it every task
         };
-        let waker = core.waiting.borrow().get(&self.id).cloned();
+        let waker = core.waiting.borrow().get(&self.id).map(|w| w.waker.clone());
         if let Some(waker) = waker {
             waker.wake();
         }

@@ -1,0 +1,164 @@
+//! The task dump: [`tasks`], the `asyncio.all_tasks()` equivalent, and [`print_tasks`].
+
+use std::fmt;
+use std::panic::Location;
+use std::time::Duration;
+
+use crate::runtime::{with_core, Core};
+use crate::task::{TaskId, TaskMeta, TaskState};
+
+/// What a live task is doing, in a [`TaskInfo`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskStatus {
+    /// Being polled now: the task that asked for the dump.
+    Running,
+    /// In the ready queue: it will run in the next cycle.
+    Ready,
+    /// Suspended at an `.await`, waiting for I/O, a timer or another task to wake it.
+    Waiting,
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            TaskStatus::Running => "running",
+            TaskStatus::Ready => "ready",
+            TaskStatus::Waiting => "waiting",
+        })
+    }
+}
+
+/// One live task, from [`tasks`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// The task's id.
+    pub id: TaskId,
+    /// Its name, if it was given one with [`task::Builder::name`](crate::task::Builder::name).
+    pub name: Option<String>,
+    /// Where it was spawned.
+    pub spawned_at: &'static Location<'static>,
+    /// What it is doing.
+    pub status: TaskStatus,
+    /// Time since it was spawned, by the loop's coarse clock (its resolution is the monitor
+    /// thread's tick, a few milliseconds; without a monitor thread, ages only advance when
+    /// timers are processed).
+    pub age: Duration,
+    /// How many times it has been polled (saturating at 16,777,215).
+    pub polls: u64,
+}
+
+/// Lists the live tasks of the event loop running on this thread, oldest first: the
+/// `asyncio.all_tasks()` equivalent.
+///
+/// Tasks that have never been polled are listed as ready. The future given to `block_on` is not
+/// a task and is not listed.
+///
+/// # Panics
+///
+/// Panics if no event loop is running on this thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use evloop::TaskStatus;
+///
+/// evloop::run(async {
+///     let sleeper = evloop::task::Builder::new()
+///         .name("sleeper")
+///         .spawn(evloop::sleep(Duration::from_secs(60)));
+///     evloop::yield_now().await; // the sleeper runs once and starts waiting
+///     let tasks = evloop::tasks();
+///     assert_eq!(tasks.len(), 1);
+///     assert_eq!(tasks[0].name.as_deref(), Some("sleeper"));
+///     assert_eq!(tasks[0].status, TaskStatus::Waiting);
+///     sleeper.abort();
+/// });
+/// ```
+#[track_caller]
+pub fn tasks() -> Vec<TaskInfo> {
+    with_core("evloop::tasks()", collect)
+}
+
+/// Prints the live tasks of the event loop running on this thread as a table on stderr, for
+/// debugging and for the course labs; see [`tasks`] and [`TaskTable`].
+///
+/// # Panics
+///
+/// Panics if no event loop is running on this thread.
+#[track_caller]
+pub fn print_tasks() {
+    eprint!("{}", TaskTable(tasks()));
+}
+
+/// Formats a list of tasks as a table, one line per task:
+///
+/// ```text
+///   id  status   age        polls  name         spawned at
+///    3  waiting  1.204s        12  db-writer    src/main.rs:42:5
+/// ```
+#[derive(Debug, Clone)]
+pub struct TaskTable(pub Vec<TaskInfo>);
+
+impl fmt::Display for TaskTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:>6}  {:<8} {:>10} {:>8}  {:<20} spawned at",
+            "id", "status", "age", "polls", "name"
+        )?;
+        for task in &self.0 {
+            let name = task.name.as_deref().unwrap_or("-");
+            writeln!(
+                f,
+                "{:>6}  {:<8} {:>10} {:>8}  {:<20} {}",
+                task.id.as_u64(),
+                task.status,
+                format!("{:.3?}", task.age),
+                task.polls,
+                name.escape_debug().to_string(),
+                task.spawned_at
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn collect(core: &std::rc::Rc<Core>) -> Vec<TaskInfo> {
+    let now_ms = {
+        let probe = core.probe();
+        probe.advance_clock(std::time::Instant::now());
+        probe.coarse_ms()
+    };
+    let running = core.running_task();
+    let info = |id: TaskId, location, state: TaskState, status| TaskInfo {
+        id,
+        name: core.task_name(id).map(|n| n.to_string()),
+        spawned_at: location,
+        status,
+        age: Duration::from_millis(now_ms.saturating_sub(state.spawned_ms())),
+        polls: state.polls(),
+    };
+    let of = |meta: &TaskMeta, status| info(meta.id, meta.location, meta.state(), status);
+    let mut tasks: Vec<TaskInfo> = core
+        .ready
+        .borrow()
+        .iter()
+        .map(|r| of(r.metadata(), TaskStatus::Ready))
+        .collect();
+    if let Some((id, location, state)) = running {
+        tasks.push(info(id, location, state, TaskStatus::Running));
+    }
+    let ready: std::collections::HashSet<TaskId> = tasks.iter().map(|t| t.id).collect();
+    tasks.extend(
+        core.waiting
+            .borrow()
+            .values()
+            .filter(|w| !ready.contains(&w.meta().id))
+            .map(|w| of(w.meta(), TaskStatus::Waiting)),
+    );
+    tasks.sort_by_key(|t| t.id);
+    tasks
+}

@@ -1,0 +1,17 @@
+//! Where the loop's reports go: `tracing` when a subscriber is installed, stderr otherwise.
+
+use std::fmt;
+
+/// Reports a problem the user should act on (a slow poll, a stall, a lost panic).
+///
+/// Emitted as a `tracing` warning with target `evloop` when a global or scoped subscriber is
+/// installed, so it lands wherever the application's logs go; printed on stderr, prefixed with
+/// `evloop:`, otherwise. Never panics.
+pub(crate) fn warn(message: fmt::Arguments<'_>) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!(target: "evloop", "{message}");
+    } else {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "evloop: {message}");
+    }
+}

@@ -1,0 +1,73 @@
+//! The task dump: `evloop::tasks()` and its table.
+
+use std::time::Duration;
+
+use evloop::{TaskStatus, TaskTable};
+
+#[test]
+fn the_dump_lists_running_ready_and_waiting_tasks() {
+    evloop::run(async {
+        let waiter = evloop::task::Builder::new()
+            .name("waiter")
+            .spawn(evloop::sleep(Duration::from_secs(60)));
+        let inspector = evloop::task::Builder::new().name("inspector").spawn(async {
+            // Having waited once, this task is in the registry of waiting tasks too: it must
+            // still be listed once, as running.
+            evloop::yield_now().await;
+            // Spawned by this task and not run yet: ready.
+            let fresh = evloop::task::Builder::new().name("fresh").spawn(async {});
+            let tasks = evloop::tasks();
+            drop(fresh);
+            tasks
+        });
+        evloop::sleep(Duration::from_millis(30)).await;
+        let tasks = inspector.await.unwrap();
+        let find = |name: &str| {
+            tasks
+                .iter()
+                .find(|t| t.name.as_deref() == Some(name))
+                .unwrap_or_else(|| panic!("{name} missing from {tasks:?}"))
+        };
+        assert_eq!(tasks.len(), 3, "{tasks:?}");
+        assert_eq!(find("waiter").status, TaskStatus::Waiting);
+        assert_eq!(find("waiter").polls, 1);
+        assert_eq!(find("inspector").status, TaskStatus::Running);
+        assert_eq!(find("inspector").polls, 2);
+        assert_eq!(find("fresh").status, TaskStatus::Ready);
+        assert_eq!(find("fresh").polls, 0);
+        assert!(find("waiter").spawned_at.file().ends_with("dump.rs"));
+        assert!(tasks.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+
+        // Ages grow; the dump after the sleeper has waited a while shows it.
+        evloop::sleep(Duration::from_millis(200)).await;
+        let later = evloop::tasks();
+        let waiter_now = later.iter().find(|t| t.id == waiter.id()).unwrap();
+        assert!(
+            waiter_now.age >= Duration::from_millis(150),
+            "{waiter_now:?}"
+        );
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        assert!(evloop::tasks().is_empty());
+    });
+}
+
+#[test]
+fn the_table_has_one_line_per_task_and_never_panics_on_odd_names() {
+    evloop::run(async {
+        let odd = evloop::task::Builder::new()
+            .name("tab\there\nnewline \u{202e}rtl")
+            .spawn(evloop::sleep(Duration::from_secs(60)));
+        evloop::yield_now().await;
+        let table = TaskTable(evloop::tasks()).to_string();
+        assert_eq!(table.lines().count(), 2, "{table}");
+        assert!(table.lines().next().unwrap().contains("spawned at"));
+        assert!(table.contains("waiting"), "{table}");
+        assert!(
+            table.contains("tab\\there\\nnewline"),
+            "names are escaped: {table}"
+        );
+        evloop::print_tasks();
+        odd.abort();
+    });
+}

@@ -1,0 +1,238 @@
+//! Finding the blocking call: slow-poll reports, the stall watchdog, and their configuration.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+mod util;
+
+/// The reports the loop emitted through `tracing`, with when they arrived.
+fn reports() -> &'static Mutex<Vec<(Instant, String)>> {
+    static REPORTS: OnceLock<Mutex<Vec<(Instant, String)>>> = OnceLock::new();
+    REPORTS.get_or_init(|| {
+        tracing::subscriber::set_global_default(Capture).expect("one subscriber per test binary");
+        Mutex::new(Vec::new())
+    })
+}
+
+/// The reports so far that mention `needle`.
+fn reports_with(needle: &str) -> Vec<(Instant, String)> {
+    let reports = reports().lock().unwrap();
+    reports
+        .iter()
+        .filter(|(_, m)| m.contains(needle))
+        .cloned()
+        .collect()
+}
+
+/// A `tracing` subscriber that records the message of every event.
+struct Capture;
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        reports().lock().unwrap().push((Instant::now(), message.0));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn a_blocking_poll_is_reported_once_with_the_task_name_and_spawn_line() {
+    reports();
+    let line = line!() + 5;
+    let rt = evloop::Builder::new().build().unwrap();
+    rt.block_on(async {
+        let blocker = evloop::task::Builder::new()
+            .name("sleepy-handler")
+            .spawn(async { std::thread::sleep(Duration::from_millis(250)) });
+        // Other tasks poll quickly: they must not be reported.
+        for _ in 0..20 {
+            evloop::sleep(Duration::from_millis(5)).await;
+        }
+        blocker.await.unwrap();
+        // Give the monitor time to see the poll end.
+        evloop::sleep(Duration::from_millis(100)).await;
+    });
+    drop(rt);
+    let found = reports_with("\"sleepy-handler\"");
+    assert_eq!(found.len(), 1, "reported once: {found:?}");
+    let message = &found[0].1;
+    assert!(message.contains(&format!("monitor.rs:{line}")), "{message}");
+    assert!(message.contains("blocked the event loop"), "{message}");
+    assert!(
+        message.contains("run_in_executor") && message.contains("yield_now"),
+        "{message}"
+    );
+    let ms: u64 = message
+        .split("about ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the report says how long the poll took");
+    assert!((200..=1000).contains(&ms), "took {ms} ms: {message}");
+}
+
+#[test]
+fn the_watchdog_reports_a_stall_while_it_lasts_and_when_it_ends() {
+    reports();
+    let rt = evloop::Builder::new()
+        .slow_poll_threshold(Duration::from_millis(200))
+        .stall_watchdog(true)
+        .build()
+        .unwrap();
+    let stall_end = rt.block_on(async {
+        let staller = evloop::task::Builder::new()
+            .name("stalling-task")
+            .spawn(async {
+                std::thread::sleep(Duration::from_secs(1));
+                Instant::now()
+            });
+        staller.await.unwrap()
+    });
+    // Let the monitor see the recovery before stopping it.
+    rt.block_on(evloop::sleep(Duration::from_millis(100)));
+    drop(rt);
+    let stalls = reports_with("stalled for");
+    let stall = stalls
+        .iter()
+        .find(|(_, m)| m.contains("\"stalling-task\""))
+        .unwrap_or_else(|| panic!("no stall report naming the task: {stalls:?}"));
+    assert!(
+        stall.0 < stall_end,
+        "reported while the loop was still stuck"
+    );
+    assert!(
+        reports_with("recovered after a stall")
+            .iter()
+            .any(|(t, _)| *t >= stall_end),
+        "and again once it recovered"
+    );
+}
+
+#[test]
+fn an_idle_loop_is_not_a_stall() {
+    reports();
+    let rt = evloop::Builder::new()
+        .slow_poll_threshold(Duration::from_millis(50))
+        .stall_watchdog(true)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    rt.block_on(async {
+        evloop::task::Builder::new()
+            .name("idle-sleeper")
+            .spawn(evloop::sleep(Duration::from_secs(1)))
+            .await
+            .unwrap()
+    });
+    assert!(start.elapsed() >= Duration::from_secs(1));
+    drop(rt);
+    assert!(reports_with("idle-sleeper").is_empty());
+    // The only stall in this test binary is the watchdog test's, which names its task.
+    let stalls = reports_with("stalled for");
+    assert!(
+        stalls.iter().all(|(_, m)| m.contains("\"stalling-task\"")),
+        "an idle loop was reported as stalled: {stalls:?}"
+    );
+}
+
+#[test]
+fn absurd_thresholds_are_refused_with_a_clear_error() {
+    for bad in [Duration::ZERO, Duration::from_secs(7200)] {
+        let err = evloop::Builder::new()
+            .slow_poll_threshold(bad)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("slow-poll threshold"), "{err}");
+    }
+}
+
+/// Runs this test binary again with only `test` selected and `env` set; returns its output.
+fn child(test: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command.args(["--exact", test, "--nocapture", "--test-threads=1"]);
+    command.env("EVLOOP_MONITOR_CHILD", "1");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn environment_variables_configure_the_monitor_and_bad_values_are_refused() {
+    if std::env::var_os("EVLOOP_MONITOR_CHILD").is_some() {
+        match evloop::Builder::new().build() {
+            Ok(_) => println!("built"),
+            Err(e) => println!("error: {e}"),
+        }
+        return;
+    }
+    let name = "environment_variables_configure_the_monitor_and_bad_values_are_refused";
+    let out = child(name, &[("EVLOOP_SLOW_POLL_MS", "soon")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("error: evloop: EVLOOP_SLOW_POLL_MS must be"),
+        "{stdout}"
+    );
+    let out = child(name, &[("EVLOOP_WATCHDOG", "yes please")]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("EVLOOP_WATCHDOG must be 0 or 1"));
+    let out = child(
+        name,
+        &[("EVLOOP_SLOW_POLL_MS", "250"), ("EVLOOP_WATCHDOG", "1")],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("built"));
+}
+
+#[test]
+fn a_slow_poll_is_reported_on_stderr_without_a_subscriber_and_the_monitor_thread_exits() {
+    if std::env::var_os("EVLOOP_MONITOR_CHILD").is_some() {
+        // No subscriber in this process: reports go to stderr.
+        evloop::run(async {
+            evloop::spawn(async { std::thread::sleep(Duration::from_millis(150)) })
+                .await
+                .unwrap();
+            evloop::sleep(Duration::from_millis(50)).await;
+        });
+        let monitors = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
+            .filter(|comm| comm.trim() == "evloop-monitor")
+            .count();
+        println!("monitor threads after run: {monitors}");
+        return;
+    }
+    let out = child(
+        "a_slow_poll_is_reported_on_stderr_without_a_subscriber_and_the_monitor_thread_exits",
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("evloop: task"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stdout.contains("monitor threads after run: 0"), "{stdout}");
+}
