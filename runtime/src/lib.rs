@@ -76,6 +76,7 @@ compile_error!("evloop supports Unix platforms (epoll, kqueue) only for now");
 
 mod dump;
 mod io;
+mod lag;
 mod monitor;
 pub mod net;
 mod reactor;
@@ -87,6 +88,7 @@ mod timer;
 
 pub use crate::dump::{print_tasks, tasks, TaskInfo, TaskStatus, TaskTable};
 pub use crate::io::Async;
+pub use crate::lag::{Histogram, LongestPoll};
 pub use crate::runtime::{run, Builder, Runtime};
 pub use crate::stats::{stats, Stats};
 pub use crate::task::{spawn, yield_now, JoinError, JoinHandle, TaskId, YieldNow};

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::lag::LongestPoll;
 use crate::runtime::{IdHasher, Shared};
 use crate::task::TaskId;
 
@@ -46,6 +47,8 @@ pub(crate) struct Probe {
     coarse_ms: AtomicU64,
     /// When the loop was created.
     epoch: Instant,
+    /// The longest poll the monitor has seen (polls longer than its tick).
+    longest: Mutex<Option<LongestPoll>>,
     /// Names of the named live tasks, for reports from any thread. Unnamed tasks (the common
     /// case) never touch the lock.
     names: Mutex<HashMap<TaskId, Arc<str>, IdHasher>>,
@@ -61,6 +64,7 @@ impl Probe {
             parked: AtomicBool::new(false),
             coarse_ms: AtomicU64::new(0),
             epoch: Instant::now(),
+            longest: Mutex::new(None),
             names: Mutex::new(HashMap::default()),
         }
     }
@@ -119,6 +123,34 @@ impl Probe {
     fn lock_names(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Arc<str>, IdHasher>> {
         // A panic while holding this lock cannot leave the map inconsistent.
         self.names.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The longest poll seen by the monitor.
+    pub(crate) fn longest_poll(&self) -> Option<LongestPoll> {
+        self.longest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records a poll of `duration` of the task published now, if it is the longest seen.
+    fn saw_poll(&self, duration: Duration) {
+        let id = self.task.load(Ordering::Relaxed);
+        let location = self.location.load(Ordering::Relaxed);
+        // SAFETY: as in `running_task`: a `&'static Location` or null.
+        let Some(location) = (unsafe { location.as_ref() }) else {
+            return;
+        };
+        let mut longest = self.longest.lock().unwrap_or_else(|e| e.into_inner());
+        if longest.as_ref().is_none_or(|l| duration > l.duration) {
+            let task = TaskId::new(id);
+            *longest = Some(LongestPoll {
+                duration,
+                task,
+                name: self.name(task).map(|n| n.to_string()),
+                spawned_at: location,
+            });
+        }
     }
 
     /// Describes the task being polled now, e.g. `task 7 "db-writer" (spawned at src/main.rs:42:5)`.
@@ -208,8 +240,14 @@ fn watch(probe: &Probe, config: MonitorConfig, stopped: &mpsc::Receiver<()>) {
                 }
             }
             poll = (seq, now);
-        } else if seq % 2 == 1 && slow_task.is_none() && now - poll.1 >= config.threshold {
-            slow_task = Some(probe.running_task());
+        } else if seq % 2 == 1 {
+            // The same poll is still running: it has run for at least `running_for`, and at
+            // most one tick more.
+            let running_for = now - poll.1;
+            probe.saw_poll(running_for + tick);
+            if slow_task.is_none() && running_for >= config.threshold {
+                slow_task = Some(probe.running_task());
+            }
         }
 
         let cycle = probe.cycles.load(Ordering::Relaxed);

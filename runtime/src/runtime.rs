@@ -20,11 +20,12 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use concurrent_queue::ConcurrentQueue;
 use polling::Poller;
 
+use crate::lag::Lag;
 use crate::monitor::{Monitor, MonitorConfig, Probe};
 use crate::reactor::Reactor;
 use crate::stats::{bump, Counters, Stats};
@@ -98,6 +99,8 @@ pub struct Builder {
     slow_poll_reports: bool,
     /// Set by [`Builder::stall_watchdog`]; otherwise on when `EVLOOP_WATCHDOG` is `1`.
     stall_watchdog: Option<bool>,
+    /// Set by [`Builder::poll_timing`]; otherwise `EVLOOP_POLL_TIMING`, or on in debug builds.
+    poll_timing: Option<bool>,
 }
 
 impl Default for Builder {
@@ -115,6 +118,7 @@ impl Builder {
             slow_poll_threshold: None,
             slow_poll_reports: true,
             stall_watchdog: None,
+            poll_timing: None,
         }
     }
 
@@ -165,6 +169,18 @@ impl Builder {
         self
     }
 
+    /// Whether every task poll is timed, for [`Stats::poll_durations`],
+    /// [`Stats::scheduling_delays`] and an exact [`Stats::longest_poll`] (default: on in debug
+    /// builds, off in release builds, or as the `EVLOOP_POLL_TIMING` environment variable, `0`
+    /// or `1`, says).
+    ///
+    /// It reads the clock once per poll, which costs more than half of a `yield_now` here; the
+    /// slow-poll reports and the watchdog do not need it.
+    pub fn poll_timing(mut self, on: bool) -> Self {
+        self.poll_timing = Some(on);
+        self
+    }
+
     /// Creates the runtime: the OS poller, the ready queue, the timers and the I/O registry,
     /// and the monitor thread when slow-poll reports or the watchdog are on.
     ///
@@ -190,7 +206,11 @@ impl Builder {
         }
         let watchdog = match self.stall_watchdog {
             Some(on) => on,
-            None => env_flag("EVLOOP_WATCHDOG")?,
+            None => env_flag("EVLOOP_WATCHDOG")?.unwrap_or(false),
+        };
+        let poll_timing = match self.poll_timing {
+            Some(on) => on,
+            None => env_flag("EVLOOP_POLL_TIMING")?.unwrap_or(cfg!(debug_assertions)),
         };
         let poller = Poller::new()?;
         if !poller.supports_edge() {
@@ -216,7 +236,8 @@ impl Builder {
         };
         let core = Rc::new(Core {
             name: self.name,
-            ready: RefCell::new(VecDeque::new()),
+            ready: RefCell::new(ReadyQueue::new(poll_timing)),
+            lag: poll_timing.then(|| RefCell::new(Lag::new())),
             waiting: RefCell::new(HashMap::default()),
             tasks_alive: Cell::new(0),
             timers: Rc::new(Timers::new()),
@@ -225,6 +246,7 @@ impl Builder {
             shared,
             counters: Counters::default(),
             named_tasks: Cell::new(0),
+            dead_names: RefCell::new(Vec::new()),
             next_task_id: Cell::new(1),
             poll_seq: Cell::new(0),
             current_task: Cell::new(MAIN_TASK),
@@ -260,12 +282,13 @@ fn env_threshold() -> io::Result<Option<Duration>> {
     }
 }
 
-/// A boolean environment variable: unset, `0` or `1`.
-fn env_flag(name: &str) -> io::Result<bool> {
+/// A boolean environment variable, `0` or `1`; `None` when unset or empty.
+fn env_flag(name: &str) -> io::Result<Option<bool>> {
     match std::env::var_os(name) {
-        None => Ok(false),
-        Some(v) if v == "1" => Ok(true),
-        Some(v) if v == "0" || v.is_empty() => Ok(false),
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) if v == "1" => Ok(Some(true)),
+        Some(v) if v == "0" => Ok(Some(false)),
         Some(v) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -418,7 +441,9 @@ pub(crate) struct Core {
     /// Name given by [`Builder::name`].
     name: Option<String>,
     /// Tasks that can run now, in the order they became ready (the lecture's ready queue).
-    pub(crate) ready: RefCell<VecDeque<Runnable>>,
+    pub(crate) ready: RefCell<ReadyQueue>,
+    /// Poll timing measurements, when poll timing is on.
+    lag: Option<RefCell<Lag>>,
     /// The wakers of the live tasks that have waited at least once, by task id: how shutdown
     /// and `abort` reach a task that is not in a ready queue. Every other live task is in the
     /// ready queue or the injection queue (it was scheduled when spawned and has not run yet).
@@ -437,6 +462,8 @@ pub(crate) struct Core {
     pub(crate) counters: Counters,
     /// How many live tasks have a name (kept in the probe); while zero, nobody takes its lock.
     named_tasks: Cell<usize>,
+    /// Tasks that ended during the current step and whose names are still to be forgotten.
+    dead_names: RefCell<Vec<TaskId>>,
     /// Id given to the next spawned task.
     next_task_id: Cell<u64>,
     /// Polls begun and ended: odd while a poll runs.
@@ -460,8 +487,9 @@ impl Core {
     /// runs in the next cycle, after the next I/O poll, so it cannot starve I/O.
     fn run_ready(&self) {
         let n = self.ready.borrow().len();
+        let mut clock = self.lag.as_ref().map(|_| Instant::now());
         for _ in 0..n {
-            let Some(runnable) = self.ready.borrow_mut().pop_front() else {
+            let Some((runnable, ready_at)) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
             let meta = runnable.metadata();
@@ -475,15 +503,36 @@ impl Core {
             let state = state.polled();
             meta.set_state(state);
             self.running.set(Some((meta.location, state)));
-            let seq = self.begin_poll(meta.id, meta.location);
+            let (id, location) = (meta.id, meta.location);
+            let seq = self.begin_poll(id, location);
             runnable.run();
             self.end_poll(seq);
+            if let (Some(lag), Some(start)) = (&self.lag, clock) {
+                let end = Instant::now();
+                let ready_at = ready_at.unwrap_or(start);
+                let mut lag = lag.borrow_mut();
+                if lag.record(id, location, ready_at, start, end) {
+                    if let Some(longest) = &mut lag.longest {
+                        longest.name = self.task_name(id).map(|n| n.to_string());
+                    }
+                }
+                clock = Some(end);
+            }
         }
         bump(&self.counters.polls, n as u64);
         bump(&self.counters.cycles, 1);
+        if self.named_tasks.get() > 0 {
+            self.purge_task_names();
+        }
         if self.publish {
             self.shared.probe.cycle_done(self.counters.cycles.get());
         }
+    }
+
+    /// When a task that becomes ready now became ready, in poll timing mode: the loop's latest
+    /// clock reading, at most one poll old.
+    pub(crate) fn ready_stamp(&self) -> Option<Instant> {
+        self.lag.as_ref().map(|lag| lag.borrow().clock)
     }
 
     /// Step 2 — "Call the OS I/O multiplexer with all pending file descriptors — wait until at
@@ -509,6 +558,10 @@ impl Core {
         let waited = self.reactor.wait(deadline);
         if self.publish {
             self.shared.probe.set_parked(false);
+        }
+        if let Some(lag) = &self.lag {
+            // Tasks woken by this poll became ready now.
+            lag.borrow_mut().clock = Instant::now();
         }
         if let Err(e) = waited {
             panic!("evloop: the OS poller failed: {e}");
@@ -536,9 +589,10 @@ impl Core {
         }
         *self.wake_buf.borrow_mut() = wakers;
         if !self.shared.injected.is_empty() {
+            let stamp = self.ready_stamp();
             let mut ready = self.ready.borrow_mut();
             while let Ok(runnable) = self.shared.injected.pop() {
-                ready.push_back(runnable);
+                ready.push_back(runnable, stamp);
             }
         }
     }
@@ -559,7 +613,7 @@ impl Core {
             }
             let mut dropped = false;
             loop {
-                let next = self.ready.borrow_mut().pop_front();
+                let next = self.ready.borrow_mut().pop_front().map(|(r, _)| r);
                 let Some(runnable) = next.or_else(|| self.shared.injected.pop().ok()) else {
                     break;
                 };
@@ -576,14 +630,25 @@ impl Core {
             }
         }
         self.timers.clear();
+        self.purge_task_names();
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        self.counters.snapshot(
+        let mut stats = self.counters.snapshot(
             self.tasks_alive.get(),
             self.timers.len(),
             self.reactor.len(),
-        )
+        );
+        match &self.lag {
+            Some(lag) => {
+                let lag = lag.borrow();
+                stats.poll_durations = Some(lag.polls.clone());
+                stats.scheduling_delays = Some(lag.delays.clone());
+                stats.longest_poll = lag.longest.clone();
+            }
+            None => stats.longest_poll = self.shared.probe.longest_poll(),
+        }
+        stats
     }
 
     /// Publishes the start of a poll of `task`; returns the sequence number to end it with.
@@ -623,10 +688,21 @@ impl Core {
         self.shared.probe.name(task)
     }
 
-    /// Forgets the name of a task that is gone, if it had one.
+    /// Forgets the name of a task that is gone, at the end of the current step (so the step's
+    /// bookkeeping after the task's last poll can still name it).
     pub(crate) fn forget_task_name(&self, task: TaskId) {
-        if self.named_tasks.get() > 0 && self.shared.probe.forget_name(task) {
-            self.named_tasks.set(self.named_tasks.get() - 1);
+        if self.named_tasks.get() > 0 {
+            self.dead_names.borrow_mut().push(task);
+        }
+    }
+
+    /// Forgets the names of the tasks that ended.
+    fn purge_task_names(&self) {
+        let mut dead = self.dead_names.borrow_mut();
+        for task in dead.drain(..) {
+            if self.shared.probe.forget_name(task) {
+                self.named_tasks.set(self.named_tasks.get() - 1);
+            }
         }
     }
 
@@ -648,6 +724,49 @@ impl Core {
         let id = self.next_task_id.get();
         self.next_task_id.set(id + 1);
         TaskId::new(id)
+    }
+}
+
+/// The ready queue: runnable tasks in the order they became ready and, in poll timing mode,
+/// when each became ready (a second queue kept in step, so the queue of runnables stays dense).
+pub(crate) struct ReadyQueue {
+    /// The runnables.
+    runnables: VecDeque<Runnable>,
+    /// When each runnable became ready, in poll timing mode.
+    since: Option<VecDeque<Instant>>,
+}
+
+impl ReadyQueue {
+    fn new(timing: bool) -> Self {
+        ReadyQueue {
+            runnables: VecDeque::new(),
+            since: timing.then(VecDeque::new),
+        }
+    }
+
+    pub(crate) fn push_back(&mut self, runnable: Runnable, ready_at: Option<Instant>) {
+        self.runnables.push_back(runnable);
+        if let Some(since) = &mut self.since {
+            since.push_back(ready_at.unwrap_or_else(Instant::now));
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<(Runnable, Option<Instant>)> {
+        let runnable = self.runnables.pop_front()?;
+        let since = self.since.as_mut().and_then(VecDeque::pop_front);
+        Some((runnable, since))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.runnables.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.runnables.is_empty()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Runnable> {
+        self.runnables.iter()
     }
 }
 
@@ -727,7 +846,10 @@ pub(crate) fn schedule(shared: &Weak<Shared>, runnable: Runnable) {
     let _ = CONTEXT.try_with(|c| {
         if let Some(core) = &*c.borrow() {
             if std::ptr::eq(Arc::as_ptr(&core.shared), shared.as_ptr()) {
-                core.ready.borrow_mut().extend(runnable.take());
+                if let Some(runnable) = runnable.take() {
+                    let stamp = core.ready_stamp();
+                    core.ready.borrow_mut().push_back(runnable, stamp);
+                }
             }
         }
     });

@@ -2,12 +2,15 @@
 
 use std::cell::Cell;
 
+use crate::lag::{Histogram, LongestPoll};
 use crate::runtime::with_core;
+#[cfg(doc)]
+use crate::Builder;
 
 /// A snapshot of an event loop's counters, from [`stats`] or [`Runtime::stats`](crate::Runtime::stats).
 ///
 /// Counters start at zero when the runtime is built and only grow, except `tasks_alive`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Completed Run → Poll → Resume cycles.
@@ -28,6 +31,14 @@ pub struct Stats {
     pub timers_pending: usize,
     /// I/O sources registered with the poller.
     pub io_sources: usize,
+    /// The longest task poll and its task: exact with poll timing; otherwise as seen by the
+    /// monitor thread, which only sees polls longer than its tick (a few milliseconds).
+    pub longest_poll: Option<LongestPoll>,
+    /// Durations of task polls, with poll timing ([`Builder::poll_timing`]).
+    pub poll_durations: Option<Histogram>,
+    /// Scheduling delay, the time from a task becoming ready (woken) to its poll, with poll
+    /// timing. Long delays are the "mysteriously slow under load" of a blocked loop.
+    pub scheduling_delays: Option<Histogram>,
 }
 
 /// Returns the counters of the event loop running on this thread.
@@ -85,6 +96,9 @@ impl Counters {
             timers_fired: self.timers_fired.get(),
             timers_pending,
             io_sources,
+            longest_poll: None,
+            poll_durations: None,
+            scheduling_delays: None,
         }
     }
 }
