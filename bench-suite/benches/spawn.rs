@@ -5,33 +5,14 @@ use std::time::Instant;
 
 use async_executor::LocalExecutor;
 use criterion::{criterion_group, criterion_main, Criterion};
-
-/// Tasks spawned before their handles are awaited. One benchmark iteration is one task.
-const BATCH: u64 = 1000;
-
-/// Sizes of the batches that spawn `tasks` tasks in all.
-fn batches(tasks: u64) -> impl Iterator<Item = usize> {
-    (0..tasks.div_ceil(BATCH)).map(move |i| BATCH.min(tasks - i * BATCH) as usize)
-}
+use evloop_bench::{batches, evloop_spawn_batches, BATCH};
 
 fn spawn_complete(c: &mut Criterion) {
     let mut group = c.benchmark_group("spawn_complete");
 
     let rt = evloop::Builder::new().build().unwrap();
     group.bench_function("evloop", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut handles = Vec::with_capacity(BATCH as usize);
-                let start = Instant::now();
-                for n in batches(black_box(iters)) {
-                    handles.extend((0..n).map(|_| evloop::spawn(async {})));
-                    for handle in handles.drain(..) {
-                        handle.await.unwrap();
-                    }
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| rt.block_on(evloop_spawn_batches(iters)))
     });
 
     // Plain `spawn` on the current-thread runtime: it measured at least as fast as a `LocalSet`.

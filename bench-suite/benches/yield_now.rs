@@ -1,21 +1,9 @@
 //! Cost of one `yield_now().await` in a spawned task that yields in a loop.
 
-use std::future::Future;
-use std::hint::black_box;
-use std::time::{Duration, Instant};
-
 use async_executor::LocalExecutor;
 use criterion::{criterion_group, criterion_main, Criterion};
+use evloop_bench::yield_loop;
 use futures_lite::future;
-
-/// Yields `iters` times and returns the time it took.
-async fn yield_loop<F: Future<Output = ()>>(iters: u64, yield_now: fn() -> F) -> Duration {
-    let start = Instant::now();
-    for _ in 0..black_box(iters) {
-        yield_now().await;
-    }
-    start.elapsed()
-}
 
 fn yield_now(c: &mut Criterion) {
     let mut group = c.benchmark_group("yield_now");

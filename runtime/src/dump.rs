@@ -148,8 +148,13 @@ fn collect(core: &std::rc::Rc<Core>) -> Vec<TaskInfo> {
         .iter()
         .map(|r| of(r.metadata(), TaskStatus::Ready))
         .collect();
-    if let Some((id, location, state)) = running {
-        tasks.push(info(id, location, state, TaskStatus::Running));
+    if let Some(running) = running {
+        tasks.push(info(
+            running.id,
+            running.location,
+            running.state,
+            TaskStatus::Running,
+        ));
     }
     let ready: std::collections::HashSet<TaskId> = tasks.iter().map(|t| t.id).collect();
     tasks.extend(

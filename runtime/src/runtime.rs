@@ -249,7 +249,6 @@ impl Builder {
             dead_names: RefCell::new(Vec::new()),
             next_task_id: Cell::new(1),
             poll_seq: Cell::new(0),
-            current_task: Cell::new(MAIN_TASK),
             running: Cell::new(None),
             publish: monitor.is_some(),
             wake_buf: RefCell::new(Vec::new()),
@@ -349,9 +348,9 @@ impl Runtime {
             // The future given to `block_on` takes its turn first in step 1, when it was woken.
             if main.woken.swap(false, Ordering::Acquire) {
                 bump(&self.core.counters.polls, 1);
-                let seq = self.core.begin_poll(MAIN_TASK, location);
+                self.core.publish_poll(MAIN_TASK, location);
                 let poll = future.as_mut().poll(&mut cx);
-                self.core.end_poll(seq);
+                self.core.publish_poll_end();
                 if let Poll::Ready(output) = poll {
                     return output;
                 }
@@ -466,12 +465,10 @@ pub(crate) struct Core {
     dead_names: RefCell<Vec<TaskId>>,
     /// Id given to the next spawned task.
     next_task_id: Cell<u64>,
-    /// Polls begun and ended: odd while a poll runs.
+    /// Polls published for the monitor thread, begun and ended: odd while a poll runs.
     poll_seq: Cell<u64>,
-    /// The task of the current (or last) poll.
-    current_task: Cell<TaskId>,
-    /// The spawn location and state of the task of the current (or last) poll, for the dump.
-    running: Cell<Option<(&'static std::panic::Location<'static>, TaskState)>>,
+    /// The task being polled, if a task poll is in progress.
+    running: Cell<Option<Running>>,
     /// Whether a monitor thread reads the probe; if not, polls are not published.
     publish: bool,
     /// Reused buffer of wakers collected in step 3, woken once no borrow is held.
@@ -487,37 +484,16 @@ impl Core {
     /// runs in the next cycle, after the next I/O poll, so it cannot starve I/O.
     fn run_ready(&self) {
         let n = self.ready.borrow().len();
-        let mut clock = self.lag.as_ref().map(|_| Instant::now());
-        for _ in 0..n {
-            let Some((runnable, ready_at)) = self.ready.borrow_mut().pop_front() else {
-                break;
-            };
-            let meta = runnable.metadata();
-            let state = meta.state();
-            if state.is_aborted() {
-                // Cancelled by `JoinHandle::abort`: dropping the runnable drops the future here,
-                // on the loop thread, and resolves the handle to `Cancelled`.
-                drop(runnable);
-                continue;
-            }
-            let state = state.polled();
-            meta.set_state(state);
-            self.running.set(Some((meta.location, state)));
-            let (id, location) = (meta.id, meta.location);
-            let seq = self.begin_poll(id, location);
-            runnable.run();
-            self.end_poll(seq);
-            if let (Some(lag), Some(start)) = (&self.lag, clock) {
-                let end = Instant::now();
-                let ready_at = ready_at.unwrap_or(start);
-                let mut lag = lag.borrow_mut();
-                if lag.record(id, location, ready_at, start, end) {
-                    if let Some(longest) = &mut lag.longest {
-                        longest.name = self.task_name(id).map(|n| n.to_string());
-                    }
+        match &self.lag {
+            None => {
+                for _ in 0..n {
+                    let Some(runnable) = self.ready.borrow_mut().pop_untimed() else {
+                        break;
+                    };
+                    self.run_task(runnable);
                 }
-                clock = Some(end);
             }
+            Some(lag) => self.run_ready_timed(n, lag),
         }
         bump(&self.counters.polls, n as u64);
         bump(&self.counters.cycles, 1);
@@ -527,6 +503,54 @@ impl Core {
         if self.publish {
             self.shared.probe.cycle_done(self.counters.cycles.get());
         }
+    }
+
+    /// Step 1 in poll timing mode: the same, timing each poll and each task's wait for it.
+    fn run_ready_timed(&self, n: usize, lag: &RefCell<Lag>) {
+        let mut clock = Instant::now();
+        for _ in 0..n {
+            let Some((runnable, ready_at)) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            let Some(ran) = self.run_task(runnable) else {
+                continue;
+            };
+            let end = Instant::now();
+            let ready_at = ready_at.unwrap_or(clock);
+            let mut lag = lag.borrow_mut();
+            if lag.record(ran.id, ran.location, ready_at, clock, end) {
+                if let Some(longest) = &mut lag.longest {
+                    longest.name = self.task_name(ran.id).map(|n| n.to_string());
+                }
+            }
+            clock = end;
+        }
+    }
+
+    /// Polls one task, or drops it if it was aborted; returns what ran.
+    #[inline(always)]
+    fn run_task(&self, runnable: Runnable) -> Option<Running> {
+        let meta = runnable.metadata();
+        let state = meta.state();
+        if state.is_aborted() {
+            // Cancelled by `JoinHandle::abort`: dropping the runnable drops the future here,
+            // on the loop thread, and resolves the handle to `Cancelled`.
+            drop(runnable);
+            return None;
+        }
+        let state = state.polled();
+        meta.set_state(state);
+        let running = Running {
+            id: meta.id,
+            location: meta.location,
+            state,
+        };
+        self.running.set(Some(running));
+        self.publish_poll(running.id, running.location);
+        runnable.run();
+        self.running.set(None);
+        self.publish_poll_end();
+        Some(running)
     }
 
     /// When a task that becomes ready now became ready, in poll timing mode: the loop's latest
@@ -651,24 +675,23 @@ impl Core {
         stats
     }
 
-    /// Publishes the start of a poll of `task`; returns the sequence number to end it with.
-    #[inline]
-    fn begin_poll(&self, task: TaskId, location: &'static std::panic::Location<'static>) -> u64 {
-        let seq = self.poll_seq.get() + 1;
-        self.poll_seq.set(seq);
-        self.current_task.set(task);
+    /// Publishes the start of a poll of `task` for the monitor thread, if there is one.
+    #[inline(always)]
+    fn publish_poll(&self, task: TaskId, location: &'static std::panic::Location<'static>) {
         if self.publish {
+            let seq = self.poll_seq.get() + 1;
+            self.poll_seq.set(seq);
             self.shared.probe.begin_poll(seq, task, location);
         }
-        seq
     }
 
-    /// Publishes the end of the poll that `begin_poll` numbered `seq`.
-    #[inline]
-    fn end_poll(&self, seq: u64) {
-        self.poll_seq.set(seq + 1);
+    /// Publishes the end of the poll published last, if there is a monitor thread.
+    #[inline(always)]
+    fn publish_poll_end(&self) {
         if self.publish {
-            self.shared.probe.end_poll(seq + 1);
+            let seq = self.poll_seq.get() + 1;
+            self.poll_seq.set(seq);
+            self.shared.probe.end_poll(seq);
         }
     }
 
@@ -706,17 +729,9 @@ impl Core {
         }
     }
 
-    /// The task being polled now, with its spawn location and state, if the caller is a task
-    /// (not the `block_on` future).
-    pub(crate) fn running_task(
-        &self,
-    ) -> Option<(TaskId, &'static std::panic::Location<'static>, TaskState)> {
-        let id = self.current_task.get();
-        if self.poll_seq.get() % 2 == 0 || id == MAIN_TASK {
-            return None;
-        }
-        let (location, state) = self.running.get()?;
-        Some((id, location, state))
+    /// The task being polled now, if the caller is a task (not the `block_on` future).
+    pub(crate) fn running_task(&self) -> Option<Running> {
+        self.running.get()
     }
 
     /// A fresh task id.
@@ -725,6 +740,17 @@ impl Core {
         self.next_task_id.set(id + 1);
         TaskId::new(id)
     }
+}
+
+/// A task being polled: what the task dump needs while its runnable is consumed by the poll.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Running {
+    /// The task.
+    pub(crate) id: TaskId,
+    /// Where it was spawned.
+    pub(crate) location: &'static std::panic::Location<'static>,
+    /// Its state as of this poll.
+    pub(crate) state: TaskState,
 }
 
 /// The ready queue: runnable tasks in the order they became ready and, in poll timing mode,
@@ -749,6 +775,13 @@ impl ReadyQueue {
         if let Some(since) = &mut self.since {
             since.push_back(ready_at.unwrap_or_else(Instant::now));
         }
+    }
+
+    /// The next runnable, when poll timing is off (no stamps are kept).
+    #[inline(always)]
+    fn pop_untimed(&mut self) -> Option<Runnable> {
+        debug_assert!(self.since.is_none());
+        self.runnables.pop_front()
     }
 
     fn pop_front(&mut self) -> Option<(Runnable, Option<Instant>)> {
