@@ -15,3 +15,14 @@ pub(crate) fn warn(message: fmt::Arguments<'_>) {
         let _ = writeln!(std::io::stderr().lock(), "evloop: {message}");
     }
 }
+
+/// Reports one step of the loop's cycle (the cycle trace): a `tracing` event at level `INFO`
+/// with target `evloop::cycle` when a subscriber is installed, a line on stderr otherwise.
+pub(crate) fn trace(message: fmt::Arguments<'_>) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::info!(target: "evloop::cycle", "{message}");
+    } else {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "evloop: {message}");
+    }
+}

@@ -101,6 +101,8 @@ pub struct Builder {
     stall_watchdog: Option<bool>,
     /// Set by [`Builder::poll_timing`]; otherwise `EVLOOP_POLL_TIMING`, or on in debug builds.
     poll_timing: Option<bool>,
+    /// Set by [`Builder::trace_cycles`]; otherwise on when `EVLOOP_TRACE_CYCLES` is `1`.
+    trace_cycles: Option<bool>,
 }
 
 impl Default for Builder {
@@ -119,6 +121,7 @@ impl Builder {
             slow_poll_reports: true,
             stall_watchdog: None,
             poll_timing: None,
+            trace_cycles: None,
         }
     }
 
@@ -181,6 +184,17 @@ impl Builder {
         self
     }
 
+    /// Whether the loop reports each step of each cycle, to watch Run → Poll → Resume happen
+    /// (default: off, or on when the `EVLOOP_TRACE_CYCLES` environment variable is `1`).
+    ///
+    /// Three lines per cycle, through `tracing` (target `evloop::cycle`, level `INFO`) or on
+    /// stderr: the tasks polled in step 1, the poller's timeout, wait and events in step 2, and
+    /// what woke the tasks resumed in step 3. When off, it costs one branch per cycle.
+    pub fn trace_cycles(mut self, on: bool) -> Self {
+        self.trace_cycles = Some(on);
+        self
+    }
+
     /// Creates the runtime: the OS poller, the ready queue, the timers and the I/O registry,
     /// and the monitor thread when slow-poll reports or the watchdog are on.
     ///
@@ -207,6 +221,10 @@ impl Builder {
         let watchdog = match self.stall_watchdog {
             Some(on) => on,
             None => env_flag("EVLOOP_WATCHDOG")?.unwrap_or(false),
+        };
+        let trace = match self.trace_cycles {
+            Some(on) => on,
+            None => env_flag("EVLOOP_TRACE_CYCLES")?.unwrap_or(false),
         };
         let poll_timing = match self.poll_timing {
             Some(on) => on,
@@ -251,6 +269,7 @@ impl Builder {
             poll_seq: Cell::new(0),
             running: Cell::new(None),
             publish: monitor.is_some(),
+            trace,
             wake_buf: RefCell::new(Vec::new()),
         });
         Ok(Runtime {
@@ -355,9 +374,12 @@ impl Runtime {
                     return output;
                 }
             }
-            self.core.run_ready();
-            self.core.poll_io(main.woken.load(Ordering::Relaxed));
-            self.core.resume_woken();
+            let ran = self.core.run_ready();
+            let polled = self.core.poll_io(main.woken.load(Ordering::Relaxed));
+            let resumed = self.core.resume_woken();
+            if self.core.trace {
+                self.core.trace_cycle(ran, polled, resumed);
+            }
         }
     }
 
@@ -471,6 +493,8 @@ pub(crate) struct Core {
     running: Cell<Option<Running>>,
     /// Whether a monitor thread reads the probe; if not, polls are not published.
     publish: bool,
+    /// Whether each cycle is traced ([`Builder::trace_cycles`]).
+    trace: bool,
     /// Reused buffer of wakers collected in step 3, woken once no borrow is held.
     wake_buf: RefCell<Vec<Waker>>,
 }
@@ -482,7 +506,7 @@ impl Core {
     /// Only the tasks that were ready when the step began run; a task woken meanwhile (including
     /// one that wakes itself, as [`yield_now`](crate::yield_now) does) is queued behind them and
     /// runs in the next cycle, after the next I/O poll, so it cannot starve I/O.
-    fn run_ready(&self) {
+    fn run_ready(&self) -> usize {
         let n = self.ready.borrow().len();
         match &self.lag {
             None => {
@@ -503,6 +527,7 @@ impl Core {
         if self.publish {
             self.shared.probe.cycle_done(self.counters.cycles.get());
         }
+        n
     }
 
     /// Step 1 in poll timing mode: the same, timing each poll and each task's wait for it.
@@ -565,17 +590,18 @@ impl Core {
     /// The timeout is zero when tasks are ready, the nearest timer deadline otherwise, and
     /// infinite when there is neither. With tasks ready, the poll is skipped only when it could
     /// not report anything: no source is registered and no cross-thread wake is pending.
-    fn poll_io(&self, main_woken: bool) {
+    fn poll_io(&self, main_woken: bool) -> Option<Polled> {
         let work_ready = main_woken || !self.ready.borrow().is_empty();
         let injected = !self.shared.injected.is_empty();
         let deadline = if work_ready || injected {
             if !injected && self.reactor.is_empty() {
-                return;
+                return None;
             }
-            Some(std::time::Instant::now())
+            Some(Instant::now())
         } else {
             self.timers.next_deadline()
         };
+        let traced = self.trace.then(Instant::now);
         if self.publish {
             self.shared.probe.set_parked(true);
         }
@@ -591,6 +617,10 @@ impl Core {
             panic!("evloop: the OS poller failed: {e}");
         }
         bump(&self.counters.io_polls, 1);
+        Some(Polled {
+            timeout: deadline.map(|d| d.saturating_duration_since(traced.unwrap_or(d))),
+            waited: traced.map_or(Duration::ZERO, |t| t.elapsed()),
+        })
     }
 
     /// Step 3 — "Move coroutines whose I/O completed from the I/O registry back into the ready
@@ -598,27 +628,61 @@ impl Core {
     ///
     /// Wakes the tasks whose sources became ready or whose timers expired, and moves the tasks
     /// woken from other threads from the injection queue into the ready queue.
-    fn resume_woken(&self) {
+    fn resume_woken(&self) -> Resumed {
         let mut wakers = std::mem::take(&mut *self.wake_buf.borrow_mut());
         let events = self.reactor.dispatch(&mut wakers);
         bump(&self.counters.io_events, events as u64);
+        let by_io = wakers.len();
         if !self.timers.is_empty() {
-            let fired = self
-                .timers
-                .fire_expired(std::time::Instant::now(), &mut wakers);
+            let now = Instant::now();
+            self.shared.probe.advance_clock(now);
+            let fired = self.timers.fire_expired(now, &mut wakers);
             bump(&self.counters.timers_fired, fired as u64);
         }
+        let resumed = Resumed {
+            events,
+            by_io,
+            by_timers: wakers.len() - by_io,
+            from_threads: self.shared.injected.len(),
+        };
         for waker in wakers.drain(..) {
             waker.wake();
         }
         *self.wake_buf.borrow_mut() = wakers;
-        if !self.shared.injected.is_empty() {
+        if resumed.from_threads > 0 {
             let stamp = self.ready_stamp();
             let mut ready = self.ready.borrow_mut();
             while let Ok(runnable) = self.shared.injected.pop() {
                 ready.push_back(runnable, stamp);
             }
         }
+        resumed
+    }
+
+    /// Emits the cycle trace: one event per step of the cycle just completed.
+    fn trace_cycle(&self, ran: usize, polled: Option<Polled>, resumed: Resumed) {
+        let cycle = self.counters.cycles.get();
+        crate::report::trace(format_args!("cycle {cycle} run:    {ran} task(s) polled"));
+        match polled {
+            None => crate::report::trace(format_args!(
+                "cycle {cycle} poll:   skipped (tasks ready, no I/O source registered)"
+            )),
+            Some(p) => {
+                let timeout = match p.timeout {
+                    Some(t) if t.is_zero() => "timeout 0 (tasks ready)".to_owned(),
+                    Some(t) => format!("timeout {t:.1?} (next timer)"),
+                    None => "no timeout (nothing ready, no timer)".to_owned(),
+                };
+                crate::report::trace(format_args!(
+                    "cycle {cycle} poll:   {timeout}, waited {:.1?}, {} I/O event(s)",
+                    p.waited, resumed.events
+                ));
+            }
+        }
+        crate::report::trace(format_args!(
+            "cycle {cycle} resume: {} woken by I/O, {} by timers, {} from other threads",
+            resumed.by_io, resumed.by_timers, resumed.from_threads
+        ));
     }
 
     /// Cancels every live task: each is scheduled, then its runnable is dropped here, which drops
@@ -740,6 +804,28 @@ impl Core {
         self.next_task_id.set(id + 1);
         TaskId::new(id)
     }
+}
+
+/// What step 2 did, for the cycle trace.
+#[derive(Debug, Clone, Copy)]
+struct Polled {
+    /// The timeout given to the poller (`None`: none); measured only when tracing.
+    timeout: Option<Duration>,
+    /// How long the poll took; measured only when tracing.
+    waited: Duration,
+}
+
+/// What step 3 did, for the cycle trace.
+#[derive(Debug, Clone, Copy)]
+struct Resumed {
+    /// Readiness events for registered sources.
+    events: usize,
+    /// Wakers woken by I/O readiness.
+    by_io: usize,
+    /// Wakers woken by expired timers.
+    by_timers: usize,
+    /// Tasks woken from other threads, moved from the injection queue.
+    from_threads: usize,
 }
 
 /// A task being polled: what the task dump needs while its runnable is consumed by the poll.

@@ -236,3 +236,34 @@ fn a_slow_poll_is_reported_on_stderr_without_a_subscriber_and_the_monitor_thread
     );
     assert!(stdout.contains("monitor threads after run: 0"), "{stdout}");
 }
+
+#[test]
+fn the_cycle_trace_shows_run_poll_resume_in_order() {
+    reports();
+    let rt = evloop::Builder::new()
+        .trace_cycles(true)
+        .slow_poll_reports(false)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        evloop::spawn(evloop::sleep(Duration::from_millis(5)))
+            .await
+            .unwrap();
+    });
+    drop(rt);
+    let trace: Vec<String> = reports_with("cycle ").into_iter().map(|(_, m)| m).collect();
+    assert!(trace.len() >= 6, "{trace:#?}");
+    for step in trace.chunks(3) {
+        assert!(step[0].contains(" run: "), "{step:#?}");
+        assert!(step[1].contains(" poll: "), "{step:#?}");
+        assert!(step[2].contains(" resume: "), "{step:#?}");
+    }
+    assert!(
+        trace.iter().any(|l| l.contains("(next timer)")),
+        "{trace:#?}"
+    );
+    assert!(
+        trace.iter().any(|l| l.contains("1 by timers")),
+        "{trace:#?}"
+    );
+}
