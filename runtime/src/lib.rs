@@ -31,8 +31,11 @@
 //!   first; `WouldBlock` clears the readiness flag and suspends the task until the next edge.
 //! - Deadlines are handed to the poller with nanosecond precision (`polling` arms a timerfd on
 //!   Linux), so a 1 ms sleep takes 1 ms plus the kernel's wake-up latency, not 2 ms.
-//! - The only thread evloop itself starts resolves host names for [`net`] (`getaddrinfo`
-//!   blocks); nothing in the runtime blocks the loop thread.
+//! - Blocking work goes to a thread pool: [`run_in_executor`] / [`to_thread`] on the loop's
+//!   default pool (from the `evloop-bridge` crate, created on first use and shut down with the
+//!   loop), and so do every [`fs`] call and host-name resolution in [`net`] (`getaddrinfo`
+//!   blocks). A monitor thread reports slow polls. Nothing in the runtime blocks the loop
+//!   thread.
 //!
 //! # Examples
 //!
@@ -75,6 +78,8 @@
 compile_error!("evloop supports Unix platforms (epoll, kqueue) only for now");
 
 mod dump;
+mod executor;
+pub mod fs;
 mod io;
 mod lag;
 mod monitor;
@@ -87,12 +92,14 @@ pub mod task;
 mod timer;
 
 pub use crate::dump::{print_tasks, tasks, TaskInfo, TaskStatus, TaskTable};
+pub use crate::executor::{run_in_executor, to_thread};
 pub use crate::io::Async;
 pub use crate::lag::{Histogram, LongestPoll};
 pub use crate::runtime::{run, Builder, Runtime};
 pub use crate::stats::{stats, Stats};
 pub use crate::task::{spawn, yield_now, JoinError, JoinHandle, TaskId, YieldNow};
 pub use crate::timer::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
+pub use evloop_bridge::{ExecError, Handle, ThreadPool, ThreadPoolBuilder};
 
 /// Compile-time checks of the auto traits users rely on.
 #[allow(dead_code)]

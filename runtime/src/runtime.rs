@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use concurrent_queue::ConcurrentQueue;
 use polling::Poller;
 
+use crate::executor::DefaultPool;
 use crate::lag::Lag;
 use crate::monitor::{Monitor, MonitorConfig, Probe};
 use crate::reactor::Reactor;
@@ -270,6 +271,7 @@ impl Builder {
             running: Cell::new(None),
             publish: monitor.is_some(),
             trace,
+            default_pool: DefaultPool::default(),
             wake_buf: RefCell::new(Vec::new()),
         });
         Ok(Runtime {
@@ -406,6 +408,7 @@ impl Drop for Runtime {
         let previous = CONTEXT.with(|c| c.borrow_mut().replace(self.core.clone()));
         let _restore = RestoreContext(previous);
         self.core.shutdown();
+        self.core.default_pool.shutdown();
     }
 }
 
@@ -495,6 +498,8 @@ pub(crate) struct Core {
     publish: bool,
     /// Whether each cycle is traced ([`Builder::trace_cycles`]).
     trace: bool,
+    /// The pool of `run_in_executor(None, ..)`, `to_thread`, `fs` and name resolution.
+    pub(crate) default_pool: DefaultPool,
     /// Reused buffer of wakers collected in step 3, woken once no borrow is held.
     wake_buf: RefCell<Vec<Waker>>,
 }

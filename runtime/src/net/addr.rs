@@ -1,10 +1,7 @@
 //! Address resolution that never blocks the loop thread.
 
-use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::sync::{Arc, Mutex};
-use std::task::{Poll, Waker};
 
 /// Something that can be turned into socket addresses: a [`SocketAddr`], an `(ip, port)` pair,
 /// or a `"host:port"` string / `(host, port)` pair that may need a DNS lookup.
@@ -112,8 +109,8 @@ impl sealed::Sealed for (String, u16) {
 /// Resolves `addr` to socket addresses without blocking the loop thread.
 ///
 /// Literal addresses are returned as they are. A host name is looked up with the system
-/// resolver (`getaddrinfo`, which blocks) on a short-lived helper thread while the calling task
-/// waits, so other tasks keep running during a slow DNS answer.
+/// resolver (`getaddrinfo`, which blocks) on the loop's default thread pool while the calling
+/// task waits, so other tasks keep running during a slow DNS answer.
 ///
 /// # Errors
 ///
@@ -140,39 +137,12 @@ pub async fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     }
 }
 
-/// Runs the blocking `f` on a new thread and waits for its result without blocking the loop.
+/// Runs the blocking lookup `f` on the loop's default pool and waits for it without blocking
+/// the loop.
 async fn off_loop<T, F>(f: F) -> io::Result<T>
 where
     T: Send + 'static,
     F: FnOnce() -> io::Result<T> + Send + 'static,
 {
-    /// The result and the waiting task's waker, shared with the helper thread.
-    type Slot<T> = Arc<Mutex<(Option<io::Result<T>>, Option<Waker>)>>;
-    let slot: Slot<T> = Arc::new(Mutex::new((None, None)));
-    let theirs = slot.clone();
-    std::thread::Builder::new()
-        .name("evloop-resolve".into())
-        .spawn(move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                .unwrap_or_else(|_| Err(io::Error::other("the name resolver panicked")));
-            let waker = {
-                let mut slot = theirs.lock().unwrap_or_else(|e| e.into_inner());
-                slot.0 = Some(result);
-                slot.1.take()
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        })?;
-    poll_fn(|cx| {
-        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-        match slot.0.take() {
-            Some(result) => Poll::Ready(result),
-            None => {
-                slot.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    })
-    .await
+    crate::to_thread(f).await.map_err(io::Error::other)?
 }

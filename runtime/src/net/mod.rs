@@ -4,8 +4,8 @@
 //! with the `futures-io` traits (and so with `futures-lite`, codecs and HTTP crates).
 //!
 //! Host names are resolved without blocking the loop: socket addresses are used as given, and
-//! anything that needs a DNS lookup (`"localhost:8080"`) is resolved by `getaddrinfo` on a
-//! helper thread while the calling task waits; see [`resolve`].
+//! anything that needs a DNS lookup (`"localhost:8080"`) is resolved by `getaddrinfo` on the
+//! loop's default thread pool while the calling task waits; see [`resolve`].
 
 mod addr;
 mod tcp;

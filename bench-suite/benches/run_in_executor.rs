@@ -1,0 +1,61 @@
+//! Round trip of a trivial blocking job (`|| 1`) sent to a thread pool and awaited by a task.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use evloop_bridge::ThreadPool;
+
+fn run_in_executor(c: &mut Criterion) {
+    let mut group = c.benchmark_group("run_in_executor");
+
+    // One pool for the whole run: its worker starts during warm-up, never in a measurement.
+    let rt = evloop::Builder::new().build().unwrap();
+    let pool = ThreadPool::new();
+    group.bench_function("evloop", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..black_box(iters) {
+                    black_box(pool.submit(|| black_box(1)).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    // The runtime's own blocking pool, as `spawn_blocking` uses it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    group.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..black_box(iters) {
+                    black_box(tokio::task::spawn_blocking(|| black_box(1)).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    // `async_io::block_on` is `smol::block_on`; `blocking` is smol's global thread pool.
+    group.bench_function("smol", |b| {
+        b.iter_custom(|iters| {
+            async_io::block_on(async {
+                let start = Instant::now();
+                for _ in 0..black_box(iters) {
+                    black_box(blocking::unblock(|| black_box(1)).await);
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    group.finish();
+}
+
+criterion_group!(benches, run_in_executor);
+criterion_main!(benches);

@@ -1,0 +1,138 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::fs;
+use std::future::Future;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use evloop_bridge::{ExecError, Handle};
+
+/// The bound on anything a test waits for: far beyond what a loaded 2-core machine needs, but
+/// a broken behaviour fails the test instead of hanging it.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Threads of this process whose name starts with `{prefix}-`, read from
+/// `/proc/self/task/*/comm`. Each test uses its own prefix (of at most 10 bytes, so that
+/// `{prefix}-{n}` survives Linux's 15-byte limit on thread names), since tests run in parallel.
+pub fn threads_named(prefix: &str) -> usize {
+    let pattern = format!("{prefix}-");
+    let tasks = fs::read_dir("/proc/self/task").expect("this test needs Linux's /proc");
+    tasks
+        .filter_map(|task| fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.starts_with(&pattern))
+        .count()
+}
+
+/// The handle's outcome, waited for at most [`PATIENCE`]: a job that never finishes fails the
+/// test instead of hanging it.
+#[track_caller]
+pub fn finish<T>(mut handle: Handle<T>) -> Result<T, ExecError> {
+    handle
+        .wait_timeout(PATIENCE)
+        .expect("the job gave no outcome within the test's patience")
+}
+
+/// Runs `f` on a helper thread and returns its result, or panics if it takes longer than
+/// [`PATIENCE`] (the helper is left behind): for calls that would hang if the behaviour broke.
+#[track_caller]
+pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done_tx, done) = mpsc::channel();
+    thread::spawn(move || done_tx.send(f()));
+    match done.recv_timeout(PATIENCE) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what} did not return within {PATIENCE:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
+    }
+}
+
+/// `futures_lite::future::block_on(future)`, run on a helper thread and bounded by
+/// [`PATIENCE`] (see [`within`]).
+#[track_caller]
+pub fn block_on<F>(future: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    within("block_on", move || futures_lite::future::block_on(future))
+}
+
+/// Polls `condition` every millisecond until it holds (true) or [`PATIENCE`] ran out (false).
+pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A one-shot signal a job can block on, so a test decides when a worker is free again.
+#[derive(Clone)]
+pub struct Gate {
+    /// Whether the gate is open, and the condition variable blocked jobs wait on.
+    state: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Gate {
+        Gate {
+            state: Default::default(),
+        }
+    }
+
+    /// Opens the gate: every blocked and future [`pass`](Self::pass) returns.
+    pub fn open(&self) {
+        let (open, changed) = &*self.state;
+        *open.lock().unwrap() = true;
+        changed.notify_all();
+    }
+
+    /// Blocks until the gate is open; panics after [`PATIENCE`], so a job that the test forgot
+    /// to release cannot hang it.
+    pub fn pass(&self) {
+        let (open, changed) = &*self.state;
+        let (open, timeout) = changed
+            .wait_timeout_while(open.lock().unwrap(), PATIENCE, |open| !*open)
+            .unwrap();
+        assert!(*open && !timeout.timed_out(), "the gate was never opened");
+    }
+}
+
+/// Blocks until `count` threads are at the rendezvous, or panics after [`PATIENCE`]: proves that
+/// `count` jobs run at the same time (a `std::sync::Barrier` would hang instead).
+#[derive(Clone)]
+pub struct Rendezvous {
+    /// Arrivals so far, and the condition variable waiting jobs use.
+    state: std::sync::Arc<(std::sync::Mutex<usize>, std::sync::Condvar)>,
+    /// How many must arrive.
+    count: usize,
+}
+
+impl Rendezvous {
+    /// A rendezvous of `count` threads.
+    pub fn new(count: usize) -> Rendezvous {
+        Rendezvous {
+            state: Default::default(),
+            count,
+        }
+    }
+
+    /// Arrives and waits for the others; returns whether they all came within [`PATIENCE`].
+    pub fn meet(&self) -> bool {
+        let (arrived, changed) = &*self.state;
+        let mut arrived = arrived.lock().unwrap();
+        *arrived += 1;
+        changed.notify_all();
+        let (arrived, _) = changed
+            .wait_timeout_while(arrived, PATIENCE, |arrived| *arrived < self.count)
+            .unwrap();
+        *arrived >= self.count
+    }
+}
