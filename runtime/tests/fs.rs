@@ -123,10 +123,7 @@ fn seeks_reads_and_writes_see_one_consistent_position() {
         let mut two = [0u8; 2];
         file.read_exact(&mut two).await.unwrap();
         assert_eq!(&two, b"ij");
-        assert_eq!(
-            fs::read_to_string(&path).await.unwrap(),
-            "012XYefghij"[..10].to_string()
-        );
+        assert_eq!(fs::read_to_string(&path).await.unwrap(), "012Yefghij");
         assert_eq!(file.metadata().await.unwrap().len(), 10);
         file.set_len(4).await.unwrap();
         file.sync_all().await.unwrap();
