@@ -1,4 +1,4 @@
-//! Round trip of a trivial blocking job (`|| 1`) sent to a thread pool and awaited by a task.
+//! Round trip of a trivial blocking job (`|| 1`) sent to a thread pool and awaited by a task: `run_in_executor(None, ..)`, tokio's `spawn_blocking`, smol's `unblock`.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -9,10 +9,25 @@ use evloop_bridge::ThreadPool;
 fn run_in_executor(c: &mut Criterion) {
     let mut group = c.benchmark_group("run_in_executor");
 
-    // One pool for the whole run: its worker starts during warm-up, never in a measurement.
+    // The loop's default pool, as `run_in_executor(None, ..)` uses it: one runtime for the
+    // whole run, so its worker starts during warm-up, never in a measurement.
     let rt = evloop::Builder::new().build().unwrap();
-    let pool = ThreadPool::new();
     group.bench_function("evloop", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..black_box(iters) {
+                    let job = evloop::run_in_executor(None, || black_box(1));
+                    black_box(job.await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    // A pool of one's own, through the bridge directly.
+    let pool = ThreadPool::new();
+    group.bench_function("evloop_own_pool", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
                 let start = Instant::now();

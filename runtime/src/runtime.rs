@@ -378,7 +378,7 @@ impl Runtime {
             }
             let ran = self.core.run_ready();
             let polled = self.core.poll_io(main.woken.load(Ordering::Relaxed));
-            let resumed = self.core.resume_woken();
+            let resumed = self.core.resume_woken(polled.is_some());
             if self.core.trace {
                 self.core.trace_cycle(ran, polled, resumed);
             }
@@ -633,28 +633,34 @@ impl Core {
     ///
     /// Wakes the tasks whose sources became ready or whose timers expired, and moves the tasks
     /// woken from other threads from the injection queue into the ready queue.
-    fn resume_woken(&self) -> Resumed {
-        let mut wakers = std::mem::take(&mut *self.wake_buf.borrow_mut());
-        let events = self.reactor.dispatch(&mut wakers);
-        bump(&self.counters.io_events, events as u64);
-        let by_io = wakers.len();
-        if !self.timers.is_empty() {
-            let now = Instant::now();
-            self.shared.probe.advance_clock(now);
-            let fired = self.timers.fire_expired(now, &mut wakers);
-            bump(&self.counters.timers_fired, fired as u64);
+    fn resume_woken(&self, polled: bool) -> Resumed {
+        let mut resumed = Resumed::default();
+        if polled || !self.timers.is_empty() {
+            let mut wakers = std::mem::take(&mut *self.wake_buf.borrow_mut());
+            if polled {
+                resumed.events = self.reactor.dispatch(&mut wakers);
+                bump(&self.counters.io_events, resumed.events as u64);
+                resumed.by_io = wakers.len();
+            }
+            if !self.timers.is_empty() {
+                let now = Instant::now();
+                self.shared.probe.advance_clock(now);
+                let fired = self.timers.fire_expired(now, &mut wakers);
+                bump(&self.counters.timers_fired, fired as u64);
+                resumed.by_timers = fired;
+            }
+            for waker in wakers.drain(..) {
+                waker.wake();
+            }
+            *self.wake_buf.borrow_mut() = wakers;
         }
-        let resumed = Resumed {
-            events,
-            by_io,
-            by_timers: wakers.len() - by_io,
-            from_threads: self.shared.injected.len(),
-        };
-        for waker in wakers.drain(..) {
-            waker.wake();
-        }
-        *self.wake_buf.borrow_mut() = wakers;
-        if resumed.from_threads > 0 {
+        if !self.shared.injected.is_empty() {
+            // Counting costs a few atomic loads: only the cycle trace needs the number.
+            resumed.from_threads = if self.trace {
+                self.shared.injected.len()
+            } else {
+                1
+            };
             let stamp = self.ready_stamp();
             let mut ready = self.ready.borrow_mut();
             while let Ok(runnable) = self.shared.injected.pop() {
@@ -821,7 +827,7 @@ struct Polled {
 }
 
 /// What step 3 did, for the cycle trace.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Resumed {
     /// Readiness events for registered sources.
     events: usize,
