@@ -4,7 +4,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// Tasks spawned before their handles are awaited, in [`spawn_batches`].
+/// Tasks spawned before their handles are awaited, in [`evloop_spawn_batches`].
 pub const BATCH: u64 = 1000;
 
 /// Sizes of the batches that spawn `tasks` tasks in all.

@@ -149,8 +149,8 @@ const CHUNK: usize = 64 * 1024;
 
 /// An open file whose reads, writes and seeks run on the loop's default pool.
 ///
-/// Writes are buffered: call [`flush`](futures_lite::AsyncWriteExt::flush) or
-/// [`close`](futures_lite::AsyncWriteExt::close) to see their errors. A `File` dropped with
+/// Writes are buffered: flush or close the file (`flush().await` / `close().await` from
+/// `futures_lite::AsyncWriteExt`, or [`AsyncWrite::poll_flush`]) to see their errors. A `File` dropped with
 /// buffered writes hands them to the pool, which writes them in the background.
 pub struct File {
     /// Where the std file is: here between operations, on a pool thread during one.
