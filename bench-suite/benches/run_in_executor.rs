@@ -40,10 +40,7 @@ fn run_in_executor(c: &mut Criterion) {
     });
 
     // The runtime's own blocking pool, as `spawn_blocking` uses it.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = evloop_bench::tokio_current_thread();
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {

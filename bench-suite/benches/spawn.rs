@@ -16,10 +16,7 @@ fn spawn_complete(c: &mut Criterion) {
     });
 
     // Plain `spawn` on the current-thread runtime: it measured at least as fast as a `LocalSet`.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = evloop_bench::tokio_current_thread();
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {

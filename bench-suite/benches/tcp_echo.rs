@@ -86,10 +86,7 @@ fn tcp_echo(c: &mut Criterion) {
     });
 
     // Plain `spawn` on the current-thread runtime: it measured at least as fast as a `LocalSet`.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = evloop_bench::tokio_current_thread();
     let mut client = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -28,10 +28,7 @@ fn bench_each<FE, FT, FS>(
     });
 
     // Plain `spawn` on the current-thread runtime: it measured at least as fast as a `LocalSet`.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = evloop_bench::tokio_current_thread();
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| rt.block_on(rt.spawn(tokio_fn(iters))).unwrap())
     });
@@ -113,10 +110,7 @@ fn timer_fire(c: &mut Criterion) {
         })
     });
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = evloop_bench::tokio_current_thread();
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {

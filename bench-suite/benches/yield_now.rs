@@ -17,10 +17,7 @@ fn yield_now(c: &mut Criterion) {
     });
 
     // Plain `spawn` on the current-thread runtime: it measured at least as fast as a `LocalSet`.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = evloop_bench::tokio_current_thread();
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
             rt.block_on(rt.spawn(yield_loop(iters, tokio::task::yield_now)))

@@ -34,3 +34,12 @@ pub async fn yield_loop<F: Future<Output = ()>>(iters: u64, yield_now: fn() -> F
     }
     start.elapsed()
 }
+
+/// tokio's single-threaded runtime (`current_thread`, all drivers on), the peer evloop is
+/// measured against.
+pub fn tokio_current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("create a tokio runtime")
+}
