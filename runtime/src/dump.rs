@@ -160,9 +160,10 @@ fn collect(core: &std::rc::Rc<Core>) -> Vec<TaskInfo> {
     tasks.extend(
         core.waiting
             .borrow()
-            .values()
-            .filter(|w| !ready.contains(&w.meta().id))
-            .map(|w| of(w.meta(), TaskStatus::Waiting)),
+            .keys()
+            .map(|key| key.meta())
+            .filter(|meta| !ready.contains(&meta.id))
+            .map(|meta| of(meta, TaskStatus::Waiting)),
     );
     tasks.sort_by_key(|t| t.id);
     tasks

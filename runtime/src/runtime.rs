@@ -30,7 +30,7 @@ use crate::lag::Lag;
 use crate::monitor::{Monitor, MonitorConfig, Probe};
 use crate::reactor::Reactor;
 use crate::stats::{bump, Counters, Stats};
-use crate::task::{self, JoinHandle, Runnable, TaskId, TaskState, Waiting};
+use crate::task::{self, JoinHandle, MetaKey, Runnable, TaskId, TaskState};
 use crate::timer::Timers;
 
 thread_local! {
@@ -468,10 +468,10 @@ pub(crate) struct Core {
     pub(crate) ready: RefCell<ReadyQueue>,
     /// Poll timing measurements, when poll timing is on.
     lag: Option<RefCell<Lag>>,
-    /// The wakers of the live tasks that have waited at least once, by task id: how shutdown
+    /// The wakers of the live tasks that have waited at least once, by task: how shutdown
     /// and `abort` reach a task that is not in a ready queue. Every other live task is in the
     /// ready queue or the injection queue (it was scheduled when spawned and has not run yet).
-    pub(crate) waiting: RefCell<HashMap<TaskId, Waiting, IdHasher>>,
+    pub(crate) waiting: RefCell<HashMap<MetaKey, Waker, IdHasher>>,
     /// Tasks spawned and not yet completed or cancelled.
     pub(crate) tasks_alive: Cell<usize>,
     /// Pending timers; the nearest deadline bounds the poll timeout.
@@ -701,12 +701,7 @@ impl Core {
     /// "cancelled". Repeats while destructors spawn new tasks.
     fn shutdown(&self) {
         loop {
-            let wakers: Vec<Waker> = self
-                .waiting
-                .borrow()
-                .values()
-                .map(|w| w.waker.clone())
-                .collect();
+            let wakers: Vec<Waker> = self.waiting.borrow().values().cloned().collect();
             for waker in wakers {
                 waker.wake();
             }
@@ -900,10 +895,12 @@ impl ReadyQueue {
     }
 }
 
-/// Hashes task ids for the loop-local maps keyed by id.
+/// Hashes the keys of the loop-local maps of tasks: task ids, and task metadata addresses
+/// divided by their alignment.
 ///
-/// Ids are distinct, mostly consecutive integers, and tasks tend to be spawned, to wait and to
-/// finish in id order. hashbrown picks the bucket from the low bits of the hash and a 7-bit tag
+/// Both are distinct integers that are mostly consecutive for tasks spawned one after another
+/// (ids by construction, addresses because the allocator hands out neighbouring blocks), and
+/// tasks tend to be spawned, to wait and to finish in that order. hashbrown picks the bucket from the low bits of the hash and a 7-bit tag
 /// from the top bits, so the hash keeps the id itself in its low bits (consecutive ids land in
 /// neighbouring buckets: the map is walked in order rather than at random, which saves a cache
 /// miss per insert and per removal) and puts well-mixed bits in the top seven (distinct tags).
@@ -928,6 +925,10 @@ impl std::hash::Hasher for IdHasher {
         for &b in bytes {
             self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
         }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
     }
 
     fn write_u64(&mut self, n: u64) {

@@ -248,21 +248,35 @@ impl TaskState {
     }
 }
 
-/// A live task that has waited at least once, in the loop's registry (`Core::waiting`).
-pub(crate) struct Waiting {
-    /// The task's own waker: how shutdown and `abort` reach it.
-    pub(crate) waker: Waker,
-    /// The task's metadata, for the task dump.
-    meta: NonNull<TaskMeta>,
+/// A live task's key in the registry of waiting tasks (`Core::waiting`): the address of its
+/// metadata, which is unique among live tasks and reachable from the task's future, its runnable
+/// and its `JoinHandle` alike.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MetaKey(NonNull<TaskMeta>);
+
+impl std::hash::Hash for MetaKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Drop the bits that alignment keeps at zero: the low bits pick the bucket.
+        let align = std::mem::align_of::<TaskMeta>().trailing_zeros();
+        state.write_usize(self.0.as_ptr() as usize >> align);
+    }
 }
 
-impl Waiting {
+impl MetaKey {
+    pub(crate) fn of(meta: &TaskMeta) -> MetaKey {
+        MetaKey(NonNull::from(meta))
+    }
+
+    /// The metadata of the live task this key was taken from.
+    ///
+    /// Only called on keys in the registry: an entry is inserted by the task's future and
+    /// removed when that future is dropped, so while the key is there the task's allocation,
+    /// which holds the metadata, is alive.
     pub(crate) fn meta(&self) -> &TaskMeta {
-        // SAFETY: `meta` points into the task's allocation, which lives at least as long as the
-        // task's future. The entry is inserted by that future and removed when the future is
-        // dropped (`TaskFuture`'s drop), so while the entry exists the metadata is alive; it is
-        // only read through shared references.
-        unsafe { self.meta.as_ref() }
+        // SAFETY: see above: the registry holds this key only while the task's future, and so
+        // its allocation with the metadata, exists; the metadata is only read through shared
+        // references.
+        unsafe { self.0.as_ref() }
     }
 }
 
@@ -389,7 +403,7 @@ pin_project! {
             }
             core.tasks_alive.set(core.tasks_alive.get() - 1);
             if meta.state().is_waiting() {
-                core.waiting.borrow_mut().remove(&meta.id);
+                core.waiting.borrow_mut().remove(&MetaKey::of(meta));
             }
             core.forget_task_name(meta.id);
         }
@@ -411,11 +425,11 @@ impl<F: Future> Future for TaskFuture<'_, F> {
                 let state = meta.state();
                 if !state.is_waiting() {
                     // `cx.waker()` is this task's own waker: `async_task` polls with it.
-                    let waiting = Waiting {
-                        waker: cx.waker().clone(),
-                        meta: NonNull::from(meta),
-                    };
-                    this.core.waiting.borrow_mut().insert(meta.id, waiting);
+                    let waker = cx.waker().clone();
+                    this.core
+                        .waiting
+                        .borrow_mut()
+                        .insert(MetaKey::of(meta), waker);
                     meta.set_state(state.waiting());
                 }
                 Poll::Pending
@@ -472,7 +486,7 @@ impl<T> JoinHandle<T> {
         let Some(core) = self.core.upgrade() else {
             return; // the loop is gone, and with it every task
         };
-        let waker = core.waiting.borrow().get(&self.id).map(|w| w.waker.clone());
+        let waker = core.waiting.borrow().get(&MetaKey::of(meta)).cloned();
         if let Some(waker) = waker {
             waker.wake();
         }

@@ -157,7 +157,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
-        state: SleepState::Unregistered,
+        state: SleepState::Idle(Phase::NotPolled),
     }
 }
 
@@ -175,13 +175,22 @@ pub struct Sleep {
     state: SleepState,
 }
 
+/// Where a [`Sleep`] is. Two variants, so that the phases share the space of the registration
+/// (16 bytes instead of 24): every byte counts in a sleeping task.
 enum SleepState {
-    /// Not polled yet (or [`Sleep::reset`]).
-    Unregistered,
-    /// The deadline had already passed at the first poll; the task yielded once.
-    Yielded,
     /// In the timer map of `timers` under `(deadline, id)`.
     Registered { timers: Rc<Timers>, id: u64 },
+    /// Not in the timer map.
+    Idle(Phase),
+}
+
+/// The phases of a [`Sleep`] that is not in the timer map.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not polled yet (or [`Sleep::reset`]).
+    NotPolled,
+    /// The deadline had already passed at the first poll; the task yielded once.
+    Yielded,
     /// The deadline was reached.
     Done,
 }
@@ -194,14 +203,14 @@ impl Sleep {
 
     /// Whether the deadline has been reached (as seen by this future's last poll).
     pub fn is_elapsed(&self) -> bool {
-        matches!(self.state, SleepState::Done)
+        matches!(self.state, SleepState::Idle(Phase::Done))
     }
 
     /// Moves the deadline, whether or not this sleep already completed.
     pub fn reset(&mut self, deadline: Instant) {
         self.deregister();
         self.deadline = deadline;
-        self.state = SleepState::Unregistered;
+        self.state = SleepState::Idle(Phase::NotPolled);
     }
 
     fn deregister(&mut self) {
@@ -217,26 +226,26 @@ impl Future for Sleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         match &this.state {
-            SleepState::Done => return Poll::Ready(()),
-            SleepState::Yielded => {
-                this.state = SleepState::Done;
+            SleepState::Idle(Phase::Done) => return Poll::Ready(()),
+            SleepState::Idle(Phase::Yielded) => {
+                this.state = SleepState::Idle(Phase::Done);
                 return Poll::Ready(());
             }
             SleepState::Registered { timers, id } => {
                 // Timers fire in step 3 of the cycle, which removes them from the map.
                 if timers.has_fired(this.deadline) {
-                    this.state = SleepState::Done;
+                    this.state = SleepState::Idle(Phase::Done);
                     return Poll::Ready(());
                 }
                 timers.update_waker(this.deadline, *id, cx.waker());
                 return Poll::Pending;
             }
-            SleepState::Unregistered => {}
+            SleepState::Idle(Phase::NotPolled) => {}
         }
         let timers = with_core("evloop::sleep", |core| core.timers.clone());
         if Instant::now() >= this.deadline {
             // Already due: yield for one cycle, as `asyncio.sleep(0)` does.
-            this.state = SleepState::Yielded;
+            this.state = SleepState::Idle(Phase::Yielded);
             cx.waker().wake_by_ref();
         } else {
             let id = timers.insert(this.deadline, cx.waker().clone());
