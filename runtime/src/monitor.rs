@@ -1,14 +1,15 @@
 //! Finding the blocking call while it happens: the [`Probe`] the loop publishes into, and the
 //! monitor thread that watches it.
 //!
-//! The loop thread never reads a clock for this. Around every poll it stores, with relaxed
-//! atomic stores, a poll sequence number (odd while a poll runs), the id and the spawn location
-//! of the task being polled; at the end of every cycle, the number of cycles completed; around
-//! its wait in the OS poller, that it is parked there. The monitor thread samples those values
-//! every `tick` (a twentieth of the threshold, between 1 and 50 ms) and so notices, without
-//! disturbing the loop:
+//! The loop thread never reads a clock for this. Before every poll it stores, with two relaxed
+//! atomic stores, the id and the spawn location of the task; at the end of every cycle, the
+//! number of cycles completed; around its wait in the OS poller (and whenever it is not being
+//! driven by `block_on` at all), that it is parked. A task is polled at most once per cycle, so
+//! the cycle count and the task id together identify a poll. The monitor thread samples those
+//! values every `tick` (a twentieth of the threshold, between 1 and 50 ms) and so notices,
+//! without disturbing the loop:
 //!
-//! - a **slow poll**: the same odd sequence number seen for at least the threshold. When the
+//! - a **slow poll**: the same cycle and task, not parked, for at least the threshold. When the
 //!   poll ends, it is reported once with its task and its duration (to within one tick);
 //! - a **stall** (when the watchdog is on): no cycle completed for at least the threshold while
 //!   the loop is not parked in the poller. It is reported while it lasts, naming the task that
@@ -32,15 +33,13 @@ use crate::task::TaskId;
 /// What the loop publishes for the monitor thread. Written only by the loop thread.
 #[derive(Debug)]
 pub(crate) struct Probe {
-    /// `2n + 1` while the loop runs its `n`-th poll, `2n` once it returned.
-    poll_seq: AtomicU64,
-    /// Id of the task being polled (0: the future given to `block_on`).
+    /// Id of the task polled last (0: the future given to `block_on`).
     task: AtomicU64,
-    /// Spawn location of the task being polled; null before the first poll.
+    /// Spawn location of the task polled last; null before the first poll.
     location: AtomicPtr<Location<'static>>,
     /// Cycles completed.
     cycles: AtomicU64,
-    /// Whether the loop is waiting in the OS poller (idle, not stalled).
+    /// Whether the loop is waiting in the OS poller, or not running at all (idle, not stalled).
     parked: AtomicBool,
     /// A coarse clock, in milliseconds since `epoch`: advanced by the monitor at every tick and
     /// by the loop whenever it reads the clock anyway. Read for task ages.
@@ -57,11 +56,10 @@ pub(crate) struct Probe {
 impl Probe {
     pub(crate) fn new() -> Self {
         Probe {
-            poll_seq: AtomicU64::new(0),
             task: AtomicU64::new(0),
             location: AtomicPtr::new(ptr::null_mut()),
             cycles: AtomicU64::new(0),
-            parked: AtomicBool::new(false),
+            parked: AtomicBool::new(true),
             coarse_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             longest: Mutex::new(None),
@@ -69,19 +67,12 @@ impl Probe {
         }
     }
 
-    /// The loop starts its poll number `seq` (odd) of `task`.
+    /// The loop starts a poll of `task`.
     #[inline]
-    pub(crate) fn begin_poll(&self, seq: u64, task: TaskId, location: &'static Location<'static>) {
+    pub(crate) fn begin_poll(&self, task: TaskId, location: &'static Location<'static>) {
         self.task.store(task.as_u64(), Ordering::Relaxed);
         self.location
             .store(ptr::from_ref(location).cast_mut(), Ordering::Relaxed);
-        self.poll_seq.store(seq, Ordering::Release);
-    }
-
-    /// The poll that began with `seq - 1` returned.
-    #[inline]
-    pub(crate) fn end_poll(&self, seq: u64) {
-        self.poll_seq.store(seq, Ordering::Release);
     }
 
     /// The loop completed its `n`-th cycle.
@@ -90,7 +81,8 @@ impl Probe {
         self.cycles.store(n, Ordering::Relaxed);
     }
 
-    /// The loop enters (`true`) or leaves (`false`) its wait in the OS poller.
+    /// The loop enters (`true`) or leaves (`false`) its wait in the OS poller, or stops (`true`)
+    /// or starts (`false`) being driven by `block_on`.
     #[inline]
     pub(crate) fn set_parked(&self, parked: bool) {
         self.parked.store(parked, Ordering::Relaxed);
@@ -219,8 +211,8 @@ impl Drop for Monitor {
 fn watch(probe: &Probe, config: MonitorConfig, stopped: &mpsc::Receiver<()>) {
     let tick = (config.threshold / 20).clamp(Duration::from_millis(1), Duration::from_millis(50));
     let start = Instant::now();
-    // The poll in progress at the last sample, and when it was first seen running.
-    let mut poll = (probe.poll_seq.load(Ordering::Acquire), start);
+    // The poll seen at the last sample (its cycle and task; `None` when parked), and since when.
+    let mut poll: (Option<(u64, u64)>, Instant) = (None, start);
     // The description of the task of a poll seen running for at least the threshold.
     let mut slow_task: Option<String> = None;
     // The cycle count at the last sample, and since when it has not changed.
@@ -231,16 +223,18 @@ fn watch(probe: &Probe, config: MonitorConfig, stopped: &mpsc::Receiver<()>) {
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
         let now = Instant::now();
         probe.advance_clock(now);
+        let cycle = probe.cycles.load(Ordering::Relaxed);
+        let parked = probe.parked.load(Ordering::Relaxed);
 
-        let seq = probe.poll_seq.load(Ordering::Acquire);
-        if seq != poll.0 {
+        let current = (!parked).then(|| (cycle, probe.task.load(Ordering::Relaxed)));
+        if current != poll.0 {
             if let Some(task) = slow_task.take() {
                 if config.slow_polls {
                     report_slow_poll(&task, now - poll.1, config.threshold);
                 }
             }
-            poll = (seq, now);
-        } else if seq % 2 == 1 {
+            poll = (current, now);
+        } else if current.is_some() {
             // The same poll is still running: it has run for at least `running_for`, and at
             // most one tick more.
             let running_for = now - poll.1;
@@ -250,8 +244,7 @@ fn watch(probe: &Probe, config: MonitorConfig, stopped: &mpsc::Receiver<()>) {
             }
         }
 
-        let cycle = probe.cycles.load(Ordering::Relaxed);
-        if cycle != cycles.0 || probe.parked.load(Ordering::Relaxed) {
+        if cycle != cycles.0 || parked {
             if let Some(began) = stall.take() {
                 crate::report::warn(format_args!(
                     "the event loop recovered after a stall of about {} ms",
@@ -261,17 +254,13 @@ fn watch(probe: &Probe, config: MonitorConfig, stopped: &mpsc::Receiver<()>) {
             cycles = (cycle, now);
         } else if config.watchdog && stall.is_none() && now - cycles.1 >= config.threshold {
             stall = Some(cycles.1);
-            let running = if seq % 2 == 1 {
-                probe.running_task()
-            } else {
-                "the loop itself (between polls)".to_owned()
-            };
             crate::report::warn(format_args!(
                 "the event loop has been stalled for {} ms so far (no cycle completed); running \
-                 now: {running}. Every other task is waiting: move blocking calls to \
+                 now: {}. Every other task is waiting: move blocking calls to \
                  evloop::run_in_executor / evloop::to_thread, and await evloop::yield_now() \
                  every few milliseconds in long computations",
-                (now - cycles.1).as_millis()
+                (now - cycles.1).as_millis(),
+                probe.running_task()
             ));
         }
     }

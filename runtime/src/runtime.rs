@@ -267,7 +267,6 @@ impl Builder {
             named_tasks: Cell::new(0),
             dead_names: RefCell::new(Vec::new()),
             next_task_id: Cell::new(1),
-            poll_seq: Cell::new(0),
             running: Cell::new(None),
             publish: monitor.is_some(),
             trace,
@@ -357,6 +356,7 @@ impl Runtime {
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = Enter::new(&self.core).unwrap_or_else(|| panic!("{NESTED_RUN}"));
+        let _driven = Driven::new(&self.core);
         let main = Arc::new(MainWaker {
             woken: AtomicBool::new(true),
             shared: self.core.weak_shared.clone(),
@@ -371,7 +371,6 @@ impl Runtime {
                 bump(&self.core.counters.polls, 1);
                 self.core.publish_poll(MAIN_TASK, location);
                 let poll = future.as_mut().poll(&mut cx);
-                self.core.publish_poll_end();
                 if let Poll::Ready(output) = poll {
                     return output;
                 }
@@ -490,8 +489,6 @@ pub(crate) struct Core {
     dead_names: RefCell<Vec<TaskId>>,
     /// Id given to the next spawned task.
     next_task_id: Cell<u64>,
-    /// Polls published for the monitor thread, begun and ended: odd while a poll runs.
-    poll_seq: Cell<u64>,
     /// The task being polled, if a task poll is in progress.
     running: Cell<Option<Running>>,
     /// Whether a monitor thread reads the probe; if not, polls are not published.
@@ -579,7 +576,6 @@ impl Core {
         self.publish_poll(running.id, running.location);
         runnable.run();
         self.running.set(None);
-        self.publish_poll_end();
         Some(running)
     }
 
@@ -749,19 +745,7 @@ impl Core {
     #[inline(always)]
     fn publish_poll(&self, task: TaskId, location: &'static std::panic::Location<'static>) {
         if self.publish {
-            let seq = self.poll_seq.get() + 1;
-            self.poll_seq.set(seq);
-            self.shared.probe.begin_poll(seq, task, location);
-        }
-    }
-
-    /// Publishes the end of the poll published last, if there is a monitor thread.
-    #[inline(always)]
-    fn publish_poll_end(&self) {
-        if self.publish {
-            let seq = self.poll_seq.get() + 1;
-            self.poll_seq.set(seq);
-            self.shared.probe.end_poll(seq);
+            self.shared.probe.begin_poll(task, location);
         }
     }
 
@@ -1020,6 +1004,27 @@ impl Enter {
                 _restore: RestoreContext(None),
             })
         })
+    }
+}
+
+/// Tells the monitor thread that the loop is being driven by `block_on` (not parked) until
+/// dropped, also during unwinding: a runtime nobody drives is idle, not stalled.
+struct Driven<'a>(&'a Core);
+
+impl<'a> Driven<'a> {
+    fn new(core: &'a Core) -> Self {
+        if core.publish {
+            core.shared.probe.set_parked(false);
+        }
+        Driven(core)
+    }
+}
+
+impl Drop for Driven<'_> {
+    fn drop(&mut self) {
+        if self.0.publish {
+            self.0.shared.probe.set_parked(true);
+        }
     }
 }
 

@@ -267,3 +267,31 @@ fn the_cycle_trace_shows_run_poll_resume_in_order() {
         "{trace:#?}"
     );
 }
+
+#[test]
+fn a_runtime_nobody_drives_is_not_stalled() {
+    reports();
+    let rt = evloop::Builder::new()
+        .name("undriven")
+        .slow_poll_threshold(Duration::from_millis(50))
+        .stall_watchdog(true)
+        .build()
+        .unwrap();
+    let _task = rt.spawn(async {
+        evloop::task::Builder::new()
+            .name("between-block-ons")
+            .spawn(evloop::sleep(Duration::from_secs(60)))
+            .await
+    });
+    rt.block_on(evloop::yield_now());
+    // The runtime is not driven now: the loop is not stuck, nobody runs it.
+    std::thread::sleep(Duration::from_millis(400));
+    rt.block_on(evloop::yield_now());
+    drop(rt);
+    let stalls = reports_with("stalled for");
+    assert!(
+        stalls.iter().all(|(_, m)| m.contains("\"stalling-task\"")),
+        "a runtime outside block_on was reported: {stalls:?}"
+    );
+    assert!(reports_with("between-block-ons").is_empty());
+}
