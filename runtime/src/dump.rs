@@ -47,6 +47,9 @@ pub struct TaskInfo {
     pub age: Duration,
     /// How many times it has been polled (saturating at 16,777,215).
     pub polls: u64,
+    /// Its total poll time so far (before the current poll, for the running task), with poll
+    /// timing ([`Builder::poll_timing`](crate::Builder::poll_timing)); `None` without it.
+    pub busy: Option<Duration>,
 }
 
 /// Lists the live tasks of the event loop running on this thread, oldest first: the
@@ -96,8 +99,8 @@ pub fn print_tasks() {
 /// Formats a list of tasks as a table, one line per task:
 ///
 /// ```text
-///   id  status   age        polls  name         spawned at
-///    3  waiting  1.204s        12  db-writer    src/main.rs:42:5
+///   id  status          age    polls       busy  name                 spawned at
+///    3  waiting      1.204s       12     48.2µs  db-writer            src/main.rs:42:5
 /// ```
 #[derive(Debug, Clone)]
 pub struct TaskTable(pub Vec<TaskInfo>);
@@ -106,18 +109,22 @@ impl fmt::Display for TaskTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>6}  {:<8} {:>10} {:>8}  {:<20} spawned at",
-            "id", "status", "age", "polls", "name"
+            "{:>6}  {:<8} {:>10} {:>8} {:>10}  {:<20} spawned at",
+            "id", "status", "age", "polls", "busy", "name"
         )?;
         for task in &self.0 {
             let name = task.name.as_deref().unwrap_or("-");
+            let busy = task
+                .busy
+                .map_or_else(|| "-".to_owned(), |b| format!("{b:.1?}"));
             writeln!(
                 f,
-                "{:>6}  {:<8} {:>10} {:>8}  {:<20} {}",
+                "{:>6}  {:<8} {:>10} {:>8} {:>10}  {:<20} {}",
                 task.id.as_u64(),
                 task.status,
                 format!("{:.3?}", task.age),
                 task.polls,
+                busy,
                 name.escape_debug().to_string(),
                 task.spawned_at
             )?;
@@ -133,15 +140,24 @@ fn collect(core: &std::rc::Rc<Core>) -> Vec<TaskInfo> {
         probe.coarse_ms()
     };
     let running = core.running_task();
-    let info = |id: TaskId, location, state: TaskState, status| TaskInfo {
+    let info = |id: TaskId, location, state: TaskState, status, busy| TaskInfo {
         id,
         name: core.task_name(id).map(|n| n.to_string()),
         spawned_at: location,
         status,
         age: Duration::from_millis(now_ms.saturating_sub(state.spawned_ms())),
         polls: state.polls(),
+        busy,
     };
-    let of = |meta: &TaskMeta, status| info(meta.id, meta.location, meta.state(), status);
+    let of = |meta: &TaskMeta, status| {
+        info(
+            meta.id,
+            meta.location,
+            meta.state(),
+            status,
+            core.busy(meta),
+        )
+    };
     let mut tasks: Vec<TaskInfo> = core
         .ready
         .borrow()
@@ -149,12 +165,7 @@ fn collect(core: &std::rc::Rc<Core>) -> Vec<TaskInfo> {
         .map(|r| of(r.metadata(), TaskStatus::Ready))
         .collect();
     if let Some(running) = running {
-        tasks.push(info(
-            running.id,
-            running.location,
-            running.state,
-            TaskStatus::Running,
-        ));
+        tasks.push(of(running.meta(), TaskStatus::Running));
     }
     let ready: std::collections::HashSet<TaskId> = tasks.iter().map(|t| t.id).collect();
     tasks.extend(

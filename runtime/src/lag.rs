@@ -5,11 +5,13 @@
 //! `yield_now`), so it is on in debug builds and opt-in in release builds. The longest poll is
 //! also known without it, to within the monitor thread's tick, for polls longer than a tick.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
-use crate::task::TaskId;
+use crate::runtime::IdHasher;
+use crate::task::{MetaKey, TaskId};
 
 /// A histogram of durations in power-of-two buckets of nanoseconds: bucket `i` counts the
 /// durations in `[2^i, 2^(i+1))` ns (bucket 0 also counts zero).
@@ -110,6 +112,11 @@ pub(crate) struct Lag {
     pub(crate) longest: Option<LongestPoll>,
     /// The loop's latest clock reading: when a task woken now became ready, to within one poll.
     pub(crate) clock: Instant,
+    /// Total poll time of each live task that has been polled.
+    pub(crate) busy: HashMap<MetaKey, Duration, IdHasher>,
+    /// Set when a task's future is dropped, so that the poll that completed it does not enter
+    /// it in `busy` again.
+    pub(crate) finished: bool,
 }
 
 impl Lag {
@@ -119,6 +126,8 @@ impl Lag {
             delays: Histogram::new(),
             longest: None,
             clock: Instant::now(),
+            busy: HashMap::default(),
+            finished: false,
         }
     }
 

@@ -30,7 +30,7 @@ use crate::lag::Lag;
 use crate::monitor::{Monitor, MonitorConfig, Probe};
 use crate::reactor::Reactor;
 use crate::stats::{bump, Counters, Stats};
-use crate::task::{self, JoinHandle, MetaKey, Runnable, TaskId, TaskState};
+use crate::task::{self, JoinHandle, MetaKey, Runnable, TaskId};
 use crate::timer::Timers;
 
 thread_local! {
@@ -489,8 +489,9 @@ pub(crate) struct Core {
     dead_names: RefCell<Vec<TaskId>>,
     /// Id given to the next spawned task.
     next_task_id: Cell<u64>,
-    /// The task being polled, if a task poll is in progress.
-    running: Cell<Option<Running>>,
+    /// The task being polled, if a task poll is in progress (its runnable, consumed by the
+    /// poll, keeps the task alive meanwhile).
+    running: Cell<Option<MetaKey>>,
     /// Whether a monitor thread reads the probe; if not, polls are not published.
     publish: bool,
     /// Whether each cycle is traced ([`Builder::trace_cycles`]).
@@ -539,24 +540,34 @@ impl Core {
             let Some((runnable, ready_at)) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
-            let Some(ran) = self.run_task(runnable) else {
+            // Only a map key: never dereferenced after the poll, which may free the task.
+            let key = MetaKey::of(runnable.metadata());
+            lag.borrow_mut().finished = false;
+            let Some((id, location)) = self.run_task(runnable) else {
                 continue;
             };
             let end = Instant::now();
             let ready_at = ready_at.unwrap_or(clock);
             let mut lag = lag.borrow_mut();
-            if lag.record(ran.id, ran.location, ready_at, clock, end) {
+            if !lag.finished {
+                *lag.busy.entry(key).or_default() += end - clock;
+            }
+            if lag.record(id, location, ready_at, clock, end) {
                 if let Some(longest) = &mut lag.longest {
-                    longest.name = self.task_name(ran.id).map(|n| n.to_string());
+                    longest.name = self.task_name(id).map(|n| n.to_string());
                 }
             }
             clock = end;
         }
     }
 
-    /// Polls one task, or drops it if it was aborted; returns what ran.
+    /// Polls one task, or drops it if it was aborted; returns its id and spawn location if it
+    /// ran.
     #[inline(always)]
-    fn run_task(&self, runnable: Runnable) -> Option<Running> {
+    fn run_task(
+        &self,
+        runnable: Runnable,
+    ) -> Option<(TaskId, &'static std::panic::Location<'static>)> {
         let meta = runnable.metadata();
         let state = meta.state();
         if state.is_aborted() {
@@ -565,18 +576,13 @@ impl Core {
             drop(runnable);
             return None;
         }
-        let state = state.polled();
-        meta.set_state(state);
-        let running = Running {
-            id: meta.id,
-            location: meta.location,
-            state,
-        };
-        self.running.set(Some(running));
-        self.publish_poll(running.id, running.location);
+        meta.set_state(state.polled());
+        let ran = (meta.id, meta.location);
+        self.running.set(Some(MetaKey::of(meta)));
+        self.publish_poll(ran.0, ran.1);
         runnable.run();
         self.running.set(None);
-        Some(running)
+        Some(ran)
     }
 
     /// When a task that becomes ready now became ready, in poll timing mode: the loop's latest
@@ -783,8 +789,28 @@ impl Core {
         }
     }
 
+    /// Total poll time of a live task so far, with poll timing.
+    pub(crate) fn busy(&self, meta: &crate::task::TaskMeta) -> Option<Duration> {
+        let lag = self.lag.as_ref()?.borrow();
+        Some(
+            lag.busy
+                .get(&MetaKey::of(meta))
+                .copied()
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Forgets the poll time of a task whose future is being dropped.
+    pub(crate) fn task_finished(&self, meta: &crate::task::TaskMeta) {
+        if let Some(lag) = &self.lag {
+            let mut lag = lag.borrow_mut();
+            lag.busy.remove(&MetaKey::of(meta));
+            lag.finished = true;
+        }
+    }
+
     /// The task being polled now, if the caller is a task (not the `block_on` future).
-    pub(crate) fn running_task(&self) -> Option<Running> {
+    pub(crate) fn running_task(&self) -> Option<MetaKey> {
         self.running.get()
     }
 
@@ -816,17 +842,6 @@ struct Resumed {
     by_timers: usize,
     /// Tasks woken from other threads, moved from the injection queue.
     from_threads: usize,
-}
-
-/// A task being polled: what the task dump needs while its runnable is consumed by the poll.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Running {
-    /// The task.
-    pub(crate) id: TaskId,
-    /// Where it was spawned.
-    pub(crate) location: &'static std::panic::Location<'static>,
-    /// Its state as of this poll.
-    pub(crate) state: TaskState,
 }
 
 /// The ready queue: runnable tasks in the order they became ready and, in poll timing mode,

@@ -251,7 +251,7 @@ impl TaskState {
 /// A live task's key in the registry of waiting tasks (`Core::waiting`): the address of its
 /// metadata, which is unique among live tasks and reachable from the task's future, its runnable
 /// and its `JoinHandle` alike.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct MetaKey(NonNull<TaskMeta>);
 
 impl std::hash::Hash for MetaKey {
@@ -269,13 +269,12 @@ impl MetaKey {
 
     /// The metadata of the live task this key was taken from.
     ///
-    /// Only called on keys in the registry: an entry is inserted by the task's future and
-    /// removed when that future is dropped, so while the key is there the task's allocation,
-    /// which holds the metadata, is alive.
+    /// Only called on keys of live tasks: keys in the registry (an entry is inserted by the
+    /// task's future and removed when that future is dropped) and the key of the task being
+    /// polled (`Core::running`, set only while its runnable, which keeps it alive, runs).
     pub(crate) fn meta(&self) -> &TaskMeta {
-        // SAFETY: see above: the registry holds this key only while the task's future, and so
-        // its allocation with the metadata, exists; the metadata is only read through shared
-        // references.
+        // SAFETY: see above: such a key is only held while the task's allocation, which holds
+        // the metadata, exists; the metadata is only read through shared references.
         unsafe { self.0.as_ref() }
     }
 }
@@ -402,6 +401,7 @@ pin_project! {
                 }
             }
             core.tasks_alive.set(core.tasks_alive.get() - 1);
+            core.task_finished(meta);
             if meta.state().is_waiting() {
                 core.waiting.borrow_mut().remove(&MetaKey::of(meta));
             }

@@ -37,6 +37,10 @@ fn the_dump_lists_running_ready_and_waiting_tasks() {
         assert_eq!(find("fresh").polls, 0);
         assert!(find("waiter").spawned_at.file().ends_with("dump.rs"));
         assert!(tasks.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+        // Without poll timing (this runtime's default in release), no poll time is known.
+        if tasks.iter().any(|t| t.busy.is_some()) {
+            assert_eq!(find("fresh").busy, Some(Duration::ZERO));
+        }
 
         // Ages grow; the dump after the sleeper has waited a while shows it.
         evloop::sleep(Duration::from_millis(200)).await;
@@ -69,5 +73,39 @@ fn the_table_has_one_line_per_task_and_never_panics_on_odd_names() {
         );
         evloop::print_tasks();
         odd.abort();
+    });
+}
+
+#[test]
+fn with_poll_timing_the_dump_shows_each_task_s_total_poll_time() {
+    let rt = evloop::Builder::new().poll_timing(true).build().unwrap();
+    rt.block_on(async {
+        let worker = evloop::task::Builder::new().name("worker").spawn(async {
+            for _ in 0..3 {
+                let start = std::time::Instant::now();
+                while start.elapsed() < Duration::from_millis(10) {
+                    std::hint::spin_loop();
+                }
+                evloop::yield_now().await;
+            }
+            evloop::sleep(Duration::from_secs(60)).await;
+        });
+        evloop::sleep(Duration::from_millis(100)).await;
+        let tasks = evloop::tasks();
+        let info = tasks.iter().find(|t| t.id == worker.id()).unwrap();
+        assert_eq!(info.polls, 4);
+        let busy = info.busy.expect("poll time with poll timing");
+        assert!(busy >= Duration::from_millis(30), "{busy:?}");
+        assert!(busy < Duration::from_secs(5), "{busy:?}");
+        let table = TaskTable(tasks).to_string();
+        assert!(table.lines().next().unwrap().contains("busy"), "{table}");
+        worker.abort();
+    });
+    let no_timing = evloop::Builder::new().poll_timing(false).build().unwrap();
+    no_timing.block_on(async {
+        let sleeper = evloop::spawn(evloop::sleep(Duration::from_secs(60)));
+        evloop::yield_now().await;
+        assert_eq!(evloop::tasks()[0].busy, None);
+        sleeper.abort();
     });
 }
