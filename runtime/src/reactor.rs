@@ -76,10 +76,10 @@ impl Reactor {
     /// Registers `fd` for both directions, edge-triggered, and returns its key.
     pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         let key = self.sources.borrow_mut().insert(SourceState::default());
-        // SAFETY: `polling` requires the fd to be deleted from the poller before it is closed.
-        // The only caller is `Async::new_nonblocking`, whose `Drop` (and `into_inner`) calls
-        // `deregister` with the same fd while it still owns the I/O object, i.e. before the
-        // object, and so the fd, is dropped.
+        // `polling` requires the fd to be deleted from the poller before it is closed. The only
+        // caller is `Async::new_nonblocking`, whose `Drop` (and `into_inner`) calls `deregister`
+        // with the same fd while it still owns the I/O object, before the fd is dropped.
+        // SAFETY: so the fd is deleted from the poller before it is closed.
         let added = unsafe {
             self.shared
                 .poller

@@ -138,10 +138,10 @@ where
         future: Some(future),
     };
     let schedule = move |runnable| schedule(&shared, runnable);
-    // SAFETY: `spawn_unchecked` is used for its missing `Send` bound on the future (the bounds
-    // on lifetimes are met: the future and `schedule` are `'static` but for the borrow of the
-    // task's own metadata, which the API allows). A future that is not
-    // `Send` requires its `Runnable` to be run and dropped on this thread only:
+    // `spawn_unchecked` is used for its missing `Send` bound on the future (the bounds on
+    // lifetimes are met: the future and `schedule` are `'static` but for the borrow of the
+    // task's own metadata, which the API allows). A future that is not `Send` requires its
+    // `Runnable` to be run and dropped on this thread only:
     // - the loop runs or drops runnables only in `run_ready` and `shutdown`, on the thread that
     //   created the loop, which is this thread (`Core` is `!Send`, and `spawn_on` gets it from
     //   this thread's context or from a `!Send` `Runtime`);
@@ -151,6 +151,7 @@ where
     // - `schedule` itself is `Send + Sync`, so wakers may be used on any thread.
     // The future borrows the task's metadata, which lives in the same allocation and outlives
     // it: `spawn_unchecked` supports exactly this (`Fut: 'a` for `&'a M`).
+    // SAFETY: so runnables of `!Send` futures stay on this thread, and borrows are allowed ones.
     let (runnable, task) = unsafe {
         async_task::Builder::new()
             .metadata(meta)
