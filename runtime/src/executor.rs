@@ -10,6 +10,7 @@
 //! threads, so none outlives the loop.
 
 use std::cell::RefCell;
+use std::io;
 
 use evloop_bridge::{Handle, ThreadPool};
 
@@ -88,6 +89,16 @@ where
     T: Send + 'static,
 {
     with_core("evloop::to_thread", |core| core.default_pool.submit(f))
+}
+
+/// Runs the blocking I/O call `f` on the loop's default pool; a job that failed (it panicked,
+/// or the pool shut down) becomes an `io::Error` of kind `Other`. For `fs` and name resolution.
+pub(crate) async fn unblock<T, F>(f: F) -> io::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    to_thread(f).await.map_err(io::Error::other)?
 }
 
 /// A loop's default pool: created on first use, shut down with the loop.

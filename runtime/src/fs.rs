@@ -42,16 +42,9 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use evloop_bridge::Handle;
-use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 
-/// Runs the blocking file operation `f` on the loop's default pool.
-async fn unblock<T, F>(f: F) -> io::Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce() -> io::Result<T> + Send + 'static,
-{
-    crate::to_thread(f).await.map_err(io::Error::other)?
-}
+use crate::executor::unblock;
+use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 
 /// Reads the whole file: `std::fs::read`, off the loop thread.
 ///
@@ -187,6 +180,20 @@ enum Outcome {
     Rewound(io::Result<u64>),
     /// A seek asked for by the user: the new position.
     Sought(io::Result<u64>),
+}
+
+impl Outcome {
+    /// The error of a failed operation. Whichever poll sees an operation end reports its error,
+    /// so none is lost.
+    fn error(self) -> Option<io::Error> {
+        match self {
+            Outcome::Filled(Err(e))
+            | Outcome::Flushed(Err(e))
+            | Outcome::Rewound(Err(e))
+            | Outcome::Sought(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl Inner {
@@ -361,7 +368,7 @@ impl File {
     }
 
     /// Starts `op` on the pool.
-    fn start(&mut self, op: fn(&mut Inner) -> Outcome) -> io::Result<()> {
+    fn start(&mut self, op: impl FnOnce(&mut Inner) -> Outcome + Send + 'static) -> io::Result<()> {
         let mut inner = self.take_idle()?;
         self.state = State::Busy(crate::to_thread(move || {
             let outcome = op(&mut inner);
@@ -389,13 +396,12 @@ impl AsyncRead for File {
         loop {
             match ready!(this.poll_idle(cx))? {
                 Some(Outcome::Filled(Ok(0))) => return Poll::Ready(Ok(0)),
-                Some(Outcome::Filled(Err(e)) | Outcome::Flushed(Err(e))) => {
-                    return Poll::Ready(Err(e))
+                Some(outcome) => {
+                    if let Some(e) = outcome.error() {
+                        return Poll::Ready(Err(e));
+                    }
                 }
-                Some(Outcome::Rewound(Err(e)) | Outcome::Sought(Err(e))) => {
-                    return Poll::Ready(Err(e))
-                }
-                _ => {}
+                None => {}
             }
             let inner = this.idle()?;
             if !inner.write_buf.is_empty() {
@@ -423,14 +429,8 @@ impl AsyncWrite for File {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         loop {
-            match ready!(this.poll_idle(cx))? {
-                Some(Outcome::Flushed(Err(e)) | Outcome::Filled(Err(e))) => {
-                    return Poll::Ready(Err(e))
-                }
-                Some(Outcome::Rewound(Err(e)) | Outcome::Sought(Err(e))) => {
-                    return Poll::Ready(Err(e))
-                }
-                _ => {}
+            if let Some(e) = ready!(this.poll_idle(cx))?.and_then(Outcome::error) {
+                return Poll::Ready(Err(e));
             }
             let inner = this.idle()?;
             if inner.read_pos < inner.read_buf.len() {
@@ -450,7 +450,7 @@ impl AsyncWrite for File {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            if let Some(Outcome::Flushed(Err(e))) = ready!(this.poll_idle(cx))? {
+            if let Some(e) = ready!(this.poll_idle(cx))?.and_then(Outcome::error) {
                 return Poll::Ready(Err(e));
             }
             if this.idle()?.write_buf.is_empty() {
@@ -477,16 +477,14 @@ impl AsyncSeek for File {
         loop {
             match ready!(this.poll_idle(cx))? {
                 Some(Outcome::Sought(result)) => return Poll::Ready(result),
-                Some(Outcome::Flushed(Err(e)) | Outcome::Filled(Err(e))) => {
-                    return Poll::Ready(Err(e))
+                Some(outcome) => {
+                    if let Some(e) = outcome.error() {
+                        return Poll::Ready(Err(e));
+                    }
                 }
-                _ => {}
+                None => {}
             }
-            let mut inner = this.take_idle()?;
-            this.state = State::Busy(crate::to_thread(move || {
-                let outcome = Outcome::Sought(inner.seek(pos));
-                (inner, outcome)
-            }));
+            this.start(move |inner| Outcome::Sought(inner.seek(pos)))?;
         }
     }
 }

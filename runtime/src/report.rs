@@ -11,8 +11,7 @@ pub(crate) fn warn(message: fmt::Arguments<'_>) {
     if tracing::dispatcher::has_been_set() {
         tracing::warn!(target: "evloop", "{message}");
     } else {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr().lock(), "evloop: {message}");
+        to_stderr(message);
     }
 }
 
@@ -22,7 +21,12 @@ pub(crate) fn trace(message: fmt::Arguments<'_>) {
     if tracing::dispatcher::has_been_set() {
         tracing::info!(target: "evloop::cycle", "{message}");
     } else {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr().lock(), "evloop: {message}");
+        to_stderr(message);
     }
+}
+
+/// One line on stderr, prefixed with `evloop:`; a failed write is ignored (never a panic).
+fn to_stderr(message: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "evloop: {message}");
 }

@@ -219,18 +219,13 @@ impl Builder {
                 ),
             ));
         }
-        let watchdog = match self.stall_watchdog {
-            Some(on) => on,
-            None => env_flag("EVLOOP_WATCHDOG")?.unwrap_or(false),
-        };
-        let trace = match self.trace_cycles {
-            Some(on) => on,
-            None => env_flag("EVLOOP_TRACE_CYCLES")?.unwrap_or(false),
-        };
-        let poll_timing = match self.poll_timing {
-            Some(on) => on,
-            None => env_flag("EVLOOP_POLL_TIMING")?.unwrap_or(cfg!(debug_assertions)),
-        };
+        let watchdog = setting(self.stall_watchdog, "EVLOOP_WATCHDOG", false)?;
+        let trace = setting(self.trace_cycles, "EVLOOP_TRACE_CYCLES", false)?;
+        let poll_timing = setting(
+            self.poll_timing,
+            "EVLOOP_POLL_TIMING",
+            cfg!(debug_assertions),
+        )?;
         let poller = Poller::new()?;
         if !poller.supports_edge() {
             return Err(io::Error::new(
@@ -301,13 +296,17 @@ fn env_threshold() -> io::Result<Option<Duration>> {
     }
 }
 
-/// A boolean environment variable, `0` or `1`; `None` when unset or empty.
-fn env_flag(name: &str) -> io::Result<Option<bool>> {
+/// A boolean setting: as set on the builder, otherwise as the environment variable `name`
+/// says (`0` or `1`), otherwise `default`.
+fn setting(set: Option<bool>, name: &str, default: bool) -> io::Result<bool> {
+    if let Some(on) = set {
+        return Ok(on);
+    }
     match std::env::var_os(name) {
-        None => Ok(None),
-        Some(v) if v.is_empty() => Ok(None),
-        Some(v) if v == "1" => Ok(Some(true)),
-        Some(v) if v == "0" => Ok(Some(false)),
+        None => Ok(default),
+        Some(v) if v.is_empty() => Ok(default),
+        Some(v) if v == "1" => Ok(true),
+        Some(v) if v == "0" => Ok(false),
         Some(v) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(

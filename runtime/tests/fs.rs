@@ -175,3 +175,25 @@ fn a_blocking_open_does_not_block_the_loop() {
     assert!(ticks >= 10, "the loop kept running: {ticks} ticks");
     assert_eq!(contents, "through the pipe");
 }
+
+#[test]
+fn an_error_of_an_abandoned_operation_is_reported_by_the_next_one() {
+    let dir = TempDir::new("lost-error");
+    let path = dir.0.clone();
+    evloop::run(async move {
+        // Opening a directory succeeds; reading it fails with EISDIR.
+        let mut file = File::open(&path).await.unwrap();
+        let mut buf = [0u8; 8];
+        // Start a read-ahead on the pool, then give up on the read before it ends.
+        assert!(futures_lite::future::poll_once(file.read(&mut buf))
+            .await
+            .is_none());
+        let err = file.flush().await.unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(rustix::io::Errno::ISDIR.raw_os_error())
+        );
+        // The file stays usable, and the error does not come back twice.
+        file.flush().await.unwrap();
+    });
+}

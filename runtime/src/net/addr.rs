@@ -3,6 +3,8 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
+use crate::executor::unblock;
+
 /// Something that can be turned into socket addresses: a [`SocketAddr`], an `(ip, port)` pair,
 /// or a `"host:port"` string / `(host, port)` pair that may need a DNS lookup.
 ///
@@ -130,19 +132,9 @@ pub async fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     use std::net::ToSocketAddrs as _;
     match sealed::Sealed::into_target(addr) {
         Target::Addrs(addrs) => Ok(addrs),
-        Target::HostPort(s) => off_loop(move || s.to_socket_addrs().map(Vec::from_iter)).await,
+        Target::HostPort(s) => unblock(move || s.to_socket_addrs().map(Vec::from_iter)).await,
         Target::Host(h, p) => {
-            off_loop(move || (h.as_str(), p).to_socket_addrs().map(Vec::from_iter)).await
+            unblock(move || (h.as_str(), p).to_socket_addrs().map(Vec::from_iter)).await
         }
     }
-}
-
-/// Runs the blocking lookup `f` on the loop's default pool and waits for it without blocking
-/// the loop.
-async fn off_loop<T, F>(f: F) -> io::Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce() -> io::Result<T> + Send + 'static,
-{
-    crate::to_thread(f).await.map_err(io::Error::other)?
 }
