@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use crate::executor::unblock;
+use crate::blocking::unblock;
 
 /// Something that can be turned into socket addresses: a [`SocketAddr`], an `(ip, port)` pair,
 /// or a `"host:port"` string / `(host, port)` pair that may need a DNS lookup.

@@ -11,7 +11,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::{each_addr, ToSocketAddrs};
-use crate::io::Async;
+use crate::io::async_fd::Async;
 
 /// A TCP server socket, accepting connections without blocking the loop.
 ///
@@ -123,7 +123,7 @@ impl Stream for Incoming<'_> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let listener = &self.listener.inner;
         listener
-            .poll_op(crate::reactor::Dir::Read, cx, &mut |l| l.accept())
+            .poll_op(crate::io::reactor::Dir::Read, cx, &mut |l| l.accept())
             .map(|r| Some(r.and_then(|(stream, _)| TcpStream::from_std(stream))))
     }
 }
@@ -274,7 +274,7 @@ macro_rules! async_read_write {
                 bufs: &mut [IoSliceMut<'_>],
             ) -> Poll<io::Result<usize>> {
                 self.inner
-                    .poll_op(crate::reactor::Dir::Read, cx, &mut |mut s| {
+                    .poll_op(crate::io::reactor::Dir::Read, cx, &mut |mut s| {
                         s.read_vectored(bufs)
                     })
             }
@@ -295,7 +295,7 @@ macro_rules! async_read_write {
                 bufs: &[IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
                 self.inner
-                    .poll_op(crate::reactor::Dir::Write, cx, &mut |mut s| {
+                    .poll_op(crate::io::reactor::Dir::Write, cx, &mut |mut s| {
                         s.write_vectored(bufs)
                     })
             }

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use super::{each_addr, resolve, ToSocketAddrs};
-use crate::io::Async;
+use crate::io::async_fd::Async;
 
 /// A UDP socket.
 ///

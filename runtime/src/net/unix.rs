@@ -12,7 +12,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::tcp::{async_read_write, connect_in_progress};
-use crate::io::Async;
+use crate::io::async_fd::Async;
 
 /// A Unix-domain server socket.
 pub struct UnixListener {

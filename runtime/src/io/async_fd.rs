@@ -10,8 +10,8 @@ use std::task::{ready, Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::reactor::{Dir, Reactor};
-use crate::runtime::with_core;
+use crate::io::reactor::{Dir, Reactor};
+use crate::scheduler::context::with_core;
 
 /// An I/O object registered with the event loop: a socket, pipe or other pollable descriptor.
 ///
@@ -21,9 +21,14 @@ use crate::runtime::with_core;
 ///
 /// It implements the `futures-io` traits [`AsyncRead`] and [`AsyncWrite`] when `T` (or `&T`)
 /// implements [`Read`] and [`Write`], so async codecs and helpers from the ecosystem work on it.
-/// Regular files cannot be polled by the OS; use [`evloop::fs`](crate) helpers for them.
+/// Regular files cannot be polled by the OS; use [`evloop::fs`](crate::fs) helpers for them.
 ///
 /// `Async` is `!Send`: it belongs to the loop that registered it.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<evloop::Async<std::os::unix::net::UnixStream>>();
+/// ```
 ///
 /// # Examples
 ///
@@ -82,8 +87,10 @@ impl<T: AsFd> Async<T> {
     /// Panics if no event loop is running on this thread.
     #[track_caller]
     pub fn new_nonblocking(io: T) -> io::Result<Self> {
-        let reactor = with_core("evloop::Async::new", |core| core.reactor.clone());
-        let key = reactor.register(io.as_fd())?;
+        let reactor = with_core("evloop::Async::new", |core| core.reactor().clone());
+        // SAFETY: `Async` owns `io` until its `Drop` or `into_inner`, and both deregister it
+        // before giving it up, so the descriptor leaves the poller before it can be closed.
+        let key = unsafe { reactor.register(io.as_fd()) }?;
         Ok(Async {
             io: Some(io),
             key,
@@ -163,15 +170,8 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         op: &mut impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        loop {
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.reactor.clear_ready(self.key, dir);
-                    ready!(self.poll_ready(dir, cx));
-                }
-                result => return Poll::Ready(result),
-            }
-        }
+        let io = self.get_ref();
+        poll_until_ready(&self.reactor, self.key, dir, cx, || op(io))
     }
 
     /// Like [`poll_op`](Self::poll_op), for operations that need `&mut T`.
@@ -181,33 +181,55 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&mut T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        loop {
-            let io = self.io.as_mut().expect("Async used after into_inner");
-            match op(io) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.reactor.clear_ready(self.key, dir);
-                    ready!(self.poll_ready(dir, cx));
-                }
-                result => return Poll::Ready(result),
-            }
-        }
+        let io = self.io.as_mut().expect("Async used after into_inner");
+        poll_until_ready(&self.reactor, self.key, dir, cx, || op(io))
     }
 
     fn poll_ready(&self, dir: Dir, cx: &mut Context<'_>) -> Poll<()> {
-        let poll = self.reactor.poll_ready(self.key, dir, cx);
-        if poll.is_pending() {
-            // Only the loop that registered the object will ever report its readiness.
-            let same_loop = with_core("an evloop I/O object", |core| {
-                Rc::ptr_eq(&core.reactor, &self.reactor)
-            });
-            assert!(
-                same_loop,
-                "this evloop I/O object was registered with another event loop, which will never \
-                 report its readiness here; create I/O objects inside the loop that uses them"
-            );
-        }
-        poll
+        poll_ready(&self.reactor, self.key, dir, cx)
     }
+}
+
+/// Runs `op` until it does not return `WouldBlock`: on `WouldBlock`, clears the readiness of
+/// `dir` and waits for its next edge (`Pending`), then tries again.
+fn poll_until_ready<R>(
+    reactor: &Rc<Reactor>,
+    key: usize,
+    dir: Dir,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut() -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                reactor.clear_ready(key, dir);
+                ready!(poll_ready(reactor, key, dir, cx));
+            }
+            result => return Poll::Ready(result),
+        }
+    }
+}
+
+/// Polls the readiness of `dir` of the source `key` of `reactor`.
+///
+/// # Panics
+///
+/// Panics when the source would wait on a loop other than the one running on this thread,
+/// which would never report its readiness.
+fn poll_ready(reactor: &Rc<Reactor>, key: usize, dir: Dir, cx: &mut Context<'_>) -> Poll<()> {
+    let poll = reactor.poll_ready(key, dir, cx);
+    if poll.is_pending() {
+        // Only the loop that registered the object will ever report its readiness.
+        let same_loop = with_core("an evloop I/O object", |core| {
+            Rc::ptr_eq(core.reactor(), reactor)
+        });
+        assert!(
+            same_loop,
+            "this evloop I/O object was registered with another event loop, which will never \
+             report its readiness here; create I/O objects inside the loop that uses them"
+        );
+    }
+    poll
 }
 
 // `Async` never hands out `Pin<&mut T>`: pinning an `Async` does not pin the I/O object.

@@ -14,10 +14,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use polling::{Event, Events, PollMode};
+use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
-
-use crate::runtime::Shared;
 
 /// A direction of I/O readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +26,11 @@ pub(crate) enum Dir {
     Write = 1,
 }
 
-/// The loop's I/O registry and its OS poller.
+/// The loop's I/O registry and its OS poller. Loop thread only (other threads reach the poller
+/// through the loop's `Shared`, and only to `notify` it).
 pub(crate) struct Reactor {
-    /// Holds the poller, which other threads may `notify`.
-    shared: Arc<Shared>,
+    /// The OS poller (epoll or kqueue).
+    poller: Arc<Poller>,
     /// Registered sources; the key is the `key` of their poller events.
     sources: RefCell<Slab<SourceState>>,
     /// Events of the last poll, dispatched in step 3.
@@ -55,9 +54,9 @@ struct Direction {
 }
 
 impl Reactor {
-    pub(crate) fn new(shared: Arc<Shared>, capacity: NonZeroUsize) -> Self {
+    pub(crate) fn new(poller: Arc<Poller>, capacity: NonZeroUsize) -> Self {
         Reactor {
-            shared,
+            poller,
             sources: RefCell::new(Slab::new()),
             events: RefCell::new(Events::with_capacity(capacity)),
         }
@@ -74,15 +73,20 @@ impl Reactor {
     }
 
     /// Registers `fd` for both directions, edge-triggered, and returns its key.
-    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
+    ///
+    /// # Errors
+    ///
+    /// Returns the poller's error (for example `EPERM` for a regular file).
+    ///
+    /// # Safety
+    ///
+    /// `fd` must be [`deregister`](Self::deregister)ed with this key before it is closed:
+    /// `polling` requires a source to leave the poller before its descriptor is closed.
+    pub(crate) unsafe fn register(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         let key = self.sources.borrow_mut().insert(SourceState::default());
-        // `polling` requires the fd to be deleted from the poller before it is closed. The only
-        // caller is `Async::new_nonblocking`, whose `Drop` (and `into_inner`) calls `deregister`
-        // with the same fd while it still owns the I/O object, before the fd is dropped.
-        // SAFETY: so the fd is deleted from the poller before it is closed.
+        // SAFETY: the caller deregisters `fd` before closing it (this function's contract).
         let added = unsafe {
-            self.shared
-                .poller
+            self.poller
                 .add_with_mode(fd.as_raw_fd(), Event::all(key), PollMode::Edge)
         };
         if let Err(e) = added {
@@ -94,7 +98,7 @@ impl Reactor {
 
     /// Removes `fd` from the poller and forgets its state; its waiters are dropped.
     pub(crate) fn deregister(&self, key: usize, fd: BorrowedFd<'_>) -> io::Result<()> {
-        let deleted = self.shared.poller.delete(fd);
+        let deleted = self.poller.delete(fd);
         let state = self.sources.borrow_mut().try_remove(key);
         drop(state);
         deleted
@@ -124,8 +128,8 @@ impl Reactor {
         let mut events = self.events.borrow_mut();
         events.clear();
         match deadline {
-            Some(deadline) => self.shared.poller.wait_deadline(&mut events, deadline),
-            None => self.shared.poller.wait(&mut events, None),
+            Some(deadline) => self.poller.wait_deadline(&mut events, deadline),
+            None => self.poller.wait(&mut events, None),
         }
         .map(drop)
     }

@@ -1,0 +1,355 @@
+//! [`Builder`]: a loop's settings, from code or from `EVLOOP_*` environment variables.
+
+use std::ffi::OsString;
+use std::io;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use polling::Poller;
+
+use crate::observe::monitor::{Monitor, MonitorConfig};
+use crate::observe::observer::Instruments;
+use crate::observe::probe::Probe;
+use crate::runtime::Runtime;
+use crate::scheduler::Core;
+
+/// Configures and creates a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// let rt = evloop::Builder::new().name("api-server").build()?;
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    /// Name of the loop, shown in reports.
+    name: Option<String>,
+    /// How many OS events one call to the poller can return.
+    event_capacity: NonZeroUsize,
+    /// Set by [`Builder::slow_poll_threshold`]; otherwise `EVLOOP_SLOW_POLL_MS`, or 100 ms.
+    slow_poll_threshold: Option<Duration>,
+    /// Set by [`Builder::slow_poll_reports`]; on by default.
+    slow_poll_reports: bool,
+    /// Set by [`Builder::stall_watchdog`]; otherwise on when `EVLOOP_WATCHDOG` is `1`.
+    stall_watchdog: Option<bool>,
+    /// Set by [`Builder::poll_timing`]; otherwise `EVLOOP_POLL_TIMING`, or on in debug builds.
+    poll_timing: Option<bool>,
+    /// Set by [`Builder::trace_cycles`]; otherwise on when `EVLOOP_TRACE_CYCLES` is `1`.
+    trace_cycles: Option<bool>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: no name, 1024 events per poll.
+    pub fn new() -> Self {
+        Builder {
+            name: None,
+            event_capacity: NonZeroUsize::new(1024).unwrap(),
+            slow_poll_threshold: None,
+            slow_poll_reports: true,
+            stall_watchdog: None,
+            poll_timing: None,
+            trace_cycles: None,
+        }
+    }
+
+    /// Names the loop; the name appears in reports and in [`Runtime`]'s `Debug` output.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets how many OS events a single poll can return (default 1024). More events than this
+    /// are simply returned by the next poll.
+    pub fn event_capacity(mut self, capacity: NonZeroUsize) -> Self {
+        self.event_capacity = capacity;
+        self
+    }
+
+    /// Sets how long one poll of a task may take before it is reported as blocking the loop
+    /// (default 100 ms, asyncio's `slow_callback_duration`, or the `EVLOOP_SLOW_POLL_MS`
+    /// environment variable). The same threshold tells the stall watchdog when to speak.
+    ///
+    /// A zero threshold, or one over an hour, makes [`build`](Self::build) fail.
+    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Self {
+        self.slow_poll_threshold = Some(threshold);
+        self
+    }
+
+    /// Whether polls longer than the threshold are reported (default: on).
+    ///
+    /// Reports name the task (id, name, spawn location) and how long its poll took. They come
+    /// from a monitor thread that watches what the loop publishes with a few relaxed atomic
+    /// stores per poll, so the loop itself never reads a clock for them; see
+    /// [`stall_watchdog`](Self::stall_watchdog). With reports and watchdog both off, no monitor
+    /// thread runs.
+    pub fn slow_poll_reports(mut self, on: bool) -> Self {
+        self.slow_poll_reports = on;
+        self
+    }
+
+    /// Whether the monitor thread also reports stalls while they last (default: off, or on when
+    /// the `EVLOOP_WATCHDOG` environment variable is `1`).
+    ///
+    /// A stall is a time longer than the threshold in which no cycle of the loop completes
+    /// although the loop is not idle in the poller. The watchdog reports it while the loop is
+    /// still stuck, naming the task that is running, and again when the loop recovers, with the
+    /// total. An idle loop is never reported and never woken.
+    pub fn stall_watchdog(mut self, on: bool) -> Self {
+        self.stall_watchdog = Some(on);
+        self
+    }
+
+    /// Whether every task poll is timed, for [`Stats::poll_durations`],
+    /// [`Stats::scheduling_delays`] and an exact [`Stats::longest_poll`] (default: on in debug
+    /// builds, off in release builds, or as the `EVLOOP_POLL_TIMING` environment variable, `0`
+    /// or `1`, says).
+    ///
+    /// It reads the clock once per poll, which costs more than half of a `yield_now` here; the
+    /// slow-poll reports and the watchdog do not need it.
+    pub fn poll_timing(mut self, on: bool) -> Self {
+        self.poll_timing = Some(on);
+        self
+    }
+
+    /// Whether the loop reports each step of each cycle, to watch Run → Poll → Resume happen
+    /// (default: off, or on when the `EVLOOP_TRACE_CYCLES` environment variable is `1`).
+    ///
+    /// Three lines per cycle, through `tracing` (target `evloop::cycle`, level `INFO`) or on
+    /// stderr: the tasks polled in step 1, the poller's timeout, wait and events in step 2, and
+    /// what woke the tasks resumed in step 3. When off, it costs one branch per cycle.
+    pub fn trace_cycles(mut self, on: bool) -> Self {
+        self.trace_cycles = Some(on);
+        self
+    }
+
+    /// Creates the runtime: the OS poller, the ready queue, the timers and the I/O registry,
+    /// and the monitor thread when slow-poll reports or the watchdog are on.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the poller or the monitor thread cannot be created (for example
+    /// when the process is out of file descriptors), [`io::ErrorKind::Unsupported`] on platforms
+    /// whose poller has no edge-triggered mode, and [`io::ErrorKind::InvalidInput`] for a
+    /// slow-poll threshold of zero or over an hour, or an unreadable `EVLOOP_SLOW_POLL_MS` or
+    /// `EVLOOP_WATCHDOG`.
+    pub fn build(self) -> io::Result<Runtime> {
+        let settings = Settings::resolve(&self, |name| std::env::var_os(name))?;
+        let poller = Poller::new()?;
+        if !poller.supports_edge() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "evloop needs an edge-triggered OS poller (epoll or kqueue); this platform's has none",
+            ));
+        }
+        let probe = Arc::new(Probe::new());
+        let monitor = if self.slow_poll_reports || settings.watchdog {
+            let config = MonitorConfig {
+                threshold: settings.threshold,
+                slow_polls: self.slow_poll_reports,
+                watchdog: settings.watchdog,
+            };
+            Some(Monitor::start(probe.clone(), config)?)
+        } else {
+            None
+        };
+        let instruments = Instruments {
+            publish: monitor.is_some(),
+            poll_timing: settings.poll_timing,
+            trace: settings.trace,
+        };
+        let core = Core::new(
+            self.name,
+            Arc::new(poller),
+            self.event_capacity,
+            probe,
+            instruments,
+        );
+        Ok(Runtime::new(core, monitor))
+    }
+}
+
+/// The settings that may come from the environment, resolved: the builder's value where it set
+/// one, otherwise the environment variable's, otherwise the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Settings {
+    /// Slow-poll threshold (`EVLOOP_SLOW_POLL_MS`; 100 ms).
+    threshold: Duration,
+    /// Stall watchdog (`EVLOOP_WATCHDOG`; off).
+    watchdog: bool,
+    /// Cycle trace (`EVLOOP_TRACE_CYCLES`; off).
+    trace: bool,
+    /// Poll timing (`EVLOOP_POLL_TIMING`; on in debug builds).
+    poll_timing: bool,
+}
+
+/// The largest slow-poll threshold accepted.
+const MAX_THRESHOLD: Duration = Duration::from_secs(3600);
+
+impl Settings {
+    /// Resolves the settings of `builder`, reading environment variables through `env`.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`] for a threshold of zero or over an hour, and for an
+    /// environment variable that cannot be read.
+    fn resolve(builder: &Builder, env: impl Fn(&str) -> Option<OsString>) -> io::Result<Settings> {
+        let threshold = match builder.slow_poll_threshold {
+            Some(threshold) => threshold,
+            None => {
+                env_threshold(env("EVLOOP_SLOW_POLL_MS"))?.unwrap_or(Duration::from_millis(100))
+            }
+        };
+        if threshold.is_zero() || threshold > MAX_THRESHOLD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "evloop: slow-poll threshold must be between 1 ms and 1 hour, got {threshold:?}"
+                ),
+            ));
+        }
+        let flag = |set, name: &str, default| flag(set, name, env(name), default);
+        Ok(Settings {
+            threshold,
+            watchdog: flag(builder.stall_watchdog, "EVLOOP_WATCHDOG", false)?,
+            trace: flag(builder.trace_cycles, "EVLOOP_TRACE_CYCLES", false)?,
+            poll_timing: flag(
+                builder.poll_timing,
+                "EVLOOP_POLL_TIMING",
+                cfg!(debug_assertions),
+            )?,
+        })
+    }
+}
+
+/// The value of `EVLOOP_SLOW_POLL_MS`, if set.
+fn env_threshold(value: Option<OsString>) -> io::Result<Option<Duration>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let value = value.to_string_lossy();
+    match value.trim().parse::<u64>() {
+        Ok(ms) => Ok(Some(Duration::from_millis(ms))),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "evloop: EVLOOP_SLOW_POLL_MS must be a whole number of milliseconds (1 to \
+                 3600000), got {value:?}"
+            ),
+        )),
+    }
+}
+
+/// A boolean setting: as set on the builder, otherwise as the environment variable `name`
+/// (whose value is `value`) says, `0` or `1`, otherwise `default`.
+fn flag(set: Option<bool>, name: &str, value: Option<OsString>, default: bool) -> io::Result<bool> {
+    if let Some(on) = set {
+        return Ok(on);
+    }
+    match value {
+        None => Ok(default),
+        Some(v) if v.is_empty() => Ok(default),
+        Some(v) if v == "1" => Ok(true),
+        Some(v) if v == "0" => Ok(false),
+        Some(v) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "evloop: {name} must be 0 or 1, got {:?}",
+                v.to_string_lossy()
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::ffi::OsString;
+    use std::io;
+    use std::time::Duration;
+
+    use super::{Builder, Settings};
+
+    /// Resolves `builder` against an environment holding exactly `vars`.
+    fn resolve(builder: Builder, vars: &[(&str, &str)]) -> io::Result<Settings> {
+        let env: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        Settings::resolve(&builder, |name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_without_environment() {
+        let s = resolve(Builder::new(), &[]).unwrap();
+        assert_eq!(s.threshold, Duration::from_millis(100));
+        assert!(!s.watchdog);
+        assert!(!s.trace);
+        assert_eq!(s.poll_timing, cfg!(debug_assertions));
+    }
+
+    #[test]
+    fn environment_variables_set_what_the_builder_left_open() {
+        let s = resolve(
+            Builder::new(),
+            &[
+                ("EVLOOP_SLOW_POLL_MS", " 250 "),
+                ("EVLOOP_WATCHDOG", "1"),
+                ("EVLOOP_TRACE_CYCLES", "1"),
+                ("EVLOOP_POLL_TIMING", "0"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.threshold, Duration::from_millis(250));
+        assert!(s.watchdog && s.trace && !s.poll_timing);
+        // An empty variable means the default.
+        let s = resolve(Builder::new(), &[("EVLOOP_WATCHDOG", "")]).unwrap();
+        assert!(!s.watchdog);
+    }
+
+    #[test]
+    fn the_builder_wins_over_the_environment() {
+        let builder = Builder::new()
+            .slow_poll_threshold(Duration::from_millis(5))
+            .stall_watchdog(false)
+            .trace_cycles(false)
+            .poll_timing(true);
+        let vars = [
+            ("EVLOOP_SLOW_POLL_MS", "abc"),
+            ("EVLOOP_WATCHDOG", "1"),
+            ("EVLOOP_TRACE_CYCLES", "1"),
+            ("EVLOOP_POLL_TIMING", "0"),
+        ];
+        let s = resolve(builder, &vars).unwrap();
+        assert_eq!(s.threshold, Duration::from_millis(5));
+        assert!(!s.watchdog && !s.trace && s.poll_timing);
+    }
+
+    #[test]
+    fn thresholds_out_of_range_are_refused() {
+        for threshold in [Duration::ZERO, Duration::from_secs(3601)] {
+            let builder = Builder::new().slow_poll_threshold(threshold);
+            let err = resolve(builder, &[]).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            assert!(err.to_string().contains("between 1 ms and 1 hour"), "{err}");
+        }
+        let err = resolve(Builder::new(), &[("EVLOOP_SLOW_POLL_MS", "0")]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn unreadable_variables_are_refused_with_their_name() {
+        let err = resolve(Builder::new(), &[("EVLOOP_SLOW_POLL_MS", "abc")]).unwrap_err();
+        assert!(err.to_string().contains("EVLOOP_SLOW_POLL_MS"), "{err}");
+        let err = resolve(Builder::new(), &[("EVLOOP_WATCHDOG", "maybe")]).unwrap_err();
+        assert!(err.to_string().contains("EVLOOP_WATCHDOG"), "{err}");
+    }
+}
