@@ -10,7 +10,8 @@ use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{each_addr, ToSocketAddrs};
+use super::addr::{each_addr, ToSocketAddrs};
+use super::stream::{async_read_write, connect};
 use crate::io::async_fd::Async;
 
 /// A TCP server socket, accepting connections without blocking the loop.
@@ -228,27 +229,9 @@ impl TcpStream {
 /// Connects one address with a non-blocking socket.
 async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
-    let in_progress = match socket.connect(&addr.into()) {
-        Ok(()) => false,
-        Err(e) if connect_in_progress(&e) => true,
-        Err(e) => return Err(e),
-    };
-    let stream = Async::new_nonblocking(std::net::TcpStream::from(socket))?;
-    if in_progress {
-        stream.writable().await?;
-        if let Some(e) = stream.get_ref().take_error()? {
-            return Err(e);
-        }
-        // Writable without a pending error but not connected: report it as the OS would.
-        stream.get_ref().peer_addr()?;
-    }
-    Ok(TcpStream { inner: stream })
-}
-
-/// Whether a non-blocking `connect` is still in progress (`EINPROGRESS`).
-pub(super) fn connect_in_progress(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
+    Ok(TcpStream {
+        inner: connect(socket, &addr.into()).await?,
+    })
 }
 
 impl fmt::Debug for TcpStream {
@@ -257,65 +240,5 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-macro_rules! async_read_write {
-    ($ty:ty) => {
-        impl AsyncRead for $ty {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut &self.inner).poll_read(cx, buf)
-            }
-
-            fn poll_read_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &mut [IoSliceMut<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.inner
-                    .poll_op(crate::io::reactor::Dir::Read, cx, &mut |mut s| {
-                        s.read_vectored(bufs)
-                    })
-            }
-        }
-
-        impl AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut &self.inner).poll_write(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.inner
-                    .poll_op(crate::io::reactor::Dir::Write, cx, &mut |mut s| {
-                        s.write_vectored(bufs)
-                    })
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                // Sockets have no user-space buffer to flush.
-                Poll::Ready(Ok(()))
-            }
-
-            /// Shuts down the write half, so the peer reads end of stream.
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(match self.inner.get_ref().shutdown(Shutdown::Write) {
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-                    other => other,
-                })
-            }
-        }
-    };
-}
-
 async_read_write!(TcpStream);
 async_read_write!(&TcpStream);
-pub(super) use async_read_write;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
-use super::{each_addr, resolve, ToSocketAddrs};
+use super::addr::{each_addr, resolve, ToSocketAddrs};
 use crate::io::async_fd::Async;
 
 /// A UDP socket.
