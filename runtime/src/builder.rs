@@ -108,8 +108,8 @@ impl Builder {
         self
     }
 
-    /// Whether every task poll is timed, for [`Stats::poll_durations`],
-    /// [`Stats::scheduling_delays`] and an exact [`Stats::longest_poll`] (default: on in debug
+    /// Whether every task poll is timed, for [`Stats::poll_durations`](crate::Stats::poll_durations),
+    /// [`Stats::scheduling_delays`](crate::Stats::scheduling_delays) and an exact [`Stats::longest_poll`](crate::Stats::longest_poll) (default: on in debug
     /// builds, off in release builds, or as the `EVLOOP_POLL_TIMING` environment variable, `0`
     /// or `1`, says).
     ///

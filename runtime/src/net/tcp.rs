@@ -133,7 +133,35 @@ impl Stream for Incoming<'_> {
 /// so a reading task and a writing task can share one stream).
 ///
 /// A peer that closed the connection gives `Ok(0)` on read and `BrokenPipe` or
-/// `ConnectionReset` on write.
+/// `ConnectionReset` on write (the first write after the peer closed may still succeed: the
+/// kernel learns of the close from the peer's answer to it).
+///
+/// Like every evloop socket, a `TcpStream` is `!Send`: it is registered with the loop of its
+/// thread, and only that loop reports its readiness.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<evloop::net::TcpStream>();
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// use evloop::net::{TcpListener, TcpStream};
+///
+/// evloop::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (mut server, _) = listener.accept().await?;
+///     client.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
 pub struct TcpStream {
     /// The registered connected socket.
     inner: Async<std::net::TcpStream>,

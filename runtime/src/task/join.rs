@@ -12,7 +12,7 @@ use crate::scheduler::Core;
 use crate::task::harness::{panic_message, TaskOutput};
 use crate::task::meta::{TaskId, TaskMeta};
 
-/// An owned permission to await a task's output, returned by [`spawn`].
+/// An owned permission to await a task's output, returned by [`spawn`](crate::spawn).
 ///
 /// Awaiting it gives `Ok(output)`, or a [`JoinError`] telling whether the task panicked (with the
 /// panic message) or was cancelled. Dropping it detaches the task, which keeps running; a

@@ -57,6 +57,13 @@ pub(crate) fn far_future() -> Instant {
 }
 
 /// Future returned by [`sleep`] and [`sleep_until`].
+///
+/// A `Sleep` is `!Send`: its timer lives in the loop of the thread that first polled it.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<evloop::Sleep>();
+/// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Sleep {
     /// When the sleep ends.
