@@ -11,6 +11,7 @@ use polling::Poller;
 use crate::observe::monitor::{Monitor, MonitorConfig};
 use crate::observe::observer::Instruments;
 use crate::observe::probe::Probe;
+use crate::observe::report;
 use crate::runtime::Runtime;
 use crate::scheduler::Core;
 
@@ -33,11 +34,11 @@ pub struct Builder {
     slow_poll_threshold: Option<Duration>,
     /// Set by [`Builder::slow_poll_reports`]; on by default.
     slow_poll_reports: bool,
-    /// Set by [`Builder::stall_watchdog`]; otherwise on when `EVLOOP_WATCHDOG` is `1`.
+    /// Set by [`Builder::stall_watchdog`]; otherwise as `EVLOOP_WATCHDOG` says, or on.
     stall_watchdog: Option<bool>,
     /// Set by [`Builder::poll_timing`]; otherwise `EVLOOP_POLL_TIMING`, or on in debug builds.
     poll_timing: Option<bool>,
-    /// Set by [`Builder::trace_cycles`]; otherwise on when `EVLOOP_TRACE_CYCLES` is `1`.
+    /// Set by [`Builder::trace_cycles`]; otherwise as `EVLOOP_TRACE_CYCLES` says, or off.
     trace_cycles: Option<bool>,
 }
 
@@ -96,22 +97,26 @@ impl Builder {
         self
     }
 
-    /// Whether the monitor thread also reports stalls while they last (default: off, or on when
-    /// the `EVLOOP_WATCHDOG` environment variable is `1`).
+    /// Whether the monitor thread also reports stalls while they last (default: on, or as the
+    /// `EVLOOP_WATCHDOG` environment variable says).
     ///
     /// A stall is a time longer than the threshold in which no cycle of the loop completes
-    /// although the loop is not idle in the poller. The watchdog reports it while the loop is
-    /// still stuck, naming the task that is running, and again when the loop recovers, with the
-    /// total. An idle loop is never reported and never woken.
+    /// although the loop is not idle in the poller: a task blocked in a synchronous call, such
+    /// as `futures_lite::future::block_on` or a lock, inside the loop. The watchdog reports it
+    /// while the loop is still stuck, naming the task that is running, and again when the loop
+    /// recovers, with the total. An idle loop is never reported and never woken. It costs the
+    /// loop thread nothing: the monitor thread reads what the loop publishes for slow-poll
+    /// reports anyway.
     pub fn stall_watchdog(mut self, on: bool) -> Self {
         self.stall_watchdog = Some(on);
         self
     }
 
-    /// Whether every task poll is timed, for [`Stats::poll_durations`](crate::Stats::poll_durations),
-    /// [`Stats::scheduling_delays`](crate::Stats::scheduling_delays) and an exact [`Stats::longest_poll`](crate::Stats::longest_poll) (default: on in debug
-    /// builds, off in release builds, or as the `EVLOOP_POLL_TIMING` environment variable, `0`
-    /// or `1`, says).
+    /// Whether every task poll is timed, for
+    /// [`Stats::poll_durations`](crate::Stats::poll_durations),
+    /// [`Stats::scheduling_delays`](crate::Stats::scheduling_delays) and an exact
+    /// [`Stats::longest_poll`](crate::Stats::longest_poll) (default: on in debug builds, off in
+    /// release builds, or as the `EVLOOP_POLL_TIMING` environment variable says).
     ///
     /// It reads the clock once per poll, which costs more than half of a `yield_now` here; the
     /// slow-poll reports and the watchdog do not need it.
@@ -121,7 +126,7 @@ impl Builder {
     }
 
     /// Whether the loop reports each step of each cycle, to watch Run → Poll → Resume happen
-    /// (default: off, or on when the `EVLOOP_TRACE_CYCLES` environment variable is `1`).
+    /// (default: off, or as the `EVLOOP_TRACE_CYCLES` environment variable says).
     ///
     /// Three lines per cycle, through `tracing` (target `evloop::cycle`, level `INFO`) or on
     /// stderr: the tasks polled in step 1, the poller's timeout, wait and events in step 2, and
@@ -139,10 +144,18 @@ impl Builder {
     /// Returns the OS error if the poller or the monitor thread cannot be created (for example
     /// when the process is out of file descriptors), [`io::ErrorKind::Unsupported`] on platforms
     /// whose poller has no edge-triggered mode, and [`io::ErrorKind::InvalidInput`] for a
-    /// slow-poll threshold of zero or over an hour, or an unreadable `EVLOOP_SLOW_POLL_MS` or
-    /// `EVLOOP_WATCHDOG`.
+    /// slow-poll threshold of zero or over an hour set with
+    /// [`slow_poll_threshold`](Self::slow_poll_threshold).
+    ///
+    /// An `EVLOOP_*` environment variable that cannot be read is no error: it is reported once
+    /// (naming the variable and its value) and the default is used. Boolean variables accept
+    /// `1`/`0`, `true`/`false`, `yes`/`no` and `on`/`off`, in any case.
     pub fn build(self) -> io::Result<Runtime> {
-        let settings = Settings::resolve(&self, |name| std::env::var_os(name))?;
+        let settings = Settings::resolve(
+            &self,
+            |name| std::env::var_os(name),
+            |message| report::warn(format_args!("{message}")),
+        )?;
         let poller = Poller::new()?;
         if !poller.supports_edge() {
             return Err(io::Error::new(
@@ -183,7 +196,7 @@ impl Builder {
 struct Settings {
     /// Slow-poll threshold (`EVLOOP_SLOW_POLL_MS`; 100 ms).
     threshold: Duration,
-    /// Stall watchdog (`EVLOOP_WATCHDOG`; off).
+    /// Stall watchdog (`EVLOOP_WATCHDOG`; on).
     watchdog: bool,
     /// Cycle trace (`EVLOOP_TRACE_CYCLES`; off).
     trace: bool,
@@ -191,81 +204,106 @@ struct Settings {
     poll_timing: bool,
 }
 
+/// The default slow-poll threshold, asyncio's `slow_callback_duration`.
+const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);
+
 /// The largest slow-poll threshold accepted.
 const MAX_THRESHOLD: Duration = Duration::from_secs(3600);
 
 impl Settings {
-    /// Resolves the settings of `builder`, reading environment variables through `env`.
+    /// Resolves the settings of `builder`, reading environment variables through `env`. An
+    /// environment variable that cannot be read is passed to `warn` (naming the variable and
+    /// its value) and the default is used: a typo in the environment never stops a program.
     ///
     /// # Errors
     ///
-    /// [`io::ErrorKind::InvalidInput`] for a threshold of zero or over an hour, and for an
-    /// environment variable that cannot be read.
-    fn resolve(builder: &Builder, env: impl Fn(&str) -> Option<OsString>) -> io::Result<Settings> {
+    /// [`io::ErrorKind::InvalidInput`] for a threshold set on the builder that is zero or over
+    /// an hour.
+    fn resolve(
+        builder: &Builder,
+        env: impl Fn(&str) -> Option<OsString>,
+        mut warn: impl FnMut(String),
+    ) -> io::Result<Settings> {
         let threshold = match builder.slow_poll_threshold {
-            Some(threshold) => threshold,
-            None => {
-                env_threshold(env("EVLOOP_SLOW_POLL_MS"))?.unwrap_or(Duration::from_millis(100))
+            Some(threshold) if threshold.is_zero() || threshold > MAX_THRESHOLD => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "evloop: slow-poll threshold must be between 1 ms and 1 hour, got \
+                         {threshold:?}"
+                    ),
+                ));
             }
+            Some(threshold) => threshold,
+            None => match env_threshold(env("EVLOOP_SLOW_POLL_MS")) {
+                Ok(threshold) => threshold.unwrap_or(DEFAULT_THRESHOLD),
+                Err(message) => {
+                    warn(message);
+                    DEFAULT_THRESHOLD
+                }
+            },
         };
-        if threshold.is_zero() || threshold > MAX_THRESHOLD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "evloop: slow-poll threshold must be between 1 ms and 1 hour, got {threshold:?}"
-                ),
-            ));
-        }
-        let flag = |set, name: &str, default| flag(set, name, env(name), default);
+        let mut flag = |set: Option<bool>, name: &str, default: bool| {
+            if let Some(on) = set {
+                return on;
+            }
+            let Some(value) = env(name) else {
+                return default;
+            };
+            parse_flag(&value).map_or_else(
+                || {
+                    warn(format!(
+                    "{name}={:?} is not a setting evloop can read (use 1/0, true/false, yes/no \
+                     or on/off); using the default, {}",
+                        value.to_string_lossy(),
+                        if default { "on" } else { "off" }
+                    ));
+                    default
+                },
+                |on| on.unwrap_or(default),
+            )
+        };
         Ok(Settings {
             threshold,
-            watchdog: flag(builder.stall_watchdog, "EVLOOP_WATCHDOG", false)?,
-            trace: flag(builder.trace_cycles, "EVLOOP_TRACE_CYCLES", false)?,
+            watchdog: flag(builder.stall_watchdog, "EVLOOP_WATCHDOG", true),
+            trace: flag(builder.trace_cycles, "EVLOOP_TRACE_CYCLES", false),
             poll_timing: flag(
                 builder.poll_timing,
                 "EVLOOP_POLL_TIMING",
                 cfg!(debug_assertions),
-            )?,
+            ),
         })
     }
 }
 
-/// The value of `EVLOOP_SLOW_POLL_MS`, if set.
-fn env_threshold(value: Option<OsString>) -> io::Result<Option<Duration>> {
+/// The value of `EVLOOP_SLOW_POLL_MS`, if set; a message naming it if it cannot be used.
+fn env_threshold(value: Option<OsString>) -> Result<Option<Duration>, String> {
     let Some(value) = value else {
         return Ok(None);
     };
-    let value = value.to_string_lossy();
-    match value.trim().parse::<u64>() {
-        Ok(ms) => Ok(Some(Duration::from_millis(ms))),
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "evloop: EVLOOP_SLOW_POLL_MS must be a whole number of milliseconds (1 to \
-                 3600000), got {value:?}"
-            ),
+    let text = value.to_string_lossy();
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    match text.trim().parse::<u64>().map(Duration::from_millis) {
+        Ok(ms) if !ms.is_zero() && ms <= MAX_THRESHOLD => Ok(Some(ms)),
+        _ => Err(format!(
+            "EVLOOP_SLOW_POLL_MS={text:?} is not a whole number of milliseconds from 1 to \
+             3600000; using the default, {} ms",
+            DEFAULT_THRESHOLD.as_millis()
         )),
     }
 }
 
-/// A boolean setting: as set on the builder, otherwise as the environment variable `name`
-/// (whose value is `value`) says, `0` or `1`, otherwise `default`.
-fn flag(set: Option<bool>, name: &str, value: Option<OsString>, default: bool) -> io::Result<bool> {
-    if let Some(on) = set {
-        return Ok(on);
-    }
-    match value {
-        None => Ok(default),
-        Some(v) if v.is_empty() => Ok(default),
-        Some(v) if v == "1" => Ok(true),
-        Some(v) if v == "0" => Ok(false),
-        Some(v) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "evloop: {name} must be 0 or 1, got {:?}",
-                v.to_string_lossy()
-            ),
-        )),
+/// A boolean setting's value: `1/0`, `true/false`, `yes/no`, `on/off` in any case (an empty
+/// value means the default); `None` if it is none of these.
+fn parse_flag(value: &OsString) -> Option<Option<bool>> {
+    let value = value.to_str()?.trim().to_ascii_lowercase();
+    match value.as_str() {
+        "" => Some(None),
+        "1" | "true" | "yes" | "on" => Some(Some(true)),
+        "0" | "false" | "no" | "off" => Some(Some(false)),
+        _ => None,
     }
 }
 
@@ -278,41 +316,75 @@ mod tests {
 
     use super::{Builder, Settings};
 
-    /// Resolves `builder` against an environment holding exactly `vars`.
-    fn resolve(builder: Builder, vars: &[(&str, &str)]) -> io::Result<Settings> {
+    /// Resolves `builder` against an environment holding exactly `vars`; returns the settings
+    /// and the warnings.
+    fn resolve(builder: Builder, vars: &[(&str, &str)]) -> io::Result<(Settings, Vec<String>)> {
         let env: HashMap<String, OsString> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), OsString::from(v)))
             .collect();
-        Settings::resolve(&builder, |name| env.get(name).cloned())
+        let mut warnings = Vec::new();
+        let settings = Settings::resolve(
+            &builder,
+            |name| env.get(name).cloned(),
+            |w| warnings.push(w),
+        )?;
+        Ok((settings, warnings))
     }
 
     #[test]
     fn defaults_without_environment() {
-        let s = resolve(Builder::new(), &[]).unwrap();
+        let (s, warnings) = resolve(Builder::new(), &[]).unwrap();
         assert_eq!(s.threshold, Duration::from_millis(100));
-        assert!(!s.watchdog);
+        assert!(s.watchdog, "the watchdog is on by default");
         assert!(!s.trace);
         assert_eq!(s.poll_timing, cfg!(debug_assertions));
+        assert!(warnings.is_empty());
     }
 
     #[test]
     fn environment_variables_set_what_the_builder_left_open() {
-        let s = resolve(
+        let (s, warnings) = resolve(
             Builder::new(),
             &[
                 ("EVLOOP_SLOW_POLL_MS", " 250 "),
-                ("EVLOOP_WATCHDOG", "1"),
+                ("EVLOOP_WATCHDOG", "0"),
                 ("EVLOOP_TRACE_CYCLES", "1"),
                 ("EVLOOP_POLL_TIMING", "0"),
             ],
         )
         .unwrap();
         assert_eq!(s.threshold, Duration::from_millis(250));
-        assert!(s.watchdog && s.trace && !s.poll_timing);
+        assert!(!s.watchdog && s.trace && !s.poll_timing);
+        assert!(warnings.is_empty());
         // An empty variable means the default.
-        let s = resolve(Builder::new(), &[("EVLOOP_WATCHDOG", "")]).unwrap();
-        assert!(!s.watchdog);
+        let (s, _) = resolve(
+            Builder::new(),
+            &[("EVLOOP_WATCHDOG", ""), ("EVLOOP_SLOW_POLL_MS", "")],
+        )
+        .unwrap();
+        assert!(s.watchdog);
+        assert_eq!(s.threshold, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn the_usual_spellings_of_yes_and_no_are_read_in_any_case() {
+        for (value, on) in [
+            ("1", true),
+            ("true", true),
+            ("TRUE", true),
+            ("Yes", true),
+            ("on", true),
+            (" On ", true),
+            ("0", false),
+            ("false", false),
+            ("no", false),
+            ("OFF", false),
+        ] {
+            let (s, warnings) = resolve(Builder::new(), &[("EVLOOP_TRACE_CYCLES", value)]).unwrap();
+            assert_eq!(s.trace, on, "{value:?}");
+            assert!(warnings.is_empty(), "{value:?}: {warnings:?}");
+        }
     }
 
     #[test]
@@ -325,31 +397,62 @@ mod tests {
         let vars = [
             ("EVLOOP_SLOW_POLL_MS", "abc"),
             ("EVLOOP_WATCHDOG", "1"),
-            ("EVLOOP_TRACE_CYCLES", "1"),
+            ("EVLOOP_TRACE_CYCLES", "maybe"),
             ("EVLOOP_POLL_TIMING", "0"),
         ];
-        let s = resolve(builder, &vars).unwrap();
+        let (s, warnings) = resolve(builder, &vars).unwrap();
         assert_eq!(s.threshold, Duration::from_millis(5));
         assert!(!s.watchdog && !s.trace && s.poll_timing);
+        assert!(
+            warnings.is_empty(),
+            "variables the builder overrides are not read: {warnings:?}"
+        );
     }
 
     #[test]
-    fn thresholds_out_of_range_are_refused() {
+    fn thresholds_out_of_range_set_in_code_are_refused() {
         for threshold in [Duration::ZERO, Duration::from_secs(3601)] {
             let builder = Builder::new().slow_poll_threshold(threshold);
             let err = resolve(builder, &[]).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
             assert!(err.to_string().contains("between 1 ms and 1 hour"), "{err}");
         }
-        let err = resolve(Builder::new(), &[("EVLOOP_SLOW_POLL_MS", "0")]).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
 
     #[test]
-    fn unreadable_variables_are_refused_with_their_name() {
-        let err = resolve(Builder::new(), &[("EVLOOP_SLOW_POLL_MS", "abc")]).unwrap_err();
-        assert!(err.to_string().contains("EVLOOP_SLOW_POLL_MS"), "{err}");
-        let err = resolve(Builder::new(), &[("EVLOOP_WATCHDOG", "maybe")]).unwrap_err();
-        assert!(err.to_string().contains("EVLOOP_WATCHDOG"), "{err}");
+    fn unreadable_variables_give_one_warning_each_and_the_default() {
+        let (s, warnings) = resolve(
+            Builder::new(),
+            &[
+                ("EVLOOP_SLOW_POLL_MS", "abc"),
+                ("EVLOOP_WATCHDOG", "maybe"),
+                ("EVLOOP_TRACE_CYCLES", "2"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.threshold, Duration::from_millis(100));
+        assert!(s.watchdog && !s.trace);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].contains("EVLOOP_SLOW_POLL_MS=\"abc\""),
+            "{}",
+            warnings[0]
+        );
+        assert!(
+            warnings[1].contains("EVLOOP_WATCHDOG=\"maybe\""),
+            "{}",
+            warnings[1]
+        );
+        assert!(
+            warnings[2].contains("EVLOOP_TRACE_CYCLES=\"2\""),
+            "{}",
+            warnings[2]
+        );
+        for threshold in ["0", "3600001", "-5"] {
+            let (s, warnings) =
+                resolve(Builder::new(), &[("EVLOOP_SLOW_POLL_MS", threshold)]).unwrap();
+            assert_eq!(s.threshold, Duration::from_millis(100));
+            assert_eq!(warnings.len(), 1, "{threshold}");
+        }
     }
 }
