@@ -63,6 +63,7 @@ impl Reactor {
     }
 
     /// Whether no source is registered.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.sources.borrow().is_empty()
     }
@@ -105,6 +106,7 @@ impl Reactor {
     }
 
     /// Ready if an edge was seen since the last `WouldBlock`; otherwise registers the waker.
+    #[inline]
     pub(crate) fn poll_ready(&self, key: usize, dir: Dir, cx: &mut Context<'_>) -> Poll<()> {
         let mut sources = self.sources.borrow_mut();
         let direction = &mut sources[key].dirs[dir as usize];
@@ -118,6 +120,7 @@ impl Reactor {
     }
 
     /// Records that an operation hit `WouldBlock`: the task must wait for the next edge.
+    #[inline]
     pub(crate) fn clear_ready(&self, key: usize, dir: Dir) {
         self.sources.borrow_mut()[key].dirs[dir as usize].ready = false;
     }

@@ -225,6 +225,7 @@ impl Observer {
 
     /// A task was spawned, with `name` if it has one; returns the coarse clock reading that
     /// stamps its spawn time.
+    #[inline]
     pub(crate) fn spawned(&self, id: TaskId, name: Option<Arc<str>>) -> u64 {
         bump(&self.counters.tasks_spawned, 1);
         if let Some(name) = name {
@@ -235,6 +236,7 @@ impl Observer {
     }
 
     /// A task waits for the first time.
+    #[inline]
     pub(crate) fn task_waits(&self, key: MetaKey) {
         if let Some(timing) = &self.timing {
             timing.borrow_mut().track(key);
@@ -242,6 +244,7 @@ impl Observer {
     }
 
     /// A task's future is being dropped (it completed, was aborted or cancelled).
+    #[inline]
     pub(crate) fn task_gone(&self, key: MetaKey, id: TaskId) {
         if let Some(timing) = &self.timing {
             timing.borrow_mut().forget(key);
@@ -252,6 +255,7 @@ impl Observer {
     }
 
     /// The name of a live task (or of one that ended in the current step).
+    #[inline]
     pub(crate) fn task_name(&self, id: TaskId) -> Option<Arc<str>> {
         if self.named_tasks.get() == 0 {
             return None;

@@ -90,11 +90,13 @@ impl Probe {
     }
 
     /// Milliseconds since the loop started, by the coarse clock.
+    #[inline]
     pub(crate) fn coarse_ms(&self) -> u64 {
         self.coarse_ms.load(Ordering::Relaxed)
     }
 
     /// Advances the coarse clock to `now`.
+    #[inline]
     pub(crate) fn advance_clock(&self, now: Instant) {
         let ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
         self.coarse_ms.fetch_max(ms, Ordering::Relaxed);

@@ -111,31 +111,37 @@ impl Core {
     }
 
     /// The loop's timers.
+    #[inline]
     pub(crate) fn timers(&self) -> &Rc<Timers> {
         &self.timers
     }
 
     /// The loop's I/O registry.
+    #[inline]
     pub(crate) fn reactor(&self) -> &Rc<Reactor> {
         &self.reactor
     }
 
     /// The loop's default thread pool.
+    #[inline]
     pub(crate) fn default_pool(&self) -> &DefaultPool {
         &self.default_pool
     }
 
     /// The loop's observer.
+    #[inline]
     pub(crate) fn observer(&self) -> &Observer {
         &self.observer
     }
 
     /// What wakers hold to reach this loop.
+    #[inline]
     pub(crate) fn weak_shared(&self) -> &Weak<Shared> {
         &self.weak_shared
     }
 
     /// Whether `shared` is this loop's.
+    #[inline]
     pub(crate) fn owns(&self, shared: &Weak<Shared>) -> bool {
         std::ptr::eq(Arc::as_ptr(&self.shared), shared.as_ptr())
     }
@@ -151,6 +157,7 @@ impl Core {
 
     /// The metadata of a new task named `name`, spawned at `location`; the task counts as
     /// alive from now on.
+    #[inline]
     pub(crate) fn new_task(
         &self,
         name: Option<Arc<str>>,
@@ -164,6 +171,7 @@ impl Core {
     }
 
     /// The task of `meta` waits for the first time; `waker` is its own waker.
+    #[inline]
     pub(crate) fn task_waits(&self, meta: &TaskMeta, waker: Waker) {
         self.tasks.enter(meta, waker);
         meta.set_state(meta.state().waiting());
@@ -172,17 +180,20 @@ impl Core {
 
     /// The future of the task of `meta` is being dropped (it completed, was aborted or
     /// cancelled): the task is no longer alive.
+    #[inline]
     pub(crate) fn task_dropped(&self, meta: &TaskMeta) {
         self.tasks.leave(meta);
         self.observer.task_gone(MetaKey::of(meta), meta.id);
     }
 
     /// The waker of a task that has waited at least once.
+    #[inline]
     pub(crate) fn waker_of(&self, meta: &TaskMeta) -> Option<Waker> {
         self.tasks.waker(meta)
     }
 
     /// The name of a live task.
+    #[inline]
     pub(crate) fn task_name(&self, id: TaskId) -> Option<Arc<str>> {
         self.observer.task_name(id)
     }

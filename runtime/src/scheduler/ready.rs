@@ -26,6 +26,7 @@ impl ReadyQueue {
     }
 
     /// Queues a task that became ready at `ready_at` (in poll timing mode; `None`: now).
+    #[inline]
     pub(crate) fn push_back(&mut self, runnable: Runnable, ready_at: Option<Instant>) {
         self.runnables.push_back(runnable);
         if let Some(since) = &mut self.since {
@@ -41,10 +42,12 @@ impl ReadyQueue {
         Some((runnable, since))
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.runnables.len()
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.runnables.is_empty()
     }

@@ -28,21 +28,25 @@ pub(crate) struct TaskRegistry {
 
 impl TaskRegistry {
     /// A task was spawned.
+    #[inline]
     pub(crate) fn spawned(&self) {
         self.alive.set(self.alive.get() + 1);
     }
 
     /// How many tasks are alive.
+    #[inline]
     pub(crate) fn alive(&self) -> usize {
         self.alive.get()
     }
 
     /// The task of `meta` waits for the first time; `waker` is its own waker.
+    #[inline]
     pub(crate) fn enter(&self, meta: &TaskMeta, waker: Waker) {
         self.waiting.borrow_mut().insert(MetaKey::of(meta), waker);
     }
 
     /// The future of the task of `meta` is being dropped.
+    #[inline]
     pub(crate) fn leave(&self, meta: &TaskMeta) {
         self.alive.set(self.alive.get() - 1);
         if meta.state().is_waiting() {
@@ -51,6 +55,7 @@ impl TaskRegistry {
     }
 
     /// The waker of a task that has waited.
+    #[inline]
     pub(crate) fn waker(&self, meta: &TaskMeta) -> Option<Waker> {
         self.waiting.borrow().get(&MetaKey::of(meta)).cloned()
     }

@@ -21,6 +21,7 @@ impl TaskId {
     /// The id published for the future passed to `block_on`, which is not a task.
     pub(crate) const MAIN: TaskId = TaskId(0);
 
+    #[inline]
     pub(crate) const fn new(id: u64) -> Self {
         TaskId(id)
     }
@@ -54,6 +55,7 @@ pub(crate) struct TaskMeta {
 
 impl TaskMeta {
     /// The metadata of a task spawned now, `spawned_ms` after the loop started.
+    #[inline]
     pub(crate) fn new(id: TaskId, location: &'static Location<'static>, spawned_ms: u64) -> Self {
         TaskMeta {
             id,
@@ -62,10 +64,12 @@ impl TaskMeta {
         }
     }
 
+    #[inline]
     pub(crate) fn state(&self) -> TaskState {
         TaskState(self.state.load(Ordering::Relaxed))
     }
 
+    #[inline]
     pub(crate) fn set_state(&self, state: TaskState) {
         self.state.store(state.0, Ordering::Relaxed);
     }
@@ -97,28 +101,34 @@ impl TaskState {
         TaskState((spawned_ms & Self::SPAWNED) << Self::SPAWNED_SHIFT)
     }
 
+    #[inline]
     pub(crate) fn is_aborted(self) -> bool {
         self.0 & Self::ABORTED != 0
     }
 
+    #[inline]
     pub(crate) fn aborted(self) -> Self {
         TaskState(self.0 | Self::ABORTED)
     }
 
+    #[inline]
     pub(crate) fn is_waiting(self) -> bool {
         self.0 & Self::WAITING != 0
     }
 
+    #[inline]
     pub(crate) fn waiting(self) -> Self {
         TaskState(self.0 | Self::WAITING)
     }
 
     /// Polls so far (saturating at 2^24 - 1).
+    #[inline]
     pub(crate) fn polls(self) -> u64 {
         self.0 & Self::POLLS
     }
 
     /// One more poll.
+    #[inline]
     pub(crate) fn polled(self) -> Self {
         if self.polls() == Self::POLLS {
             self
@@ -128,6 +138,7 @@ impl TaskState {
     }
 
     /// When the task was spawned, in milliseconds since the loop started.
+    #[inline]
     pub(crate) fn spawned_ms(self) -> u64 {
         (self.0 >> Self::SPAWNED_SHIFT) & Self::SPAWNED
     }
@@ -143,6 +154,7 @@ pub(crate) struct MetaKey(
 );
 
 impl std::hash::Hash for MetaKey {
+    #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         // Drop the bits that alignment keeps at zero: the low bits pick the bucket.
         let align = std::mem::align_of::<TaskMeta>().trailing_zeros();
@@ -151,6 +163,7 @@ impl std::hash::Hash for MetaKey {
 }
 
 impl MetaKey {
+    #[inline]
     pub(crate) fn of(meta: &TaskMeta) -> MetaKey {
         MetaKey(NonNull::from(meta))
     }
@@ -227,6 +240,7 @@ mod tests {
     }
 
     #[test]
+    #[inline]
     fn polls_saturate_without_carrying_into_the_spawn_time() {
         let mut state = TaskState::new(7);
         state.0 |= TaskState::POLLS - 1;

@@ -37,16 +37,19 @@ impl Timers {
     }
 
     /// The map key of `deadline` (which is after the epoch: only future deadlines are added).
+    #[inline]
     fn key(&self, deadline: Instant, id: u64) -> (u64, u64) {
         let nanos = deadline.saturating_duration_since(self.epoch).as_nanos();
         (u64::try_from(nanos).unwrap_or(u64::MAX), id)
     }
 
     /// Whether the timer with this deadline has fired (and so left the map).
+    #[inline]
     pub(crate) fn has_fired(&self, deadline: Instant) -> bool {
         self.key(deadline, 0).0 <= self.fired_up_to.get()
     }
 
+    #[inline]
     pub(crate) fn insert(&self, deadline: Instant, waker: Waker) -> u64 {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
@@ -54,6 +57,7 @@ impl Timers {
         id
     }
 
+    #[inline]
     pub(crate) fn update_waker(&self, deadline: Instant, id: u64, waker: &Waker) {
         if let Some(w) = self.map.borrow_mut().get_mut(&self.key(deadline, id)) {
             if !w.will_wake(waker) {
@@ -62,19 +66,23 @@ impl Timers {
         }
     }
 
+    #[inline]
     pub(crate) fn remove(&self, deadline: Instant, id: u64) {
         self.map.borrow_mut().remove(&self.key(deadline, id));
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.map.borrow().is_empty()
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.map.borrow().len()
     }
 
     /// The nearest deadline, if any timer is pending.
+    #[inline]
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let map = self.map.borrow();
         let (&(nanos, _), _) = map.first_key_value()?;
@@ -194,6 +202,7 @@ mod tests {
     }
 
     #[test]
+    #[inline]
     fn removed_timers_never_fire_and_wakers_can_be_replaced() {
         let timers = Timers::new();
         let t0 = timers.epoch;
