@@ -40,6 +40,8 @@ pub struct Builder {
     poll_timing: Option<bool>,
     /// Set by [`Builder::trace_cycles`]; otherwise as `EVLOOP_TRACE_CYCLES` says, or off.
     trace_cycles: Option<bool>,
+    /// Operations a task may complete in one poll without waiting ([`Builder::coop_budget`]).
+    coop_budget: u32,
 }
 
 impl Default for Builder {
@@ -59,6 +61,7 @@ impl Builder {
             stall_watchdog: None,
             poll_timing: None,
             trace_cycles: None,
+            coop_budget: DEFAULT_COOP_BUDGET,
         }
     }
 
@@ -136,6 +139,23 @@ impl Builder {
         self
     }
 
+    /// Sets how many operations a task may complete in one poll without waiting before the loop
+    /// makes it yield (default 128, as tokio's).
+    ///
+    /// Every evloop operation that completes at once (a socket read, write or accept, an
+    /// `Async` readiness check, a timer already due, a `JoinHandle` already done) spends one
+    /// unit; when the budget is spent, the next such operation wakes the task and returns
+    /// `Pending`, so the task goes to the back of the ready queue and the cycle, with its I/O
+    /// poll, goes on. Without it, a loop around an operation that never waits, such as an
+    /// accept loop that logs "too many open files" and tries again, would freeze every other
+    /// task for ever. A forced yield costs a trip through the ready queue; they are counted in
+    /// [`Stats::forced_yields`](crate::Stats::forced_yields). A budget of zero makes
+    /// [`build`](Self::build) fail; `u32::MAX` turns the budget off in practice.
+    pub fn coop_budget(mut self, units: u32) -> Self {
+        self.coop_budget = units;
+        self
+    }
+
     /// Creates the runtime: the OS poller, the ready queue, the timers and the I/O registry,
     /// and the monitor thread when slow-poll reports or the watchdog are on.
     ///
@@ -145,12 +165,18 @@ impl Builder {
     /// when the process is out of file descriptors), [`io::ErrorKind::Unsupported`] on platforms
     /// whose poller has no edge-triggered mode, and [`io::ErrorKind::InvalidInput`] for a
     /// slow-poll threshold of zero or over an hour set with
-    /// [`slow_poll_threshold`](Self::slow_poll_threshold).
+    /// [`slow_poll_threshold`](Self::slow_poll_threshold), or a cooperative budget of zero.
     ///
     /// An `EVLOOP_*` environment variable that cannot be read is no error: it is reported once
     /// (naming the variable and its value) and the default is used. Boolean variables accept
     /// `1`/`0`, `true`/`false`, `yes`/`no` and `on`/`off`, in any case.
     pub fn build(self) -> io::Result<Runtime> {
+        if self.coop_budget == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "evloop: the cooperative budget must be at least 1 operation per poll",
+            ));
+        }
         let settings = Settings::resolve(
             &self,
             |name| std::env::var_os(name),
@@ -185,6 +211,7 @@ impl Builder {
             self.event_capacity,
             probe,
             instruments,
+            self.coop_budget,
         );
         Ok(Runtime::new(core, monitor))
     }
@@ -203,6 +230,10 @@ struct Settings {
     /// Poll timing (`EVLOOP_POLL_TIMING`; on in debug builds).
     poll_timing: bool,
 }
+
+/// The default cooperative budget: tokio's, which lets a task do a good deal of work per poll
+/// while a forced yield stays rare.
+const DEFAULT_COOP_BUDGET: u32 = 128;
 
 /// The default slow-poll threshold, asyncio's `slow_callback_duration`.
 const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);

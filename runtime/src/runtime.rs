@@ -11,6 +11,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use crate::builder::Builder;
 use crate::observe::monitor::Monitor;
 use crate::observe::stats::Stats;
+use crate::scheduler::budget;
 use crate::scheduler::context::{self, Enter};
 use crate::scheduler::shared::Shared;
 use crate::scheduler::Core;
@@ -105,6 +106,7 @@ impl Runtime {
             // The future given to `block_on` takes its turn first in step 1, when it was woken.
             if main.woken.swap(false, Ordering::Acquire) {
                 self.core.observer().main_poll(location);
+                budget::reset(self.core.coop_budget());
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }

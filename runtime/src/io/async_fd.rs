@@ -11,6 +11,7 @@ use std::task::{ready, Context, Poll};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::io::reactor::{Dir, Reactor};
+use crate::scheduler::budget;
 use crate::scheduler::context::with_core;
 
 /// An I/O object registered with the event loop: a socket, pipe or other pollable descriptor.
@@ -199,37 +200,51 @@ fn poll_until_ready<R>(
     cx: &mut Context<'_>,
     mut op: impl FnMut() -> io::Result<R>,
 ) -> Poll<io::Result<R>> {
+    // An operation that completes spends a unit of the task's budget: check it first, as the
+    // operation cannot be undone.
+    ready!(budget::poll_proceed(cx));
     loop {
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 reactor.clear_ready(key, dir);
-                ready!(poll_ready(reactor, key, dir, cx));
+                if reactor.poll_ready(key, dir, cx).is_pending() {
+                    check_same_loop(reactor);
+                    return Poll::Pending;
+                }
             }
-            result => return Poll::Ready(result),
+            result => {
+                budget::spend();
+                return Poll::Ready(result);
+            }
         }
     }
 }
 
-/// Polls the readiness of `dir` of the source `key` of `reactor`.
-///
-/// # Panics
-///
-/// Panics when the source would wait on a loop other than the one running on this thread,
-/// which would never report its readiness.
+/// Polls the readiness of `dir` of the source `key` of `reactor`; readiness spends a unit of
+/// the task's cooperative budget.
 fn poll_ready(reactor: &Rc<Reactor>, key: usize, dir: Dir, cx: &mut Context<'_>) -> Poll<()> {
     let poll = reactor.poll_ready(key, dir, cx);
     if poll.is_pending() {
-        // Only the loop that registered the object will ever report its readiness.
-        let same_loop = with_core("an evloop I/O object", |core| {
-            Rc::ptr_eq(core.reactor(), reactor)
-        });
-        assert!(
-            same_loop,
-            "this evloop I/O object was registered with another event loop, which will never \
-             report its readiness here; create I/O objects inside the loop that uses them"
-        );
+        check_same_loop(reactor);
     }
-    poll
+    budget::ready_or_yield(cx, poll)
+}
+
+/// Checks, before a task waits on `reactor`, that it belongs to the loop running on this
+/// thread: only that loop will ever report its readiness.
+///
+/// # Panics
+///
+/// Panics when it does not, instead of letting the task wait for ever.
+fn check_same_loop(reactor: &Rc<Reactor>) {
+    let same_loop = with_core("an evloop I/O object", |core| {
+        Rc::ptr_eq(core.reactor(), reactor)
+    });
+    assert!(
+        same_loop,
+        "this evloop I/O object was registered with another event loop, which will never \
+         report its readiness here; create I/O objects inside the loop that uses them"
+    );
 }
 
 // `Async` never hands out `Pin<&mut T>`: pinning an `Async` does not pin the I/O object.

@@ -62,6 +62,8 @@ struct Counters {
     io_events: Cell<u64>,
     /// See [`Stats::timers_fired`].
     timers_fired: Cell<u64>,
+    /// See [`Stats::forced_yields`].
+    forced_yields: Cell<u64>,
 }
 
 /// Adds `n` to a counter.
@@ -138,6 +140,11 @@ impl Observer {
         if let Some(trace) = &self.trace {
             trace.borrow_mut().ran(n);
         }
+    }
+
+    /// A task spent its cooperative budget and was made to yield.
+    pub(crate) fn forced_yield(&self) {
+        bump(&self.counters.forced_yields, 1);
     }
 
     // ---- Step 2: Poll ----
@@ -300,6 +307,7 @@ impl Observer {
             io_polls: c.io_polls.get(),
             io_events: c.io_events.get(),
             timers_fired: c.timers_fired.get(),
+            forced_yields: c.forced_yields.get(),
             timers_pending,
             io_sources,
             ..Stats::default()

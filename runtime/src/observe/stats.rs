@@ -23,6 +23,10 @@ pub struct Stats {
     pub io_events: u64,
     /// Timers that expired and woke their task.
     pub timers_fired: u64,
+    /// Times a task was made to yield because it spent its cooperative budget: it completed
+    /// [`Builder::coop_budget`](crate::Builder::coop_budget) operations in one poll without
+    /// ever waiting. A high count points to a task that busy-loops on always-ready I/O.
+    pub forced_yields: u64,
     /// Timers waiting for their deadline (cancelled timers are removed at once).
     pub timers_pending: usize,
     /// I/O sources registered with the poller.

@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use crate::scheduler::Core;
+use crate::scheduler::{budget, Core};
 use crate::task::meta::{MetaKey, Runnable};
 
 impl Core {
@@ -61,6 +61,7 @@ impl Core {
         // Only compared after the poll, which may free the task: never dereferenced then.
         let (key, id, location) = (MetaKey::of(meta), meta.id, meta.location);
         self.observer.before_poll(meta, ready_at);
+        budget::reset(self.coop_budget);
         self.running.set(Some(key));
         runnable.run();
         self.running.set(None);

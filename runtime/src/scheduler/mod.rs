@@ -8,6 +8,7 @@
 //!   a woken task to its loop.
 //! - [`shutdown`] cancels every task when the loop closes.
 
+pub(crate) mod budget;
 pub(crate) mod context;
 pub(crate) mod cycle;
 pub(crate) mod default_pool;
@@ -69,6 +70,8 @@ pub(crate) struct Core {
     default_pool: DefaultPool,
     /// Reused buffer of wakers collected in step 3, woken once no borrow is held.
     wake_buf: RefCell<Vec<Waker>>,
+    /// Operations one poll may complete without waiting before the task must yield.
+    coop_budget: u32,
 }
 
 impl fmt::Debug for Core {
@@ -87,6 +90,7 @@ impl Core {
         event_capacity: NonZeroUsize,
         probe: Arc<Probe>,
         instruments: Instruments,
+        coop_budget: u32,
     ) -> Rc<Core> {
         let shared = Arc::new(Shared::new(poller.clone()));
         Rc::new(Core {
@@ -102,7 +106,14 @@ impl Core {
             running: Cell::new(None),
             default_pool: DefaultPool::default(),
             wake_buf: RefCell::new(Vec::new()),
+            coop_budget,
         })
+    }
+
+    /// Operations one poll may complete without waiting; see `budget.rs`.
+    #[inline]
+    pub(crate) fn coop_budget(&self) -> u32 {
+        self.coop_budget
     }
 
     /// The loop's name, if it was given one.

@@ -4,11 +4,11 @@ use std::fmt;
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::rc::Weak;
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 
 use async_task::Task;
 
-use crate::scheduler::Core;
+use crate::scheduler::{budget, Core};
 use crate::task::harness::{panic_message, TaskOutput};
 use crate::task::meta::{TaskId, TaskMeta};
 
@@ -84,6 +84,9 @@ impl<T> Future for JoinHandle<T> {
             .as_mut()
             .expect("JoinHandle polled after it returned its result");
         let output = if task.is_finished() {
+            // An outcome ready at once spends a unit of the cooperative budget.
+            ready!(budget::poll_proceed(cx));
+            budget::spend();
             // Completed, panicked or cancelled: read which without `Task::poll`, which panics
             // on a cancelled task. A finished task's outcome is there at the first poll.
             let finished = self.task.take().unwrap().fallible();

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::scheduler::budget;
 use crate::scheduler::context::with_core;
 use crate::time::timers::Timers;
 
@@ -123,7 +124,8 @@ impl Future for Sleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         match &this.state {
-            SleepState::Idle(Phase::Done) => return Poll::Ready(()),
+            // A deadline already reached spends a unit of the task's cooperative budget.
+            SleepState::Idle(Phase::Done) => return budget::ready_or_yield(cx, Poll::Ready(())),
             SleepState::Idle(Phase::Yielded) => {
                 this.state = SleepState::Idle(Phase::Done);
                 return Poll::Ready(());
@@ -132,7 +134,7 @@ impl Future for Sleep {
                 // Timers fire in step 3 of the cycle, which removes them from the map.
                 if timers.has_fired(this.deadline) {
                     this.state = SleepState::Idle(Phase::Done);
-                    return Poll::Ready(());
+                    return budget::ready_or_yield(cx, Poll::Ready(()));
                 }
                 timers.update_waker(this.deadline, *id, cx.waker());
                 return Poll::Pending;
