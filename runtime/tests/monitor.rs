@@ -263,6 +263,7 @@ fn a_slow_poll_is_reported_on_stderr_without_a_subscriber_and_the_monitor_thread
 fn the_cycle_trace_shows_run_poll_resume_in_order() {
     reports();
     let rt = evloop::Builder::new()
+        .name("traced")
         .trace_cycles(true)
         .slow_poll_reports(false)
         .build()
@@ -273,10 +274,10 @@ fn the_cycle_trace_shows_run_poll_resume_in_order() {
             .unwrap();
     });
     drop(rt);
-    let trace: Vec<String> = reports_with("cycle ")
+    // Lines of this loop only: other tests trace their loops at the same time.
+    let trace: Vec<String> = reports_with("traced: cycle ")
         .into_iter()
         .map(|(_, m)| m)
-        .filter(|m| m.starts_with("cycle "))
         .collect();
     assert!(trace.len() >= 6, "{trace:#?}");
     for step in trace.chunks(3) {
@@ -320,4 +321,43 @@ fn a_runtime_nobody_drives_is_not_stalled() {
         "a runtime outside block_on was reported: {stalls:?}"
     );
     assert!(reports_with("between-block-ons").is_empty());
+}
+
+#[test]
+fn the_cycle_trace_says_why_a_poll_was_skipped() {
+    reports();
+    let rt = evloop::Builder::new()
+        .name("skipping")
+        .trace_cycles(true)
+        .slow_poll_reports(false)
+        .stall_watchdog(false)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for _ in 0..3 {
+            evloop::yield_now().await; // no source: nothing to poll
+        }
+        let _listener = evloop::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        for _ in 0..50 {
+            evloop::yield_now().await; // a source, polled at most every 100 µs
+        }
+    });
+    drop(rt);
+    let polls: Vec<String> = reports_with("skipping: cycle ")
+        .into_iter()
+        .map(|(_, m)| m)
+        .filter(|m| m.contains(" poll: "))
+        .collect();
+    assert!(
+        polls
+            .iter()
+            .any(|l| l.contains("skipped (tasks ready, no I/O source registered)")),
+        "{polls:#?}"
+    );
+    assert!(
+        polls
+            .iter()
+            .any(|l| l.contains("skipped (tasks ready, last I/O poll ")),
+        "{polls:#?}"
+    );
 }

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use socket2::{SockAddr, SockRef, Socket};
 
 use crate::io::async_fd::Async;
+use crate::io::reactor::Dir;
 
 /// Connects `socket` to `addr` without blocking the loop: the socket is non-blocking from the
 /// start, and the task waits for the connection to complete.
@@ -26,6 +27,8 @@ where
     };
     let stream = Async::new_nonblocking(S::from(OwnedFd::from(socket)))?;
     if in_progress {
+        // Writable means connected (or failed): wait for that edge.
+        stream.clear_ready(Dir::Write);
         stream.writable().await?;
         let socket = SockRef::from(stream.get_ref());
         if let Some(e) = socket.take_error()? {
@@ -47,7 +50,9 @@ macro_rules! async_read_write {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut &self.inner).poll_read(cx, buf)
+                let asked = buf.len();
+                self.inner
+                    .poll_read_stream(cx, asked, &mut |mut s| s.read(buf))
             }
 
             fn poll_read_vectored(
@@ -55,10 +60,9 @@ macro_rules! async_read_write {
                 cx: &mut Context<'_>,
                 bufs: &mut [IoSliceMut<'_>],
             ) -> Poll<io::Result<usize>> {
+                let asked = bufs.iter().map(|b| b.len()).sum();
                 self.inner
-                    .poll_op(crate::io::reactor::Dir::Read, cx, &mut |mut s| {
-                        s.read_vectored(bufs)
-                    })
+                    .poll_read_stream(cx, asked, &mut |mut s| s.read_vectored(bufs))
             }
         }
 

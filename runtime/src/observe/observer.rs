@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::observe::probe::Probe;
 use crate::observe::stats::Stats;
 use crate::observe::timing::PollTiming;
-use crate::observe::trace::CycleRecord;
+use crate::observe::trace::{CycleRecord, Skip};
 use crate::task::meta::{MetaKey, TaskId, TaskMeta};
 
 /// Which instruments an [`Observer`] runs, as the builder resolved them.
@@ -73,7 +73,7 @@ fn bump(counter: &Cell<u64>, n: u64) {
 }
 
 impl Observer {
-    pub(crate) fn new(probe: Arc<Probe>, instruments: Instruments) -> Self {
+    pub(crate) fn new(probe: Arc<Probe>, instruments: Instruments, name: Option<&str>) -> Self {
         Observer {
             counters: Counters::default(),
             probe,
@@ -81,7 +81,9 @@ impl Observer {
             timing: instruments
                 .poll_timing
                 .then(|| RefCell::new(PollTiming::new())),
-            trace: instruments.trace.then(RefCell::default),
+            trace: instruments
+                .trace
+                .then(|| RefCell::new(CycleRecord::new(name))),
             named_tasks: Cell::new(0),
             dead_names: RefCell::new(Vec::new()),
         }
@@ -148,6 +150,14 @@ impl Observer {
     }
 
     // ---- Step 2: Poll ----
+
+    /// Step 2 did not call the poller.
+    #[inline]
+    pub(crate) fn poll_skipped(&self, why: Skip) {
+        if let Some(trace) = &self.trace {
+            trace.borrow_mut().skipped(why);
+        }
+    }
 
     /// The loop is about to wait in the OS poller until `deadline` (`None`: no deadline).
     #[inline]

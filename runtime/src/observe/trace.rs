@@ -6,8 +6,11 @@ use std::time::{Duration, Instant};
 use crate::observe::report;
 
 /// What one cycle did, filled in by the observer's hooks as the cycle runs. Loop thread only.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CycleRecord {
+    /// What each line starts with: the loop's name and a colon when it has one (several loops
+    /// may trace at once), otherwise nothing.
+    prefix: String,
     /// Step 1: tasks polled.
     ran: usize,
     /// Step 2: what the poll did.
@@ -22,12 +25,21 @@ pub(crate) struct CycleRecord {
     from_threads: usize,
 }
 
+/// Why step 2 did not call the poller although sources are registered or may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// Tasks are ready and no source is registered: the poller has nothing to report.
+    NoSources,
+    /// Tasks are ready and the poller was called this long ago, less than the loop's I/O poll
+    /// interval: readiness can wait for the next cycle.
+    PolledRecently(Duration),
+}
+
 /// What step 2 did.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Poll {
-    /// Skipped: tasks were ready and no source could report anything.
-    #[default]
-    Skipped,
+    /// Skipped, for this reason.
+    Skipped(Skip),
     /// Waiting in the poller since `since`, with `timeout` (`None`: none).
     Waiting {
         /// When the wait began.
@@ -45,10 +57,27 @@ enum Poll {
 }
 
 impl CycleRecord {
+    /// The record of a loop named `name`, if it has a name.
+    pub(crate) fn new(name: Option<&str>) -> Self {
+        CycleRecord {
+            prefix: name.map_or_else(String::new, |name| format!("{name}: ")),
+            ran: 0,
+            poll: Poll::Skipped(Skip::NoSources),
+            events: 0,
+            by_io: 0,
+            by_timers: 0,
+            from_threads: 0,
+        }
+    }
+
     /// Step 1 polled `n` tasks.
     pub(crate) fn ran(&mut self, n: usize) {
         self.ran = n;
-        self.poll = Poll::Skipped;
+    }
+
+    /// Step 2 skipped the poller.
+    pub(crate) fn skipped(&mut self, why: Skip) {
+        self.poll = Poll::Skipped(why);
     }
 
     /// Step 2 waits in the poller until `deadline`.
@@ -86,13 +115,17 @@ impl CycleRecord {
 
     /// Reports the cycle, the `cycle`-th.
     pub(crate) fn emit(&self, cycle: u64) {
+        let p = &self.prefix;
         report::trace(format_args!(
-            "cycle {cycle} run:    {} task(s) polled",
+            "{p}cycle {cycle} run:    {} task(s) polled",
             self.ran
         ));
         match self.poll {
-            Poll::Skipped => report::trace(format_args!(
-                "cycle {cycle} poll:   skipped (tasks ready, no I/O source registered)"
+            Poll::Skipped(Skip::NoSources) => report::trace(format_args!(
+                "{p}cycle {cycle} poll:   skipped (tasks ready, no I/O source registered)"
+            )),
+            Poll::Skipped(Skip::PolledRecently(ago)) => report::trace(format_args!(
+                "{p}cycle {cycle} poll:   skipped (tasks ready, last I/O poll {ago:.1?} ago)"
             )),
             Poll::Waiting { .. } => {}
             Poll::Waited { timeout, waited } => {
@@ -102,13 +135,13 @@ impl CycleRecord {
                     None => "no timeout (nothing ready, no timer)".to_owned(),
                 };
                 report::trace(format_args!(
-                    "cycle {cycle} poll:   {timeout}, waited {waited:.1?}, {} I/O event(s)",
+                    "{p}cycle {cycle} poll:   {timeout}, waited {waited:.1?}, {} I/O event(s)",
                     self.events
                 ));
             }
         }
         report::trace(format_args!(
-            "cycle {cycle} resume: {} woken by I/O, {} by timers, {} from other threads",
+            "{p}cycle {cycle} resume: {} woken by I/O, {} by timers, {} from other threads",
             self.by_io, self.by_timers, self.from_threads
         ));
     }

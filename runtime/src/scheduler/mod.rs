@@ -24,7 +24,7 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use polling::Poller;
 
@@ -72,6 +72,9 @@ pub(crate) struct Core {
     wake_buf: RefCell<Vec<Waker>>,
     /// Operations one poll may complete without waiting before the task must yield.
     coop_budget: u32,
+    /// When step 2 last called the poller (or when the loop started): with tasks ready, the
+    /// next poll waits until `cycle::IO_POLL_INTERVAL` has passed since then.
+    last_io_poll: Cell<Instant>,
 }
 
 impl fmt::Debug for Core {
@@ -93,6 +96,7 @@ impl Core {
         coop_budget: u32,
     ) -> Rc<Core> {
         let shared = Arc::new(Shared::new(poller.clone()));
+        let observer = Observer::new(probe, instruments, name.as_deref());
         Rc::new(Core {
             name,
             ready: RefCell::new(ReadyQueue::new(instruments.poll_timing)),
@@ -101,12 +105,13 @@ impl Core {
             reactor: Rc::new(Reactor::new(poller, event_capacity)),
             weak_shared: Arc::downgrade(&shared),
             shared,
-            observer: Observer::new(probe, instruments),
+            observer,
             next_task_id: Cell::new(1),
             running: Cell::new(None),
             default_pool: DefaultPool::default(),
             wake_buf: RefCell::new(Vec::new()),
             coop_budget,
+            last_io_poll: Cell::new(Instant::now()),
         })
     }
 
