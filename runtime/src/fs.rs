@@ -143,8 +143,30 @@ const CHUNK: usize = 64 * 1024;
 /// An open file whose reads, writes and seeks run on the loop's default pool.
 ///
 /// Writes are buffered: flush or close the file (`flush().await` / `close().await` from
-/// `futures_lite::AsyncWriteExt`, or [`AsyncWrite::poll_flush`]) to see their errors. A `File` dropped with
-/// buffered writes hands them to the pool, which writes them in the background.
+/// `futures_lite::AsyncWriteExt`, or [`AsyncWrite::poll_flush`]) to see their errors. A `File`
+/// dropped with buffered writes hands them to the pool, which writes them in the background.
+///
+/// # Examples
+///
+/// ```
+/// use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+/// use std::io::SeekFrom;
+///
+/// evloop::run(async {
+///     let path = std::env::temp_dir().join(format!("evloop-file-doc-{}", std::process::id()));
+///     let mut file = evloop::fs::File::create(&path).await?;
+///     file.write_all(b"hello, file").await?;
+///     file.flush().await?; // see the write's errors now, not at drop
+///
+///     let mut file = evloop::fs::File::open(&path).await?;
+///     file.seek(SeekFrom::Start(7)).await?;
+///     let mut rest = String::new();
+///     file.read_to_string(&mut rest).await?;
+///     assert_eq!(rest, "file");
+///     evloop::fs::remove_file(&path).await
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
 pub struct File {
     /// Where the std file is: here between operations, on a pool thread during one.
     state: State,

@@ -6,6 +6,23 @@ use crate::observe::timing::{Histogram, LongestPoll};
 /// [`Runtime::stats`](crate::Runtime::stats).
 ///
 /// Counters start at zero when the runtime is built and only grow, except `tasks_alive`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// evloop::run(async {
+///     evloop::sleep(Duration::from_millis(1)).await;
+///     for _ in 0..3 {
+///         evloop::yield_now().await;
+///     }
+///     let stats = evloop::stats();
+///     assert_eq!(stats.timers_fired, 1);
+///     assert!(stats.cycles >= 4, "each yield takes one cycle");
+///     assert_eq!(stats.timers_pending, 0);
+/// });
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

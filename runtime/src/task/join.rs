@@ -20,6 +20,29 @@ use crate::task::meta::{TaskId, TaskMeta};
 ///
 /// A `JoinHandle` is `!Send`, like the loop-local task it points to.
 ///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use evloop::JoinError;
+///
+/// evloop::run(async {
+///     // Await the output.
+///     let answer = evloop::spawn(async { 6 * 7 });
+///     assert_eq!(answer.await, Ok(42));
+///
+///     // A panic is caught and handed to whoever awaits the handle.
+///     let failing = evloop::spawn(async { panic!("bad input") });
+///     let err = failing.await.unwrap_err();
+///     assert_eq!(err.panic_message(), Some("bad input"));
+///
+///     // Abort: the task's future is dropped, the handle reports it.
+///     let forever = evloop::spawn(evloop::sleep(Duration::from_secs(3600)));
+///     forever.abort();
+///     assert!(matches!(forever.await, Err(JoinError::Cancelled { .. })));
+/// });
+/// ```
+///
 /// ```compile_fail
 /// fn assert_send<T: Send>() {}
 /// assert_send::<evloop::JoinHandle<()>>();
