@@ -157,7 +157,7 @@ impl Wake for MainWaker {
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
         if !context::is_current(&self.shared) {
-            context::notify(&self.shared);
+            context::wake(&self.shared);
         }
     }
 }

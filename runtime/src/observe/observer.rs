@@ -170,19 +170,22 @@ impl Observer {
         }
     }
 
-    /// The loop's wait in the OS poller ended.
+    /// The loop's wait ended: in the OS poller if `polled`, otherwise parked on its thread
+    /// (it has no I/O source).
     #[inline]
-    pub(crate) fn unparked(&self) {
+    pub(crate) fn unparked(&self, polled: bool) {
         if self.publish {
             self.probe.set_parked(false);
         }
-        bump(&self.counters.io_polls, 1);
+        if polled {
+            bump(&self.counters.io_polls, 1);
+        }
         if let Some(timing) = &self.timing {
             // Tasks woken by this poll became ready now.
             timing.borrow_mut().tick();
         }
         if let Some(trace) = &self.trace {
-            trace.borrow_mut().unparked();
+            trace.borrow_mut().unparked(polled);
         }
     }
 

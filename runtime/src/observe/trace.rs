@@ -53,6 +53,8 @@ enum Poll {
         timeout: Option<Duration>,
         /// How long the wait took.
         waited: Duration,
+        /// In the OS poller; otherwise parked on the loop's thread (no source registered).
+        polled: bool,
     },
 }
 
@@ -89,12 +91,13 @@ impl CycleRecord {
         };
     }
 
-    /// Step 2's wait ended.
-    pub(crate) fn unparked(&mut self) {
+    /// Step 2's wait ended; it was in the OS poller if `polled`.
+    pub(crate) fn unparked(&mut self, polled: bool) {
         if let Poll::Waiting { since, timeout } = self.poll {
             self.poll = Poll::Waited {
                 timeout,
                 waited: since.elapsed(),
+                polled,
             };
         }
     }
@@ -128,16 +131,26 @@ impl CycleRecord {
                 "{p}cycle {cycle} poll:   skipped (tasks ready, last I/O poll {ago:.1?} ago)"
             )),
             Poll::Waiting { .. } => {}
-            Poll::Waited { timeout, waited } => {
+            Poll::Waited {
+                timeout,
+                waited,
+                polled,
+            } => {
                 let timeout = match timeout {
                     Some(t) if t.is_zero() => "timeout 0 (tasks ready)".to_owned(),
                     Some(t) => format!("timeout {t:.1?} (next timer)"),
                     None => "no timeout (nothing ready, no timer)".to_owned(),
                 };
-                report::trace(format_args!(
-                    "{p}cycle {cycle} poll:   {timeout}, waited {waited:.1?}, {} I/O event(s)",
-                    self.events
-                ));
+                if polled {
+                    report::trace(format_args!(
+                        "{p}cycle {cycle} poll:   {timeout}, waited {waited:.1?}, {} I/O event(s)",
+                        self.events
+                    ));
+                } else {
+                    report::trace(format_args!(
+                        "{p}cycle {cycle} poll:   {timeout}, no I/O source: parked {waited:.1?}"
+                    ));
+                }
             }
         }
         report::trace(format_args!(

@@ -45,7 +45,7 @@ pub(crate) fn is_current(shared: &Weak<Shared>) -> bool {
 }
 
 /// Pushes a woken task to its loop: straight into the ready queue when woken on the loop's own
-/// thread, otherwise into the injection queue followed by a poller notification.
+/// thread, otherwise into the injection queue, waking the loop if it waits.
 pub(crate) fn schedule(shared: &Weak<Shared>, runnable: Runnable) {
     let mut runnable = Some(runnable);
     let _ = CONTEXT.try_with(|c| {
@@ -68,8 +68,7 @@ fn remote_schedule(shared: &Weak<Shared>, runnable: Runnable) {
         Some(shared) => {
             // An unbounded queue only refuses a push once closed, and it is never closed.
             let _ = shared.injected.push(runnable);
-            // Notification failures only happen when the poller is gone, i.e. the loop closed.
-            let _ = shared.poller.notify();
+            shared.wake();
         }
         // The loop is gone: every task was cancelled when it closed, so no live task can be
         // scheduled any more. Never drop a runnable here: its future is not `Send`.
@@ -78,9 +77,9 @@ fn remote_schedule(shared: &Weak<Shared>, runnable: Runnable) {
 }
 
 /// Wakes the loop of `shared` from another thread, if it still exists.
-pub(crate) fn notify(shared: &Weak<Shared>) {
+pub(crate) fn wake(shared: &Weak<Shared>) {
     if let Some(shared) = shared.upgrade() {
-        let _ = shared.poller.notify();
+        shared.wake();
     }
 }
 

@@ -35,7 +35,7 @@ impl Core {
     /// polled too (it counts as ready work for step 2).
     pub(crate) fn cycle(&self, main_woken: &AtomicBool) {
         self.run_ready();
-        let polled = self.poll_io(main_woken.load(Ordering::Relaxed));
+        let polled = self.poll_io(main_woken);
         self.resume_woken(polled);
         self.observer.cycle_done();
     }
@@ -82,48 +82,49 @@ impl Core {
     /// Step 2 — "Call the OS I/O multiplexer with all pending file descriptors — wait until at
     /// least one is ready."
     ///
-    /// The timeout is zero when tasks are ready, the nearest timer deadline otherwise, and
-    /// infinite when there is neither. With tasks ready, the poll is skipped when it cannot
-    /// report anything (no source is registered) or when the last one was less than
-    /// [`IO_POLL_INTERVAL`] ago; a cross-thread wake is always taken at once. Returns whether
-    /// the poller was called.
-    fn poll_io(&self, main_woken: bool) -> bool {
-        let work_ready = main_woken || !self.ready.borrow().is_empty();
-        let injected = !self.shared.injected.is_empty();
-        let deadline = if work_ready || injected {
-            match self.may_skip_poll(injected) {
-                Ok(now) => Some(now),
+    /// With tasks ready (or woken from other threads), the poll has timeout zero, and is
+    /// skipped when it cannot report anything (no source is registered) or when the last one
+    /// was less than [`IO_POLL_INTERVAL`] ago. With nothing ready, the loop waits until the
+    /// nearest timer deadline, or for ever: in the poller, or, with no source registered,
+    /// parked on its thread (see [`Shared::wait`]). Returns whether the poller was called.
+    fn poll_io(&self, main_woken: &AtomicBool) -> bool {
+        let work_ready = main_woken.load(Ordering::Relaxed)
+            || !self.ready.borrow().is_empty()
+            || !self.shared.injected.is_empty();
+        let polled = if work_ready {
+            let now = match self.may_skip_poll() {
+                Ok(now) => now,
                 Err(why) => {
                     self.observer.poll_skipped(why);
                     return false;
                 }
-            }
+            };
+            self.observer.parking(Some(now));
+            self.reactor.wait(Some(now)).map(|()| true)
         } else {
-            self.timers.next_deadline()
+            let deadline = self.timers.next_deadline();
+            let has_sources = !self.reactor.is_empty();
+            self.observer.parking(deadline);
+            self.shared
+                .wait(deadline, has_sources, main_woken, |d| self.reactor.wait(d))
+                .map(|()| has_sources)
         };
-        self.observer.parking(deadline);
-        let waited = self.reactor.wait(deadline);
-        self.observer.unparked();
-        if let Err(e) = waited {
-            panic!("evloop: the OS poller failed: {e}");
-        }
-        self.last_io_poll.set(match deadline {
-            Some(now) if work_ready || injected => now,
-            _ => Instant::now(),
-        });
-        true
+        let polled = polled.unwrap_or_else(|e| panic!("evloop: the OS poller failed: {e}"));
+        self.observer.unparked(polled);
+        self.last_io_poll.set(Instant::now());
+        polled
     }
 
     /// With tasks ready: `Ok(now)` if the poller must be called now (with timeout zero),
-    /// otherwise why not. A cross-thread wake (`injected`) is always taken at once.
+    /// otherwise why not.
     #[inline]
-    fn may_skip_poll(&self, injected: bool) -> Result<Instant, Skip> {
-        if !injected && self.reactor.is_empty() {
+    fn may_skip_poll(&self) -> Result<Instant, Skip> {
+        if self.reactor.is_empty() {
             return Err(Skip::NoSources);
         }
         let now = Instant::now();
         let ago = now.saturating_duration_since(self.last_io_poll.get());
-        if !injected && ago < IO_POLL_INTERVAL {
+        if ago < IO_POLL_INTERVAL {
             return Err(Skip::PolledRecently(ago));
         }
         Ok(now)
