@@ -87,6 +87,7 @@ pub mod net;
 mod reactor;
 mod report;
 mod runtime;
+pub mod signal;
 mod stats;
 pub mod task;
 mod timer;

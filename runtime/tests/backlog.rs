@@ -73,7 +73,8 @@ fn tcp_burst_before_the_loop_accepts_is_fully_queued() {
                     .await
                     .expect("connecting thread");
             assert_eq!(
-                failed, 0,
+                failed,
+                0,
                 "only {} of {n} connects completed while the loop was not accepting: the backlog \
                  is smaller than the burst",
                 clients.len()
