@@ -80,6 +80,8 @@ compile_error!("evloop supports Unix platforms (epoll, kqueue) only for now");
 mod dump;
 mod executor;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod io;
 mod lag;
 mod monitor;
