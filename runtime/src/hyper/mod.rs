@@ -21,11 +21,11 @@
 //! run as ordinary evloop tasks, and services may hold `Rc` state.
 //!
 //! Crates whose API requires `Send` streams cannot take an evloop socket. `async-h1`'s
-//! `server::accept`, for one, asks for `AsyncRead + AsyncWrite + Clone + Send + Sync +
-//! Unpin + 'static`, because it spawns on a multi-threaded executor; with evloop, serve HTTP
-//! through hyper, or run such a crate on its own runtime and thread. A `Send` bound cannot be
-//! worked around by wrapping the socket: moving it to another thread would detach it from the
-//! loop that reports its readiness.
+//! `server::accept`, for one, asks for `Read + Write + Clone + Send + Sync + Unpin + 'static`:
+//! the request bodies it hands out read from the connection and are `http-types` bodies, which
+//! must be `Send + Sync`. With evloop, serve HTTP through hyper, or run such a crate on its own
+//! runtime and thread. A `Send` bound cannot be worked around by wrapping the socket: moving
+//! it to another thread would detach it from the loop that reports its readiness.
 //!
 //! ```compile_fail
 //! fn send<T: Send>(_: T) {}
