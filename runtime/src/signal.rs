@@ -39,6 +39,8 @@ pub use signal_hook::consts::signal::{
 ///
 /// The handler is installed when the future is first polled; a Ctrl-C before that stops the
 /// process as usual. To watch from the start of `main`, create a [`Signals`] early instead.
+/// Once it was installed, it stays: after this future completes or is dropped, further Ctrl-Cs
+/// are ignored unless something watches `SIGINT` again (see the [module docs](self)).
 ///
 /// # Errors
 ///
