@@ -125,7 +125,10 @@ impl ::hyper::rt::Timer for EvloopTimer {
 /// loop of the polling thread, and from then on it must be polled on that thread: polling it
 /// on another thread panics (its timer lives in the first loop, which alone can fire it). It
 /// may be dropped on any thread. [`reset`](Self::reset) on another thread detaches it from
-/// its first thread: its next poll registers it afresh.
+/// its first thread: its next poll registers it afresh. The check is by thread: a handle kept
+/// after its loop ended and polled by a later loop on the same thread still waits on the first
+/// loop's timer, which never fires; hyper's handles live in the connection tasks, which end
+/// with their loop, so this only concerns handles stored elsewhere (reset them first).
 ///
 /// # Panics
 ///
