@@ -82,8 +82,11 @@ mod scheduler;
 // 3. the user-facing API
 mod blocking;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod inspect;
 pub mod net;
+pub mod signal;
 pub mod task;
 // 4. the entry points
 mod builder;

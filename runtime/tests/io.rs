@@ -219,3 +219,29 @@ fn an_io_object_used_on_another_loop_panics_with_an_explanation() {
         let _ = a.read(&mut buf).await;
     });
 }
+
+#[test]
+fn data_and_the_peers_close_that_arrive_together_are_both_read() {
+    // One readiness edge reports both the last data and the end of stream: a read that comes
+    // back short must not be taken to mean that nothing is left to read.
+    let received = util::within(Duration::from_secs(30), || {
+        evloop::run(async {
+            let listener = evloop::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = evloop::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            futures_lite::AsyncWriteExt::write_all(&mut server, b"last words")
+                .await
+                .unwrap();
+            drop(server);
+            evloop::sleep(Duration::from_millis(20)).await;
+            let mut received = Vec::new();
+            futures_lite::AsyncReadExt::read_to_end(&mut client, &mut received)
+                .await
+                .unwrap();
+            received
+        })
+    });
+    assert_eq!(received, b"last words");
+}

@@ -176,31 +176,6 @@ impl<T: AsFd> Async<T> {
         poll_until_ready(&self.reactor, self.key, dir, cx, || op(io))
     }
 
-    /// Runs `read`, a read of up to `asked` bytes from a *stream* socket, like
-    /// [`poll_op`](Self::poll_op); a short read (some bytes, fewer than asked) also clears the
-    /// read readiness.
-    ///
-    /// A stream socket that returns fewer bytes than asked has, almost always, no more queued:
-    /// the next read would fail with `WouldBlock` and clear the readiness anyway. Clearing it
-    /// now saves that system call (three reads per message become two on an echo server). It
-    /// loses nothing: data that arrives later makes the kernel report a new edge, which the
-    /// next poll delivers, even when it arrived between the read and this clear. Datagram
-    /// sockets must not use it: a short datagram says nothing about the next one.
-    pub(crate) fn poll_read_stream(
-        &self,
-        cx: &mut Context<'_>,
-        asked: usize,
-        read: &mut impl FnMut(&T) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        let result = ready!(self.poll_op(Dir::Read, cx, read));
-        if let Ok(n) = result {
-            if n > 0 && n < asked {
-                self.reactor.clear_ready(self.key, Dir::Read);
-            }
-        }
-        Poll::Ready(result)
-    }
-
     /// Forgets that `dir` may be ready: the next operation or readiness check waits for an edge
     /// (for a non-blocking `connect` in progress, which is not writable yet).
     pub(crate) fn clear_ready(&self, dir: Dir) {

@@ -47,7 +47,7 @@ struct SourceState {
 
 /// Readiness of one direction of a source.
 struct Direction {
-    /// No operation has hit `WouldBlock` (or read short) since the last edge, or since the
+    /// No operation has hit `WouldBlock` since the last edge, or since the
     /// source was registered: an operation may succeed and is worth a system call. When false,
     /// the operation would fail, and the task waits for the next edge instead of trying.
     ready: bool,

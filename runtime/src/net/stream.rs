@@ -50,9 +50,7 @@ macro_rules! async_read_write {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                let asked = buf.len();
-                self.inner
-                    .poll_read_stream(cx, asked, &mut |mut s| s.read(buf))
+                Pin::new(&mut &self.inner).poll_read(cx, buf)
             }
 
             fn poll_read_vectored(
@@ -60,9 +58,10 @@ macro_rules! async_read_write {
                 cx: &mut Context<'_>,
                 bufs: &mut [IoSliceMut<'_>],
             ) -> Poll<io::Result<usize>> {
-                let asked = bufs.iter().map(|b| b.len()).sum();
                 self.inner
-                    .poll_read_stream(cx, asked, &mut |mut s| s.read_vectored(bufs))
+                    .poll_op(crate::io::reactor::Dir::Read, cx, &mut |mut s| {
+                        s.read_vectored(bufs)
+                    })
             }
         }
 

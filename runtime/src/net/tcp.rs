@@ -41,7 +41,14 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` and starts listening (backlog 1024, `SO_REUSEADDR` on Unix as std does).
+    /// The listen backlog of [`bind`](Self::bind): how many connections the kernel queues
+    /// before the loop accepts them. The kernel caps it at `net.core.somaxconn` (4096 by
+    /// default on Linux since 5.4, 128 before) without an error.
+    pub const DEFAULT_BACKLOG: u32 = 1024;
+
+    /// Binds to `addr` and starts listening with a backlog of
+    /// [`DEFAULT_BACKLOG`](Self::DEFAULT_BACKLOG) (capped by the OS), `SO_REUSEADDR` on, as
+    /// the standard library sets it on Unix.
     ///
     /// A port of 0 picks a free port; see [`local_addr`](Self::local_addr). A host name is
     /// resolved off the loop thread; each resolved address is tried in turn.
@@ -54,10 +61,47 @@ impl TcpListener {
     ///
     /// The returned future panics if polled outside an evloop event loop.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        Self::bind_with_backlog(addr, Self::DEFAULT_BACKLOG).await
+    }
+
+    /// Like [`bind`](Self::bind), with a chosen listen backlog: the number of connections the
+    /// kernel completes and queues while the loop is busy. When the queue is full, Linux drops
+    /// new connection requests and clients retry a second or more later. Values above
+    /// `i32::MAX` are clamped; the kernel caps the backlog at `net.core.somaxconn`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of the last address tried (for example `AddrInUse`).
+    ///
+    /// # Panics
+    ///
+    /// The returned future panics if polled outside an evloop event loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evloop::net::TcpListener;
+    ///
+    /// evloop::run(async {
+    ///     // A burst of up to 4096 connects is queued (if `somaxconn` allows it).
+    ///     let listener = TcpListener::bind_with_backlog("127.0.0.1:0", 4096).await?;
+    ///     assert_ne!(listener.local_addr()?.port(), 0);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub async fn bind_with_backlog(
+        addr: impl ToSocketAddrs,
+        backlog: u32,
+    ) -> io::Result<TcpListener> {
+        let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
         each_addr(addr, |addr| async move {
-            let listener = std::net::TcpListener::bind(addr)?;
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            socket.set_reuse_address(true)?;
+            socket.bind(&addr.into())?;
+            socket.listen(backlog)?;
             Ok(TcpListener {
-                inner: Async::new(listener)?,
+                inner: Async::new(std::net::TcpListener::from(socket))?,
             })
         })
         .await

@@ -21,7 +21,13 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to the socket file at `path` and listens.
+    /// The listen backlog of [`bind`](Self::bind): how many connections the kernel queues
+    /// before the loop accepts them (capped by `net.core.somaxconn`). Unix sockets do not
+    /// retry: once the queue is full, a non-blocking connect fails with `WouldBlock`.
+    pub const DEFAULT_BACKLOG: u32 = 1024;
+
+    /// Binds to the socket file at `path` and listens with a backlog of
+    /// [`DEFAULT_BACKLOG`](Self::DEFAULT_BACKLOG) (capped by the OS).
     ///
     /// # Errors
     ///
@@ -31,8 +37,40 @@ impl UnixListener {
     ///
     /// Panics if no event loop is running on this thread.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        Self::bind_with_backlog(path, Self::DEFAULT_BACKLOG)
+    }
+
+    /// Like [`bind`](Self::bind), with a chosen listen backlog. Values above `i32::MAX` are
+    /// clamped; the kernel caps the backlog at `net.core.somaxconn`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error, for example `AddrInUse` if the file exists.
+    ///
+    /// # Panics
+    ///
+    /// Panics if no event loop is running on this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evloop::net::UnixListener;
+    ///
+    /// evloop::run(async {
+    ///     let path = std::env::temp_dir().join(format!("evloop-doc-{}.sock", std::process::id()));
+    ///     let listener = UnixListener::bind_with_backlog(&path, 64)?;
+    ///     assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     std::fs::remove_file(&path)
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn bind_with_backlog(path: impl AsRef<Path>, backlog: u32) -> io::Result<UnixListener> {
+        let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.bind(&SockAddr::unix(path)?)?;
+        socket.listen(backlog)?;
         Ok(UnixListener {
-            inner: Async::new(std_unix::UnixListener::bind(path)?)?,
+            inner: Async::new(std_unix::UnixListener::from(socket))?,
         })
     }
 

@@ -1,0 +1,98 @@
+//! hyper 1.x on evloop (feature `hyper`): [`EvloopIo`], [`EvloopExecutor`], [`EvloopTimer`].
+//!
+//! hyper is runtime-agnostic through three traits in [`hyper::rt`]: I/O
+//! ([`Read`](::hyper::rt::Read)/[`Write`](::hyper::rt::Write)), an
+//! [`Executor`](::hyper::rt::Executor) for the tasks it starts (HTTP/2 streams and
+//! connections), and a [`Timer`](::hyper::rt::Timer) for its timeouts. This module implements
+//! them on evloop, as `hyper-util`'s `rt::tokio` does on tokio:
+//!
+//! - [`EvloopIo`] wraps an evloop socket (or any `futures-io` stream) for hyper;
+//! - [`EvloopExecutor`] spawns hyper's tasks on the loop, without requiring `Send`;
+//! - [`EvloopTimer`] hands hyper `Send + Sync` sleeps ([`EvloopSleep`]) backed by the loop's
+//!   own timers, so `header_read_timeout` and HTTP/2 keep-alive work. Such a sleep checks
+//!   that it is polled on the loop thread that registered it, and panics with an explanation
+//!   otherwise.
+//!
+//! # Sockets stay `!Send`
+//!
+//! evloop's sockets are `!Send`, like those of glommio and monoio and unlike tokio's: each is
+//! registered with the poller of the loop that created it and shares that loop's state without
+//! locks. hyper does not need more: its HTTP/1 and HTTP/2 connections over an [`EvloopIo`]
+//! run as ordinary evloop tasks, and services may hold `Rc` state.
+//!
+//! Crates whose API requires `Send` streams cannot take an evloop socket. `async-h1`'s
+//! `server::accept`, for one, asks for `Read + Write + Clone + Send + Sync + Unpin + 'static`:
+//! the request bodies it hands out read from the connection and are `http-types` bodies, which
+//! must be `Send + Sync`. With evloop, serve HTTP through hyper, or run such a crate on its own
+//! runtime and thread. A `Send` bound cannot be worked around by wrapping the socket: moving
+//! it to another thread would detach it from the loop that reports its readiness.
+//!
+//! ```compile_fail
+//! fn send<T: Send>(_: T) {}
+//! evloop::run(async {
+//!     let stream = evloop::net::TcpStream::connect("127.0.0.1:80").await.unwrap();
+//!     send(stream); // error: `Rc<...>` cannot be sent between threads safely
+//! });
+//! ```
+//!
+//! # Examples
+//!
+//! An HTTP/1.1 server and a client on one loop:
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::time::Duration;
+//!
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt, Empty, Full};
+//! use hyper::{Request, Response};
+//! use evloop::hyper::{EvloopIo, EvloopTimer};
+//! use evloop::net::{TcpListener, TcpStream};
+//!
+//! async fn hello(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+//!     Ok(Response::new(Full::new(Bytes::from(format!("hello from {}", req.uri().path())))))
+//! }
+//!
+//! evloop::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     evloop::spawn(async move {
+//!         loop {
+//!             let Ok((stream, _)) = listener.accept().await else { continue };
+//!             evloop::spawn(
+//!                 hyper::server::conn::http1::Builder::new()
+//!                     .timer(EvloopTimer::new())
+//!                     .header_read_timeout(Duration::from_secs(10))
+//!                     .serve_connection(EvloopIo::new(stream), hyper::service::service_fn(hello)),
+//!             );
+//!         }
+//!     });
+//!
+//!     let stream = TcpStream::connect(addr).await?;
+//!     let (mut sender, conn) = hyper::client::conn::http1::handshake(EvloopIo::new(stream)).await?;
+//!     evloop::spawn(conn);
+//!     let response = sender.send_request(Request::get("/evloop").body(Empty::<Bytes>::new())?).await?;
+//!     let body = response.into_body().collect().await?.to_bytes();
+//!     assert_eq!(body, "hello from /evloop");
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+
+mod executor;
+mod io;
+mod timer;
+
+pub use executor::EvloopExecutor;
+pub use io::EvloopIo;
+pub use timer::{EvloopSleep, EvloopTimer};
+
+/// Compile-time checks of the auto traits hyper requires.
+#[allow(dead_code)]
+fn _assert_auto_traits() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<EvloopExecutor>();
+    send_sync::<EvloopTimer>();
+    send_sync::<EvloopSleep>();
+    send_sync::<EvloopIo<std::net::TcpStream>>();
+}

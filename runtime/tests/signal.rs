@@ -1,0 +1,341 @@
+//! Signals: real signals sent to this process and to a child running the `echo` example's
+//! server, which must shut down gracefully.
+//!
+//! Tests in this file run in parallel in one process, and signals go to the whole process, so
+//! each test watches a signal of its own (`SIGUSR1`, `SIGUSR2` with `SIGWINCH`, `SIGINT`).
+//! Such a signal may be handled on any thread of the process, so its handler can run after
+//! `kill` returned: the tests wait for arrivals, never assume them done.
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use evloop::signal::{SignalError, Signals, SIGUSR1, SIGUSR2, SIGWINCH};
+use futures_lite::StreamExt;
+use rustix::process::{getpid, kill_process, Pid, Signal};
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/echo.rs"]
+mod echo;
+
+/// How long anything that should happen at once may take on a loaded machine.
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn raise(signal: Signal) {
+    kill_process(getpid(), signal).expect("kill");
+}
+
+#[test]
+fn a_signal_sent_to_the_process_is_received_by_every_stream_watching_it() {
+    util::within(LIMIT, || {
+        evloop::run(async {
+            let mut first = Signals::new([SIGUSR1])?;
+            let mut second = Signals::new([SIGUSR1])?;
+            raise(Signal::USR1);
+            assert_eq!(
+                evloop::timeout(LIMIT, first.recv()).await.unwrap()?,
+                SIGUSR1
+            );
+            assert_eq!(
+                evloop::timeout(LIMIT, second.next())
+                    .await
+                    .unwrap()
+                    .unwrap()?,
+                SIGUSR1
+            );
+            // Nothing else arrived: the next wait times out.
+            assert!(evloop::timeout(Duration::from_millis(50), first.recv())
+                .await
+                .is_err());
+            // The stream goes on: a second arrival is received too.
+            raise(Signal::USR1);
+            assert_eq!(
+                evloop::timeout(LIMIT, first.recv()).await.unwrap()?,
+                SIGUSR1
+            );
+            Ok::<_, SignalError>(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn one_stream_tells_its_signals_apart() {
+    util::within(LIMIT, || {
+        evloop::run(async {
+            let mut signals = Signals::new([SIGUSR2])?;
+            signals.add(SIGWINCH)?;
+            // Three arrivals before the task reads: two kinds, one repeated. Arrivals of one
+            // signal before a read are merged, but the handler may run on another thread
+            // after the read began, so the repeat may or may not be merged.
+            raise(Signal::USR2);
+            raise(Signal::WINCH);
+            raise(Signal::USR2);
+            let mut got = Vec::new();
+            while !(got.contains(&SIGUSR2) && got.contains(&SIGWINCH)) {
+                got.push(evloop::timeout(LIMIT, signals.recv()).await.unwrap()?);
+            }
+            while let Ok(signal) = evloop::timeout(Duration::from_millis(100), signals.recv()).await
+            {
+                got.push(signal?);
+            }
+            let usr2 = got.iter().filter(|&&s| s == SIGUSR2).count();
+            let winch = got.iter().filter(|&&s| s == SIGWINCH).count();
+            assert!(
+                winch == 1 && (1..=2).contains(&usr2) && got.len() == usr2 + winch,
+                "{got:?}"
+            );
+            Ok::<_, SignalError>(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn ctrl_c_completes_on_sigint() {
+    util::within(LIMIT, || {
+        evloop::run(async {
+            let waiter = evloop::spawn(evloop::signal::ctrl_c());
+            // The spawned task runs (and installs its handler) before this one resumes.
+            evloop::yield_now().await;
+            raise(Signal::INT);
+            evloop::timeout(LIMIT, waiter).await.unwrap().unwrap()
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn signals_that_cannot_be_watched_are_typed_errors() {
+    evloop::run(async {
+        for signal in [9, 19, 11] {
+            // SIGKILL, SIGSTOP, SIGSEGV
+            let err = Signals::new([signal]).unwrap_err();
+            assert!(matches!(err, SignalError::Forbidden { signal: s } if s == signal));
+            assert!(err.to_string().contains("SIGTERM"), "{err}");
+        }
+        for signal in [0, -3, 128, 100] {
+            let err = Signals::new([signal]).unwrap_err();
+            assert!(
+                matches!(err, SignalError::Invalid { signal: s } if s == signal),
+                "{signal}: {err:?}"
+            );
+        }
+        let signals = Signals::new([SIGUSR1]).unwrap();
+        assert!(matches!(
+            signals.add(9),
+            Err(SignalError::Forbidden { signal: 9 })
+        ));
+    });
+}
+
+// ---- the echo example's server as a child process ----
+
+/// The server of the `echo` example with the options in `EVLOOP_ECHO_ARGS`; run only as the
+/// child process of the tests below.
+#[test]
+#[ignore = "runs as a child process of the echo shutdown tests"]
+fn echo_server_child() {
+    let args = std::env::var("EVLOOP_ECHO_ARGS").expect("EVLOOP_ECHO_ARGS");
+    echo::main_with_args(args.split_whitespace().map(str::to_owned)).expect("echo server");
+}
+
+/// A running echo server and its output, line by line.
+struct EchoServer {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    addr: SocketAddr,
+    /// Every line read so far.
+    seen: Vec<String>,
+}
+
+impl EchoServer {
+    fn start(grace_secs: f64) -> EchoServer {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "echo_server_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(
+                "EVLOOP_ECHO_ARGS",
+                format!("--addr 127.0.0.1:0 --grace {grace_secs}"),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = EchoServer {
+            child,
+            lines,
+            addr: "0.0.0.0:0".parse().unwrap(),
+            seen: Vec::new(),
+        };
+        // With one test thread and no capture, libtest starts the line with the test's name.
+        let line = server.wait_for("echo server listening on ");
+        let (_, addr) = line.split_once("echo server listening on ").unwrap();
+        let addr = addr.split(';').next().unwrap();
+        server.addr = addr.parse().unwrap();
+        server
+    }
+
+    /// Waits for a line that contains `text` and returns it.
+    fn wait_for(&mut self, text: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(LIMIT) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "the server never printed {text:?}; it printed {:#?}",
+                        self.seen
+                    );
+                }
+            }
+        }
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill_process(Pid::from_child(&self.child), signal).expect("kill");
+    }
+
+    /// Waits for the child to exit; returns whether it exited successfully and every line.
+    fn finish(mut self) -> (bool, Vec<String>) {
+        while let Ok(line) = self.lines.recv_timeout(LIMIT) {
+            self.seen.push(line);
+        }
+        let mut status = None;
+        for _ in 0..LIMIT.as_millis() / 10 {
+            status = self.child.try_wait().unwrap();
+            if status.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let status = status.unwrap_or_else(|| panic!("the server did not exit: {:#?}", self.seen));
+        (status.success(), std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        // A failed test must not leave its server running.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn echo_round_trip(stream: &mut TcpStream, message: &[u8]) {
+    stream.write_all(message).unwrap();
+    let mut reply = vec![0; message.len()];
+    stream.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, message);
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    stream
+}
+
+#[test]
+fn echo_stops_accepting_on_sigterm_and_lets_open_connections_finish() {
+    let mut server = EchoServer::start(60.0);
+    let mut client = connect(server.addr);
+    echo_round_trip(&mut client, b"hello");
+
+    server.signal(Signal::TERM);
+    server.wait_for("SIGTERM: stopped accepting; waiting up to 60s for 1 open connection(s)");
+    // The listener is closed: a new client is refused.
+    let err = TcpStream::connect(server.addr).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    // The open connection is still served until its client is done.
+    echo_round_trip(&mut client, b"goodbye");
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(client.read(&mut [0; 8]).unwrap(), 0);
+
+    let (ok, lines) = server.finish();
+    assert!(ok, "the server failed: {lines:#?}");
+    assert!(
+        lines.iter().any(|l| l == "all connections finished"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "served 1 connection(s), echoed 12 bytes, closed 0 at shutdown"),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("loop: ")), "{lines:#?}");
+}
+
+#[test]
+fn echo_closes_connections_still_open_at_the_deadline_after_ctrl_c() {
+    let server = EchoServer::start(0.5);
+    let mut idle = connect(server.addr);
+    echo_round_trip(&mut idle, b"ping");
+    let mut busy = connect(server.addr);
+    echo_round_trip(&mut busy, b"pong!");
+    busy.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(busy.read(&mut [0; 8]).unwrap(), 0);
+
+    server.signal(Signal::INT);
+    let (ok, lines) = server.finish();
+    assert!(ok, "the server failed: {lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "grace period over: closing 1 connection(s) still open"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "served 2 connection(s), echoed 9 bytes, closed 1 at shutdown"),
+        "{lines:#?}"
+    );
+    // The idle client sees its connection closed.
+    assert_eq!(idle.read(&mut [0; 8]).unwrap(), 0);
+}
+
+#[test]
+fn a_second_signal_closes_everything_at_once() {
+    let mut server = EchoServer::start(600.0);
+    let mut client = connect(server.addr);
+    echo_round_trip(&mut client, b"hi");
+    server.signal(Signal::INT);
+    server.wait_for("stopped accepting; waiting up to 600s for 1 open connection(s)");
+    server.signal(Signal::TERM);
+    let (ok, lines) = server.finish();
+    assert!(ok, "the server failed: {lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "SIGTERM: closing 1 connection(s) now"),
+        "{lines:#?}"
+    );
+    assert_eq!(client.read(&mut [0; 8]).unwrap(), 0);
+}
