@@ -102,7 +102,7 @@ impl Core {
             self.observer.parking(Some(now));
             self.reactor.wait(Some(now)).map(|()| true)
         } else {
-            let deadline = self.timers.next_deadline();
+            let deadline = self.timers.next_deadline().map(|d| d + self.timer_slack);
             let has_sources = !self.reactor.is_empty();
             self.observer.parking(deadline);
             self.shared

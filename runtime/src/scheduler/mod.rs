@@ -72,6 +72,9 @@ pub(crate) struct Core {
     wake_buf: RefCell<Vec<Waker>>,
     /// Operations one poll may complete without waiting before the task must yield.
     coop_budget: u32,
+    /// How late a timer may fire to fire with others: step 2 sleeps until the nearest
+    /// deadline plus this.
+    timer_slack: Duration,
     /// When step 2 last called the poller (or when the loop started): with tasks ready, the
     /// next poll waits until `cycle::IO_POLL_INTERVAL` has passed since then.
     last_io_poll: Cell<Instant>,
@@ -94,6 +97,7 @@ impl Core {
         probe: Arc<Probe>,
         instruments: Instruments,
         coop_budget: u32,
+        timer_slack: Duration,
     ) -> Rc<Core> {
         let shared = Arc::new(Shared::new(poller.clone()));
         let observer = Observer::new(probe, instruments, name.as_deref());
@@ -111,6 +115,7 @@ impl Core {
             default_pool: DefaultPool::default(),
             wake_buf: RefCell::new(Vec::new()),
             coop_budget,
+            timer_slack,
             last_io_poll: Cell::new(Instant::now()),
         })
     }
