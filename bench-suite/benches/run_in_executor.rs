@@ -4,6 +4,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use evloop_bench::workloads::offload;
 use evloop_bridge::ThreadPool;
 
 fn run_in_executor(c: &mut Criterion) {
@@ -13,16 +14,7 @@ fn run_in_executor(c: &mut Criterion) {
     // whole run, so its worker starts during warm-up, never in a measurement.
     let rt = evloop::Builder::new().build().unwrap();
     group.bench_function("evloop", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..black_box(iters) {
-                    let job = evloop::run_in_executor(None, || black_box(1));
-                    black_box(job.await.unwrap());
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| rt.block_on(offload::evloop_round_trips(iters, || black_box(1))))
     });
 
     // A pool of one's own, through the bridge directly.
@@ -42,28 +34,12 @@ fn run_in_executor(c: &mut Criterion) {
     // The runtime's own blocking pool, as `spawn_blocking` uses it.
     let rt = evloop_bench::tokio_current_thread();
     group.bench_function("tokio", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..black_box(iters) {
-                    black_box(tokio::task::spawn_blocking(|| black_box(1)).await.unwrap());
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| rt.block_on(offload::tokio_round_trips(iters, || black_box(1))))
     });
 
     // `async_io::block_on` is `smol::block_on`; `blocking` is smol's global thread pool.
     group.bench_function("smol", |b| {
-        b.iter_custom(|iters| {
-            async_io::block_on(async {
-                let start = Instant::now();
-                for _ in 0..black_box(iters) {
-                    black_box(blocking::unblock(|| black_box(1)).await);
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| async_io::block_on(offload::smol_round_trips(iters, || black_box(1))))
     });
 
     group.finish();
