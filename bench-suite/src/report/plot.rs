@@ -46,7 +46,8 @@ pub fn lines_log_y(
 ) -> Result<(), String> {
     let all = series.iter().flat_map(|s| s.points.iter());
     let x_max = all.clone().map(|p| p.0).fold(0.0, f64::max).max(1e-9);
-    let y_max = all.map(|p| p.1).fold(y_floor, f64::max) * 2.0;
+    // Headroom above the highest point for the legend.
+    let y_max = all.map(|p| p.1).fold(y_floor, f64::max) * 30.0;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)

@@ -71,7 +71,10 @@ impl Workload {
             ),
             Workload::Yield => ("`yield_now`, no socket open".into(), "ns", Lower),
             Workload::YieldWithSockets => (
-                format!("`yield_now` with a listener and {idle} idle connections registered"),
+                format!(
+                    "`yield_now` with a listener and {} idle connections registered",
+                    crate::report::format::count(idle as u64)
+                ),
                 "ns",
                 Lower,
             ),

@@ -28,6 +28,9 @@ use crate::workloads::wake::Bell;
 const TRIGGER: u8 = 0xFF;
 /// How long the handler blocks on a trigger: one blocking call.
 const BLOCKING_CALL: Duration = Duration::from_millis(100);
+/// Connections of the blocking-call runs: few enough that a normal round trip is short, so
+/// that the blocking call stands out from queueing.
+const BLOCK_CONNS: usize = 100;
 /// File descriptors kept for everything but the connections.
 const FD_MARGIN: u64 = 64;
 
@@ -182,7 +185,12 @@ pub fn clients_child(
 
 /// A server being measured, stopped when dropped.
 trait Server {
+    /// Where it listens.
     fn addr(&self) -> std::net::SocketAddr;
+    /// Connections it dropped because it could not serve them.
+    fn refused(&self) -> usize {
+        0
+    }
 }
 
 /// The evloop server: one loop thread, a task per connection.
@@ -256,8 +264,6 @@ impl Drop for LoopServer {
 struct ThreadServer {
     addr: std::net::SocketAddr,
     stop: Arc<AtomicBool>,
-    /// Connection threads started.
-    started: Arc<AtomicUsize>,
     /// Connections dropped because no thread could be started.
     refused: Arc<AtomicUsize>,
     acceptor: Option<thread::JoinHandle<()>>,
@@ -268,9 +274,8 @@ impl ThreadServer {
         let listener = listener()?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let started = Arc::new(AtomicUsize::new(0));
         let refused = Arc::new(AtomicUsize::new(0));
-        let (s, st, rf) = (stop.clone(), started.clone(), refused.clone());
+        let (s, rf) = (stop.clone(), refused.clone());
         let acceptor = thread::Builder::new()
             .name("accept".into())
             .spawn(move || {
@@ -291,16 +296,14 @@ impl ThreadServer {
                             }
                         }
                     });
-                    match spawned {
-                        Ok(_) => st.fetch_add(1, Ordering::Relaxed),
-                        Err(_) => rf.fetch_add(1, Ordering::Relaxed),
-                    };
+                    if spawned.is_err() {
+                        rf.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             })?;
         Ok(ThreadServer {
             addr,
             stop,
-            started,
             refused,
             acceptor: Some(acceptor),
         })
@@ -310,6 +313,10 @@ impl ThreadServer {
 impl Server for ThreadServer {
     fn addr(&self) -> std::net::SocketAddr {
         self.addr
+    }
+
+    fn refused(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
     }
 }
 
@@ -394,12 +401,13 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
         ));
     }
     section.notes.push(format!(
-        "\"One blocking call\": a second run in which one connection's handler makes a {} ms \
-         `thread::sleep` halfway through; the figure is the worst round trip seen by every \
-         other connection.",
+        "\"One blocking call\": two more runs with {BLOCK_CONNS} connections (few, so that a \
+         normal round trip is short and queueing does not hide the call): one plain, one in \
+         which one connection's handler makes a {} ms `thread::sleep` halfway through; the \
+         figures are the worst round trip seen by every other connection.",
         BLOCKING_CALL.as_millis()
     ));
-    ctx.progress.plan(4);
+    ctx.progress.plan(6);
     let mut t = table(
         "The slide's table, measured:",
         vec![
@@ -443,39 +451,24 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
 
     let seconds = s.echo_seconds;
     let block_secs = if s.quick { 0.4 } else { 1.0 };
+    let block_conns = BLOCK_CONNS.min(conns);
+    let block_at = Some((block_secs * 500.0) as u64);
     let mut runs = Vec::new();
     let mut refused = 0;
     for kind in ["evloop", "threads"] {
-        ctx.step(&format!(
-            "{kind}: {} connections, throughput",
-            number(conns as f64)
-        ))?;
-        let (plain, blocked) = if kind == "evloop" {
-            let server = LoopServer::start()?;
-            let plain = clients(&server, conns, seconds, None)?;
-            ctx.step(&format!("{kind}: one blocking call"))?;
-            let blocked = clients(
-                &server,
-                conns,
-                block_secs,
-                Some((block_secs * 500.0) as u64),
-            )?;
-            (plain, blocked)
+        let server: Box<dyn Server> = if kind == "evloop" {
+            Box::new(LoopServer::start()?)
         } else {
-            let server = ThreadServer::start()?;
-            let plain = clients(&server, conns, seconds, None)?;
-            ctx.step(&format!("{kind}: one blocking call"))?;
-            let blocked = clients(
-                &server,
-                conns,
-                block_secs,
-                Some((block_secs * 500.0) as u64),
-            )?;
-            refused = server.refused.load(Ordering::Relaxed);
-            let _ = server.started.load(Ordering::Relaxed);
-            (plain, blocked)
+            Box::new(ThreadServer::start()?)
         };
-        runs.push((plain, blocked));
+        ctx.step(&format!("{kind}: {} connections", number(conns as f64)))?;
+        let plain = clients(&*server, conns, seconds, None)?;
+        ctx.step(&format!("{kind}: {block_conns} connections"))?;
+        let calm = clients(&*server, block_conns, block_secs, None)?;
+        ctx.step(&format!("{kind}: one blocking call"))?;
+        let blocked = clients(&*server, block_conns, block_secs, block_at)?;
+        refused += server.refused();
+        runs.push([plain, calm, blocked]);
     }
     if refused > 0 {
         section.notes.push(format!(
@@ -485,32 +478,30 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
         ));
     }
     let t = section.tables.last_mut().expect("pushed above");
-    let cells = |f: &dyn Fn(&ClientFigures) -> Cell, blocked: bool| -> Vec<Cell> {
-        runs.iter()
-            .map(|(p, b)| f(if blocked { b } else { p }))
-            .collect()
+    // Which run of each server a row reads: 0 all connections, 1 few, 2 few with the call.
+    let cells = |f: &dyn Fn(&ClientFigures) -> Cell, run: usize| -> Vec<Cell> {
+        runs.iter().map(|r| f(&r[run])).collect()
     };
-    let mut held = row(
-        "connections held (each answered a round trip)",
-        "connections",
-        format!("of {} opened", number(conns as f64)),
-        Better::Neither,
-        cells(&|f| Cell::value(f.held as f64, 1), false),
-    );
-    held.summary = false;
-    t.rows.push(held);
+    let many = number(conns as f64);
     t.rows.push(row(
-        "echo throughput, all connections busy",
+        &format!("connections held (each answered a round trip), of {many} opened"),
+        "connections",
+        "one run".into(),
+        Better::Neither,
+        cells(&|f| Cell::value(f.held as f64, 1), 0),
+    ));
+    t.rows.push(row(
+        &format!("echo throughput, {many} connections busy"),
         "msg/s",
         format!("one run of {seconds} s"),
         Better::Neither,
         cells(
             &|f| Cell::value(f.messages as f64 / f.seconds, f.messages),
-            false,
+            0,
         ),
     ));
     t.rows.push(row(
-        "round trip p50 / p99",
+        &format!("round trip p50 (p99), {many} connections busy"),
         "µs",
         "all round trips of the run".into(),
         Better::Neither,
@@ -521,15 +512,26 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
                 note: Some(format!("p99 {}", number(f.p99_us))),
                 ratio_to_best: None,
             },
-            false,
+            0,
         ),
     ));
     t.rows.push(row(
-        "one blocking call in one handler: worst round trip of the other connections",
+        &format!("{block_conns} connections, no blocking call: worst round trip"),
         "ms",
         format!("one run of {block_secs} s"),
         Better::Neither,
-        cells(&|f| Cell::value(f.max_us / 1e3, f.messages), true),
+        cells(&|f| Cell::value(f.max_us / 1e3, f.messages), 1),
+    ));
+    t.rows.push(row(
+        &format!(
+            "{block_conns} connections, one {} ms blocking call in one handler: worst round \
+             trip of the other connections",
+            BLOCKING_CALL.as_millis()
+        ),
+        "ms",
+        format!("one run of {block_secs} s"),
+        Better::Neither,
+        cells(&|f| Cell::value(f.max_us / 1e3, f.messages), 2),
     ));
     Ok(())
 }
