@@ -106,6 +106,55 @@ fn quick_report_holds_six_sections_plots_and_the_same_figures_in_json() {
 }
 
 #[test]
+fn json_flag_prints_the_report_on_stdout_and_only_runs_the_section_asked() {
+    let dir = TempDir::new("json");
+    let out = dir.path().join("out");
+    let result = run(&[
+        "report",
+        "--quick",
+        "--only",
+        "overhead",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let printed: Report =
+        serde_json::from_slice(&result.stdout).expect("stdout is the JSON report");
+    let written: Report =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(printed.sections.len(), 6);
+    for (p, w) in printed.sections.iter().zip(&written.sections) {
+        assert_eq!(p.id, w.id);
+        assert_eq!(p.status, w.status);
+        let expected_done = p.id == "overhead";
+        assert_eq!(
+            p.status == Status::Done,
+            expected_done,
+            "{}: {:?}",
+            p.id,
+            p.status
+        );
+    }
+    let overhead = &printed.sections[5];
+    let spawn = &overhead.tables[0].rows[0];
+    assert_eq!(spawn.unit.as_deref(), Some("ns"));
+    assert!(spawn
+        .cells
+        .iter()
+        .all(|c| c.value.is_some_and(|v| v > 0.0) && c.samples >= 1));
+    // The fastest configuration is the reference of the ratios.
+    assert!(spawn
+        .cells
+        .iter()
+        .any(|c| c.ratio_to_best.is_some_and(|r| (r - 1.0).abs() < 1e-9)));
+}
+
+#[test]
 fn unknown_arguments_get_the_usage_message() {
     let result = run(&["report", "--no-such-flag"]);
     assert_eq!(result.status.code(), Some(2));

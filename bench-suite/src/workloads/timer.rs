@@ -84,3 +84,63 @@ pub async fn smol_fire(ex: &LocalExecutor<'_>, iters: u64) -> Duration {
         |task| task.await
     )
 }
+
+/// Timers per round of the `*_spread` functions.
+pub const SPREAD: u64 = 1_000;
+
+/// Delay of the `i`-th timer of a spread round: 1 to 1,000 µs, in a scrambled order (7,919 is
+/// prime, so the 1,000 timers of a round take the 1,000 delays once each).
+pub fn spread_delay(i: u64) -> Duration {
+    Duration::from_micros(1 + (i * 7_919) % SPREAD)
+}
+
+/// Runs `iters` timers, [`SPREAD`] tasks at a time, sleeping 1 to 1,000 µs each (spawned
+/// eagerly, awaited together); returns the CPU time the whole process used meanwhile, not the
+/// wall time: how much work the runtime does per timer when deadlines do not coincide.
+macro_rules! spread_rounds {
+    ($iters:expr, |$delay:ident| $spawn_sleep:expr, |$task:ident| $join:expr) => {{
+        let start = crate::workloads::cpu::process_cpu();
+        let mut left = $iters;
+        while left > 0 {
+            let n = left.min(SPREAD);
+            left -= n;
+            let tasks: Vec<_> = (0..n)
+                .map(|i| {
+                    let $delay = spread_delay(i);
+                    $spawn_sleep
+                })
+                .collect();
+            for $task in tasks {
+                $join;
+            }
+        }
+        crate::workloads::cpu::process_cpu() - start
+    }};
+}
+
+/// Spread timers on evloop; returns the process's CPU time.
+pub async fn evloop_spread(iters: u64) -> Duration {
+    spread_rounds!(iters, |delay| evloop::spawn(evloop::sleep(delay)), |task| {
+        task.await.unwrap()
+    })
+}
+
+/// Spread timers on tokio; returns the process's CPU time.
+pub async fn tokio_spread(iters: u64) -> Duration {
+    spread_rounds!(
+        iters,
+        |delay| tokio::spawn(tokio::time::sleep(delay)),
+        |task| task.await.unwrap()
+    )
+}
+
+/// Spread timers on smol, spawning on `ex`; returns the process's CPU time.
+pub async fn smol_spread(ex: &LocalExecutor<'_>, iters: u64) -> Duration {
+    spread_rounds!(
+        iters,
+        |delay| ex.spawn(async move {
+            async_io::Timer::after(delay).await;
+        }),
+        |task| task.await
+    )
+}

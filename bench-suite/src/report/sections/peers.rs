@@ -15,7 +15,7 @@ use crate::report::model::{Better, Cell, ColumnKind, Section};
 use crate::report::plot;
 use crate::report::sections::{median_cell, row, runtime_columns, table, Ctx};
 use crate::report::stats::nanos;
-use crate::workloads::cpu::process_cpu;
+use crate::workloads::cpu::{burn_cpu, process_cpu};
 use crate::workloads::peers::{tokio_current_thread, Peer};
 use crate::workloads::{echo, floors, offload, spawn as spawning, timer, wake, yielding};
 
@@ -37,26 +37,32 @@ enum Workload {
     YieldWithSockets,
     TimerArmCancel,
     TimerFire,
+    TimerSpreadCpu,
     CrossThreadWake,
     EchoRoundTrip,
     EchoThroughput64,
     OffloadRoundTrip,
     OffloadCpu,
+    Offload10us,
+    Offload10usCpu,
     ProcessPoolRoundTrip,
 }
 
 impl Workload {
-    const ALL: [Workload; 11] = [
+    const ALL: [Workload; 14] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::YieldWithSockets,
         Workload::TimerArmCancel,
         Workload::TimerFire,
+        Workload::TimerSpreadCpu,
         Workload::CrossThreadWake,
         Workload::EchoRoundTrip,
         Workload::EchoThroughput64,
         Workload::OffloadRoundTrip,
         Workload::OffloadCpu,
+        Workload::Offload10us,
+        Workload::Offload10usCpu,
         Workload::ProcessPoolRoundTrip,
     ];
 
@@ -84,6 +90,11 @@ impl Workload {
                 "ns",
                 Lower,
             ),
+            Workload::TimerSpreadCpu => (
+                "CPU time per timer, 1,000 tasks sleeping 1–1,000 µs each".into(),
+                "ns",
+                Lower,
+            ),
             Workload::CrossThreadWake => (
                 "cross-thread wake of a parked loop, round trip (floor: two-thread ping-pong)"
                     .into(),
@@ -91,12 +102,12 @@ impl Workload {
                 Lower,
             ),
             Workload::EchoRoundTrip => (
-                "TCP echo round trip, 1 connection, 64 B".into(),
+                "TCP echo round trip, 1 connection, 64 B (floor: a mio loop)".into(),
                 "µs",
                 Lower,
             ),
             Workload::EchoThroughput64 => (
-                "TCP echo throughput, 64 connections on the same thread".into(),
+                "TCP echo throughput, 64 connections on the same thread (floor: a mio loop)".into(),
                 "msg/s",
                 Higher,
             ),
@@ -108,6 +119,16 @@ impl Workload {
             ),
             Workload::OffloadCpu => (
                 "CPU time per thread-pool round trip, all threads".into(),
+                "µs",
+                Lower,
+            ),
+            Workload::Offload10us => (
+                "thread-pool round trip of a job of 10 µs of CPU work".into(),
+                "µs",
+                Lower,
+            ),
+            Workload::Offload10usCpu => (
+                "CPU time per 10 µs-job round trip, all threads (the job's 10 µs included)".into(),
                 "µs",
                 Lower,
             ),
@@ -126,14 +147,15 @@ impl Workload {
             | Workload::Yield
             | Workload::YieldWithSockets
             | Workload::TimerArmCancel
-            | Workload::TimerFire => base,
+            | Workload::TimerFire
+            | Workload::TimerSpreadCpu => base,
             Workload::EchoThroughput64 => (base / 1000).max(5),
             _ => (base / 10).max(50),
         }
     }
 
     fn summary(self) -> bool {
-        !matches!(self, Workload::OffloadCpu)
+        !matches!(self, Workload::OffloadCpu | Workload::Offload10usCpu)
     }
 }
 
@@ -217,6 +239,15 @@ fn measure(
         (Workload::TimerFire, Peer::Smol) => {
             per_op(async_io::block_on(ex.run(timer::smol_fire(ex, ops))))
         }
+        (Workload::TimerSpreadCpu, Peer::Evloop) => {
+            per_op(rts.evloop.block_on(timer::evloop_spread(ops)))
+        }
+        (Workload::TimerSpreadCpu, Peer::Tokio) => {
+            per_op(rts.tokio.block_on(timer::tokio_spread(ops)))
+        }
+        (Workload::TimerSpreadCpu, Peer::Smol) => {
+            per_op(async_io::block_on(ex.run(timer::smol_spread(ex, ops))))
+        }
         (Workload::CrossThreadWake, peer) => {
             let bell = wake::Bell::default();
             let (tx, ringer) = wake::ringer(bell.clone(), ops);
@@ -261,8 +292,24 @@ fn measure(
             };
             64.0 * ops as f64 / took.as_secs_f64()
         }
-        (Workload::OffloadRoundTrip | Workload::OffloadCpu, peer) => {
-            let job = || black_box(1u64);
+        (
+            Workload::OffloadRoundTrip
+            | Workload::OffloadCpu
+            | Workload::Offload10us
+            | Workload::Offload10usCpu,
+            peer,
+        ) => {
+            let work = match w {
+                Workload::Offload10us | Workload::Offload10usCpu => Duration::from_micros(10),
+                _ => Duration::ZERO,
+            };
+            let job = move || {
+                if work.is_zero() {
+                    black_box(1u64)
+                } else {
+                    burn_cpu(work).as_nanos() as u64
+                }
+            };
             let cpu = process_cpu();
             let took = match peer {
                 Peer::Evloop => rts.evloop.block_on(offload::evloop_round_trips(ops, job)),
@@ -270,7 +317,7 @@ fn measure(
                 Peer::Smol => async_io::block_on(offload::smol_round_trips(ops, job)),
             };
             let cpu = process_cpu() - cpu;
-            if w == Workload::OffloadRoundTrip {
+            if matches!(w, Workload::OffloadRoundTrip | Workload::Offload10us) {
                 per_op_us(took)
             } else {
                 per_op_us(cpu)
@@ -286,6 +333,10 @@ fn floor(w: Workload, ops: u64) -> Result<Option<f64>, SectionError> {
     match w {
         Workload::CrossThreadWake => Ok(Some(
             nanos(floors::thread_ping_pong(ops)) / ops as f64 / 1e3,
+        )),
+        Workload::EchoRoundTrip => Ok(Some(nanos(floors::mio_echo(1, ops)?) / ops as f64 / 1e3)),
+        Workload::EchoThroughput64 => Ok(Some(
+            64.0 * ops as f64 / floors::mio_echo(64, ops)?.as_secs_f64(),
         )),
         Workload::ProcessPoolRoundTrip => {
             let mut cmd = children::self_command(&["pipe-echo"])?;
@@ -380,8 +431,10 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     section.notes.push(
         "Process-pool rows: evloop has no process pool yet (\"not yet\"); tokio and smol have none. \
          Floors: the cross-thread wake row's floor is two threads passing a token through two \
-         `std::sync::mpsc` channels; the process-pool row's floor is one byte through a pipe to a \
-         child process and back."
+         `std::sync::mpsc` channels; the echo rows' floor is a hand-written `mio` loop holding \
+         both ends of the connections on one thread; the process-pool row's floor is one byte \
+         through a pipe to a child process and back. CPU rows count the CPU time of every \
+         thread of the process (`CLOCK_PROCESS_CPUTIME_ID`), pools and monitor included."
             .into(),
     );
     let rts = Runtimes {
@@ -442,6 +495,12 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
             (0..5).map(cell).collect(),
         );
         r.summary = w.summary();
+        // How close evloop gets to what the machine allows.
+        if let (Some(e), Some(f)) = (r.cells[0].value, r.cells[4].value) {
+            if f > 0.0 {
+                r.cells[4].note = Some(format!("evloop at {:.2}× of it", e / f));
+            }
+        }
         if let Some(ratio) = t.subject_vs_best_peer(&r) {
             let shown = if better == Better::Higher {
                 1.0 / ratio
