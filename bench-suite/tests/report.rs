@@ -276,3 +276,53 @@ fn ctrl_c_kills_every_child_and_still_writes_what_was_measured() {
     let threads = json.sections.iter().find(|s| s.id == "threads").unwrap();
     assert_eq!(threads.status, Status::Interrupted);
 }
+
+#[test]
+fn a_failed_experiment_keeps_the_figures_before_it_and_marks_the_rest_not_run() {
+    let dir = TempDir::new("failed");
+    let out = dir.path().join("out");
+    // 64 file descriptors: enough for the runtimes, too few for the 100 idle connections of
+    // the second `yield_now` row.
+    let result = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n 64 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_evloop-bench"))
+        .args([
+            "report",
+            "--quick",
+            "--only",
+            "peers",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let report: Report =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let peers = report.sections.iter().find(|s| s.id == "peers").unwrap();
+    let Status::Failed(error) = &peers.status else {
+        panic!("expected a failed section, got {:?}", peers.status);
+    };
+    assert!(error.contains("file-descriptor limit"), "{error}");
+    let rows = &peers.tables[0].rows;
+    let spawn = rows
+        .iter()
+        .find(|r| r.measured.starts_with("spawn"))
+        .unwrap();
+    assert!(
+        spawn.cells[..3].iter().all(|c| c.value.is_some()),
+        "{spawn:?}"
+    );
+    let sockets = rows
+        .iter()
+        .find(|r| r.measured.contains("idle connections"))
+        .unwrap();
+    assert_eq!(sockets.cells[0].value, None);
+    assert_eq!(sockets.cells[0].note.as_deref(), Some("not run"));
+    let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    assert!(md.contains("**Failed:**"), "{md}");
+}

@@ -88,6 +88,11 @@ impl From<io::Error> for SectionError {
     fn from(e: io::Error) -> Self {
         if e.kind() == io::ErrorKind::Interrupted || crate::report::children::interrupted() {
             SectionError::Interrupted
+        } else if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) {
+            SectionError::Failed(format!(
+                "{e}: the file-descriptor limit is too low for this experiment; raise it \
+                 (`ulimit -n`, and the hard limit `ulimit -Hn` as root) or use --quick"
+            ))
         } else {
             SectionError::Failed(e.to_string())
         }

@@ -99,14 +99,18 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     ];
     let mut resident: Vec<Vec<f64>> = vec![Vec::new(); units.len()];
     let mut virt: Vec<Vec<f64>> = vec![Vec::new(); units.len()];
-    for r in 0..rounds {
-        for (i, (name, unit, stack, count)) in units.iter().enumerate() {
-            ctx.step(&format!("round {}/{rounds}: {name}", r + 1))?;
-            let u = measure(unit, *count, *stack)?;
-            resident[i].push(u.resident as f64 / *count as f64);
-            virt[i].push(u.virtual_size as f64 / *count as f64);
+    // Measure; whatever happens, the figures measured so far go into the report.
+    let outcome = (|| -> Result<(), SectionError> {
+        for r in 0..rounds {
+            for (i, (name, unit, stack, count)) in units.iter().enumerate() {
+                ctx.step(&format!("round {}/{rounds}: {name}", r + 1))?;
+                let u = measure(unit, *count, *stack)?;
+                resident[i].push(u.resident as f64 / *count as f64);
+                virt[i].push(u.virtual_size as f64 / *count as f64);
+            }
         }
-    }
+        Ok(())
+    })();
     let per_gib = |cells: &[crate::report::model::Cell]| -> Vec<Cell> {
         cells
             .iter()
@@ -210,5 +214,5 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
             ctx.shared.task_usage.push((peer.to_string(), r, v));
         }
     }
-    Ok(())
+    outcome
 }

@@ -112,7 +112,7 @@ impl Sizes {
         } else {
             Sizes {
                 quick,
-                rounds: 7,
+                rounds: 11,
                 mem_tasks: 100_000,
                 mem_threads: 2_000,
                 offload_window: Duration::from_secs(2),
@@ -245,11 +245,12 @@ pub fn row(measured: &str, unit: &str, method: String, better: Better, cells: Ve
     }
 }
 
-/// The median of `samples` as a cell, or "no samples".
+/// The median of `samples` as a cell, or "not run" if there are none (the experiment stopped
+/// before it).
 pub fn median_cell(mut samples: Vec<f64>) -> Cell {
     let n = samples.len() as u64;
     match crate::report::stats::median(&mut samples) {
         Some(v) => Cell::value(v, n),
-        None => Cell::missing("no samples"),
+        None => Cell::missing("not run"),
     }
 }

@@ -446,29 +446,34 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     ctx.progress
         .plan((rounds * (Workload::ALL.len() + usize::from(python))) as u64);
     let peers = Peer::ALL;
-    for r in 0..rounds {
-        for (wi, &w) in Workload::ALL.iter().enumerate() {
-            ctx.step(&format!("round {}/{rounds}: {:?}", r + 1, w))?;
-            let ops = w.ops(s.ops);
-            // Rotate the order each round, so no runtime always runs first.
-            for k in 0..peers.len() {
-                let pi = (k + r) % peers.len();
-                if let Some(v) = measure(&rts, w, peers[pi], ops, idle)? {
-                    samples[wi][pi].push(v);
+    // Measure; whatever happens, the figures measured so far go into the report.
+    let outcome = (|| -> Result<(), SectionError> {
+        for r in 0..rounds {
+            for (wi, &w) in Workload::ALL.iter().enumerate() {
+                ctx.step(&format!("round {}/{rounds}: {:?}", r + 1, w))?;
+                let ops = w.ops(s.ops);
+                // Rotate the order each round, so no runtime always runs first.
+                for k in 0..peers.len() {
+                    let pi = (k + r) % peers.len();
+                    if let Some(v) = measure(&rts, w, peers[pi], ops, idle)? {
+                        samples[wi][pi].push(v);
+                    }
+                }
+                if let Some(v) = floor(w, ops)? {
+                    samples[wi][4].push(v);
                 }
             }
-            if let Some(v) = floor(w, ops)? {
-                samples[wi][4].push(v);
+            if python {
+                ctx.step(&format!("round {}/{rounds}: asyncio", r + 1))?;
+                for (w, v) in asyncio_round(&script, s.ops)? {
+                    let wi = Workload::ALL.iter().position(|&x| x == w).expect("listed");
+                    samples[wi][3].push(v);
+                }
             }
         }
-        if python {
-            ctx.step(&format!("round {}/{rounds}: asyncio", r + 1))?;
-            for (w, v) in asyncio_round(&script, s.ops)? {
-                let wi = Workload::ALL.iter().position(|&x| x == w).expect("listed");
-                samples[wi][3].push(v);
-            }
-        }
-    }
+        Ok(())
+    })();
+    let finished = outcome.is_ok();
     let mut t = table(
         "Same workload, same run (median per operation; ratio to the best runtime of the row):",
         runtime_columns(&[("asyncio", ColumnKind::Peer), ("floor", ColumnKind::Floor)]),
@@ -484,6 +489,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
             match (w, col) {
                 (Workload::ProcessPoolRoundTrip, 0) => Cell::missing("not yet"),
                 (_, 3) if !python => Cell::missing("skipped: no python3"),
+                _ if !finished => Cell::missing("not run"),
                 _ => Cell::missing("—"),
             }
         };
@@ -512,6 +518,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
         t.rows.push(r);
     }
     section.tables.push(t);
+    outcome?;
     ctx.plot(
         section,
         "peers.svg",

@@ -453,23 +453,29 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     let block_secs = if s.quick { 0.4 } else { 1.0 };
     let block_conns = BLOCK_CONNS.min(conns);
     let block_at = Some((block_secs * 500.0) as u64);
-    let mut runs = Vec::new();
+    // Per server, its runs in order: all connections, few, few with the blocking call.
+    let mut runs: Vec<Vec<ClientFigures>> = Vec::new();
     let mut refused = 0;
-    for kind in ["evloop", "threads"] {
-        let server: Box<dyn Server> = if kind == "evloop" {
-            Box::new(LoopServer::start()?)
-        } else {
-            Box::new(ThreadServer::start()?)
-        };
-        ctx.step(&format!("{kind}: {} connections", number(conns as f64)))?;
-        let plain = clients(&*server, conns, seconds, None)?;
-        ctx.step(&format!("{kind}: {block_conns} connections"))?;
-        let calm = clients(&*server, block_conns, block_secs, None)?;
-        ctx.step(&format!("{kind}: one blocking call"))?;
-        let blocked = clients(&*server, block_conns, block_secs, block_at)?;
-        refused += server.refused();
-        runs.push([plain, calm, blocked]);
-    }
+    // Measure; whatever happens, the figures measured so far go into the report.
+    let outcome = (|| -> Result<(), SectionError> {
+        for kind in ["evloop", "threads"] {
+            let server: Box<dyn Server> = if kind == "evloop" {
+                Box::new(LoopServer::start()?)
+            } else {
+                Box::new(ThreadServer::start()?)
+            };
+            runs.push(Vec::new());
+            let mine = runs.last_mut().expect("pushed");
+            ctx.step(&format!("{kind}: {} connections", number(conns as f64)))?;
+            mine.push(clients(&*server, conns, seconds, None)?);
+            ctx.step(&format!("{kind}: {block_conns} connections"))?;
+            mine.push(clients(&*server, block_conns, block_secs, None)?);
+            ctx.step(&format!("{kind}: one blocking call"))?;
+            mine.push(clients(&*server, block_conns, block_secs, block_at)?);
+            refused += server.refused();
+        }
+        Ok(())
+    })();
     if refused > 0 {
         section.notes.push(format!(
             "The thread-per-connection server could not start a thread for {} connection(s) \
@@ -480,7 +486,12 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     let t = section.tables.last_mut().expect("pushed above");
     // Which run of each server a row reads: 0 all connections, 1 few, 2 few with the call.
     let cells = |f: &dyn Fn(&ClientFigures) -> Cell, run: usize| -> Vec<Cell> {
-        runs.iter().map(|r| f(&r[run])).collect()
+        (0..2)
+            .map(|server| match runs.get(server).and_then(|r| r.get(run)) {
+                Some(figures) => f(figures),
+                None => Cell::missing("not run"),
+            })
+            .collect()
     };
     let many = number(conns as f64);
     t.rows.push(row(
@@ -533,5 +544,5 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
         Better::Neither,
         cells(&|f| Cell::value(f.max_us / 1e3, f.messages), 2),
     ));
-    Ok(())
+    outcome
 }

@@ -9,7 +9,7 @@ use crate::report::error::SectionError;
 use crate::report::format::{count, number};
 use crate::report::model::{Better, Cell, Column, ColumnKind, Row, Section};
 use crate::report::plot::{self, LabelledPoint};
-use crate::report::sections::{table, Ctx};
+use crate::report::sections::{median_cell, table, Ctx};
 use crate::report::stats::median;
 use crate::workloads::cpu::{thread_cpu, work_item};
 
@@ -89,18 +89,57 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     let mut took: Vec<Vec<f64>> = vec![Vec::new(); grid.len()];
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); grid.len()];
     let mut worst: Vec<Vec<f64>> = vec![Vec::new(); grid.len()];
-    for r in 0..rounds {
-        for (i, every) in grid.iter().enumerate() {
-            ctx.step(&format!(
-                "round {}/{rounds}: yield every {}",
-                r + 1,
-                every.map_or("never".into(), count)
-            ))?;
-            let run = one_run(items, *every)?;
-            took[i].push(run.wall.as_secs_f64() * 1e3);
-            cpu[i].push(run.cpu.as_secs_f64() * 1e3);
-            worst[i].push(run.worst.as_secs_f64() * 1e3);
+    // Measure; whatever happens, the figures measured so far go into the report.
+    let outcome = (|| -> Result<(), SectionError> {
+        for r in 0..rounds {
+            for (i, every) in grid.iter().enumerate() {
+                ctx.step(&format!(
+                    "round {}/{rounds}: yield every {}",
+                    r + 1,
+                    every.map_or("never".into(), count)
+                ))?;
+                let run = one_run(items, *every)?;
+                took[i].push(run.wall.as_secs_f64() * 1e3);
+                cpu[i].push(run.cpu.as_secs_f64() * 1e3);
+                worst[i].push(run.worst.as_secs_f64() * 1e3);
+            }
         }
+        Ok(())
+    })();
+    let col = |name: &str, unit: &str| Column {
+        name: name.into(),
+        unit: Some(unit.into()),
+        kind: ColumnKind::Plain,
+    };
+    let label = |every: &Option<u64>| match every {
+        Some(n) => format!("N = {}", count(*n)),
+        None => "never".into(),
+    };
+    if let Err(e) = outcome {
+        // Without the full grid there is no baseline: keep the raw figures measured.
+        let mut t = table(
+            "Yield every N items (stopped before the baseline; raw figures):",
+            vec![
+                col("loop CPU time", "ms"),
+                col("loop wall time", "ms"),
+                col("heartbeat worst lateness", "ms"),
+            ],
+        );
+        for (i, every) in grid.iter().enumerate() {
+            t.rows.push(Row {
+                measured: label(every),
+                unit: None,
+                method: format!("median of {} run(s)", cpu[i].len()),
+                better: Better::Neither,
+                cells: [&cpu[i], &took[i], &worst[i]]
+                    .into_iter()
+                    .map(|v| median_cell(v.clone()))
+                    .collect(),
+                summary: false,
+            });
+        }
+        section.tables.push(t);
+        return Err(e);
     }
     let took: Vec<f64> = took.iter_mut().map(|v| median(v).unwrap_or(0.0)).collect();
     let cpu: Vec<f64> = cpu.iter_mut().map(|v| median(v).unwrap_or(0.0)).collect();
@@ -137,11 +176,6 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
             number(per_item_ms * grid[i].unwrap_or(0) as f64)
         ));
     }
-    let col = |name: &str, unit: &str| Column {
-        name: name.into(),
-        unit: Some(unit.into()),
-        kind: ColumnKind::Plain,
-    };
     let mut t = table(
         "Yield every N items:",
         vec![
@@ -155,10 +189,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     let mut points = Vec::new();
     for (i, every) in grid.iter().enumerate() {
         let overhead = (cpu[i] / never - 1.0) * 100.0;
-        let label = match every {
-            Some(n) => format!("N = {}", count(*n)),
-            None => "never".into(),
-        };
+        let label = label(every);
         let batch = every.map_or(never, |n| per_item_ms * n as f64);
         t.rows.push(Row {
             measured: if Some(i) == marked {
