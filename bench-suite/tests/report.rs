@@ -6,6 +6,7 @@ mod util;
 use std::time::{Duration, Instant};
 
 use evloop_bench::report::format::number;
+use evloop_bench::report::markdown::escape;
 use evloop_bench::report::model::{Report, Status};
 use util::{children_of, run, TempDir};
 
@@ -69,7 +70,7 @@ fn quick_report_holds_six_sections_plots_and_the_same_figures_in_json() {
             for row in &table.rows {
                 let line = body
                     .lines()
-                    .find(|l| l.starts_with(&format!("| {} |", row.measured)))
+                    .find(|l| l.starts_with(&format!("| {} |", escape(&row.measured))))
                     .unwrap_or_else(|| panic!("no line for row {:?}", row.measured));
                 for cell in &row.cells {
                     if let Some(v) = cell.value {

@@ -5,6 +5,11 @@ use std::fmt::Write;
 use crate::report::format::{number, ratio};
 use crate::report::model::{Better, Cell, ColumnKind, Report, Row, Section, Status, Table};
 
+/// `text` made safe inside a Markdown table cell: a `|` would end the cell.
+pub fn escape(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
 /// The text of a cell: the figure with its ratio to the best, or why there is none.
 pub fn cell_text(cell: &Cell, unit_in_cell: Option<&str>) -> String {
     match cell.value {
@@ -75,7 +80,7 @@ pub fn table(table: &Table) -> String {
     }
     out.push_str("---|\n");
     for row in &table.rows {
-        write!(out, "| {} |", row.measured).unwrap();
+        write!(out, "| {} |", escape(&row.measured)).unwrap();
         if row_units {
             write!(out, " {} |", row.unit.as_deref().unwrap_or("")).unwrap();
         }
@@ -201,7 +206,7 @@ pub fn summary_markdown(report: &Report) -> String {
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} |",
                     i + 1,
-                    row.measured,
+                    escape(&row.measured),
                     get("evloop"),
                     get("tokio"),
                     get("smol"),

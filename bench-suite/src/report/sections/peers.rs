@@ -112,7 +112,7 @@ impl Workload {
                 Higher,
             ),
             Workload::OffloadRoundTrip => (
-                "thread-pool round trip of `|| 1` (run_in_executor / spawn_blocking / unblock)"
+                "thread-pool round trip of a job returning 1 (run_in_executor / spawn_blocking / unblock)"
                     .into(),
                 "µs",
                 Lower,
