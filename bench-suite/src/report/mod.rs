@@ -10,6 +10,7 @@ pub mod children;
 pub mod cli;
 pub mod error;
 pub mod format;
+pub mod limits;
 pub mod machine;
 pub mod markdown;
 pub mod model;

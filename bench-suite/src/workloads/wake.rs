@@ -73,3 +73,10 @@ pub fn ringer(bell: Bell, iters: u64) -> (mpsc::Sender<()>, thread::JoinHandle<D
     });
     (reply_tx, handle)
 }
+
+/// Compile-time check: a bell crosses threads.
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Bell>();
+}

@@ -151,6 +151,13 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
         Better::Higher,
         per_gib(&res),
     ));
+    t.rows.push(row(
+        "tasks that fit in 1 GiB of address space (virtual)",
+        "tasks",
+        method.clone(),
+        Better::Higher,
+        per_gib(&vir),
+    ));
     section.tables.push(t);
 
     let mut t = table(

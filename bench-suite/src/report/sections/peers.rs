@@ -401,7 +401,7 @@ fn python_available() -> bool {
 pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError> {
     let s = ctx.sizes.clone();
     let (rounds, idle) = (s.rounds, s.idle_conns);
-    crate::report::sections::threads::raise_fd_limit();
+    crate::report::limits::raise_fd_limit();
     let python = python_available();
     let script = ctx.out_dir.join("asyncio_peers.py");
     if python {
