@@ -151,6 +151,8 @@ pub fn report(report: &Report) -> String {
     );
     out.push_str("## Summary\n\n");
     out.push_str(&summary_markdown(report));
+    out.push('\n');
+    out.push_str(&shortfalls(report));
     for (i, section) in report.sections.iter().enumerate() {
         write!(out, "\n## {}. {}\n\n", i + 1, section.title).unwrap();
         if let Some(line) = status_line(section) {
@@ -225,6 +227,41 @@ pub fn summary_markdown(report: &Report) -> String {
     out
 }
 
+/// A sentence naming every row, in every section, where evloop is behind its best peer.
+pub fn shortfalls(report: &Report) -> String {
+    let mut behind = Vec::new();
+    let mut compared = 0;
+    for section in &report.sections {
+        for t in &section.tables {
+            for row in &t.rows {
+                let Some(r) = t.subject_vs_best_peer(row) else {
+                    continue;
+                };
+                compared += 1;
+                let short = match row.better {
+                    Better::Lower => r > 1.0,
+                    Better::Higher => r < 1.0,
+                    Better::Neither => false,
+                };
+                if short {
+                    behind.push(format!("{} ({})", row.measured, ratio(r)));
+                }
+            }
+        }
+    }
+    match (compared, behind.is_empty()) {
+        (0, _) => "No row compared evloop with a peer in this run.\n".into(),
+        (_, true) => format!(
+            "evloop is at or ahead of the best peer in all {compared} rows that compare them.\n"
+        ),
+        (_, false) => format!(
+            "evloop is behind the best peer in {} of the {compared} rows that compare them: {}.\n",
+            behind.len(),
+            behind.join("; ")
+        ),
+    }
+}
+
 /// The terminal summary: the summary table as aligned plain text, and each section's status.
 pub fn summary_text(report: &Report) -> String {
     let md = summary_markdown(report);
@@ -256,6 +293,7 @@ pub fn summary_text(report: &Report) -> String {
         out.truncate(out.trim_end().len());
         out.push('\n');
     }
+    out.push_str(&shortfalls(report));
     for (i, s) in report.sections.iter().enumerate() {
         let state = match &s.status {
             Status::Done => "done".to_string(),

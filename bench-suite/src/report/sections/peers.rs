@@ -409,7 +409,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     }
     section.notes.push(format!(
         "Each row's figures come from {rounds} rounds in this one process; in each round every \
-         runtime runs the workload once, in turn, and the median round is shown. evloop is \
+         runtime runs the workload once, in turn (the order rotating), and each runtime's median over the rounds is shown. evloop is \
          built with `Builder::new()` (monitor on, the default), tokio is `current_thread` with \
          all drivers, smol is `async-executor`'s `LocalExecutor` driven by `async_io::block_on` \
          with `blocking::unblock` as its pool. Workloads live in `bench-suite/src/workloads/`, \
