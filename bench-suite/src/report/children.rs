@@ -28,11 +28,17 @@ static LIVE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 ///
 /// Returns a message if a handler could not be installed.
 pub fn install_interrupt_handler() -> Result<(), String> {
-    ctrlc::set_handler(|| {
-        INTERRUPTED.store(true, Ordering::SeqCst);
-        kill_all();
-    })
-    .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))
+    // Once per process: a second report run in the same process reuses the handler.
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            ctrlc::set_handler(|| {
+                INTERRUPTED.store(true, Ordering::SeqCst);
+                kill_all();
+            })
+            .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))
+        })
+        .clone()
 }
 
 /// Whether Ctrl-C or SIGTERM arrived.

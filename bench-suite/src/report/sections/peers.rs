@@ -447,6 +447,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
         .plan((rounds * (Workload::ALL.len() + usize::from(python))) as u64);
     let peers = Peer::ALL;
     // Measure; whatever happens, the figures measured so far go into the report.
+    let mut asyncio_error = None;
     let outcome = (|| -> Result<(), SectionError> {
         for r in 0..rounds {
             for (wi, &w) in Workload::ALL.iter().enumerate() {
@@ -463,17 +464,29 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
                     samples[wi][4].push(v);
                 }
             }
-            if python {
+            if python && asyncio_error.is_none() {
                 ctx.step(&format!("round {}/{rounds}: asyncio", r + 1))?;
-                for (w, v) in asyncio_round(&script, s.ops)? {
-                    let wi = Workload::ALL.iter().position(|&x| x == w).expect("listed");
-                    samples[wi][3].push(v);
+                match asyncio_round(&script, s.ops) {
+                    Ok(figures) => {
+                        for (w, v) in figures {
+                            let wi = Workload::ALL.iter().position(|&x| x == w).expect("listed");
+                            samples[wi][3].push(v);
+                        }
+                    }
+                    // Python's side failing costs its cells, not the Rust rows.
+                    Err(SectionError::Failed(e)) => asyncio_error = Some(e),
+                    Err(e) => return Err(e),
                 }
             }
         }
         Ok(())
     })();
     let finished = outcome.is_ok();
+    if let Some(e) = &asyncio_error {
+        section.notes.push(format!(
+            "asyncio's script failed, so its figures stop where it did: {e}"
+        ));
+    }
     let mut t = table(
         "Same workload, same run (median per operation; ratio to the best runtime of the row):",
         runtime_columns(&[("asyncio", ColumnKind::Peer), ("floor", ColumnKind::Floor)]),
@@ -489,6 +502,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
             match (w, col) {
                 (Workload::ProcessPoolRoundTrip, 0) => Cell::missing("not yet"),
                 (_, 3) if !python => Cell::missing("skipped: no python3"),
+                (_, 3) if asyncio_error.is_some() => Cell::missing("skipped: script failed"),
                 _ if !finished => Cell::missing("not run"),
                 _ => Cell::missing("—"),
             }
