@@ -26,6 +26,16 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// An axis label: up to three significant digits, no trailing zeros.
+fn short(v: f64) -> String {
+    let s = crate::report::format::number(v);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 fn err<E: std::fmt::Display>(e: E) -> String {
     format!("drawing a plot failed: {e}")
 }
@@ -126,6 +136,10 @@ pub fn labelled_curve(
         .map_err(err)?;
     chart
         .configure_mesh()
+        .x_labels(12)
+        .y_labels(8)
+        .x_label_formatter(&|x| short(*x))
+        .y_label_formatter(&|y| short(*y))
         .x_desc(x_label)
         .y_desc(y_label)
         .draw()
