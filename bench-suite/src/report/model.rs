@@ -227,3 +227,71 @@ impl Table {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(better: Better, values: [Option<f64>; 4]) -> Table {
+        let col = |name: &str, kind| Column {
+            name: name.into(),
+            unit: None,
+            kind,
+        };
+        Table {
+            caption: String::new(),
+            columns: vec![
+                col("evloop", ColumnKind::Subject),
+                col("tokio", ColumnKind::Peer),
+                col("smol", ColumnKind::Peer),
+                col("floor", ColumnKind::Floor),
+            ],
+            rows: vec![Row {
+                measured: "m".into(),
+                unit: Some("ns".into()),
+                method: String::new(),
+                better,
+                cells: values
+                    .iter()
+                    .map(|v| match v {
+                        Some(v) => Cell::value(*v, 1),
+                        None => Cell::missing("not run"),
+                    })
+                    .collect(),
+                summary: true,
+            }],
+        }
+    }
+
+    #[test]
+    fn ratios_are_to_the_best_runtime_and_ignore_floors_and_missing_cells() {
+        let mut t = table(Better::Lower, [Some(50.0), Some(100.0), None, Some(10.0)]);
+        t.compute_ratios();
+        let ratios: Vec<_> = t.rows[0].cells.iter().map(|c| c.ratio_to_best).collect();
+        assert_eq!(ratios, [Some(1.0), Some(2.0), None, Some(0.2)]);
+        assert_eq!(t.subject_vs_best_peer(&t.rows[0]), Some(0.5));
+    }
+
+    #[test]
+    fn higher_is_better_rows_take_the_largest_as_best() {
+        let mut t = table(
+            Better::Higher,
+            [Some(90.0), Some(100.0), Some(80.0), Some(120.0)],
+        );
+        t.compute_ratios();
+        assert_eq!(t.rows[0].cells[1].ratio_to_best, Some(1.0));
+        assert_eq!(t.rows[0].cells[0].ratio_to_best, Some(0.9));
+        assert_eq!(t.subject_vs_best_peer(&t.rows[0]), Some(0.9));
+    }
+
+    #[test]
+    fn rows_that_do_not_compare_get_no_ratio() {
+        let mut t = table(Better::Neither, [Some(1.0), Some(2.0), Some(3.0), None]);
+        t.compute_ratios();
+        assert!(t.rows[0].cells.iter().all(|c| c.ratio_to_best.is_none()));
+        assert_eq!(t.subject_vs_best_peer(&t.rows[0]), None);
+        // No peer measured: no verdict either.
+        let t = table(Better::Lower, [Some(1.0), None, None, None]);
+        assert_eq!(t.subject_vs_best_peer(&t.rows[0]), None);
+    }
+}

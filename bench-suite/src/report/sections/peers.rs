@@ -365,7 +365,7 @@ fn asyncio_round(script: &PathBuf, ops: u64) -> Result<Vec<(Workload, f64)>, Sec
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let out = spawn(cmd)?.finish(Duration::from_secs(300))?;
+    let out = spawn(cmd)?.finish(Duration::from_secs(120))?;
     let v: serde_json::Value = serde_json::from_str(out.trim())
         .map_err(|e| SectionError::Failed(format!("asyncio script printed {out:?}: {e}")))?;
     let get = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
