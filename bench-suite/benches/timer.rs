@@ -1,15 +1,14 @@
-//! Timers: the cost of arming and cancelling one, the cost of firing one, and how long a 1 ms sleep takes.
+//! Timers: the cost of arming and cancelling one, the cost of firing one, how long a 1 ms sleep takes, and the CPU per timer when deadlines are spread over 1–1,000 µs.
 
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use async_executor::LocalExecutor;
 use async_io::Timer;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode};
-use futures_lite::future;
+use evloop_bench::workloads::timer::{self, arm_cancel};
 
 /// Runs `make(iters)` in a spawned task on each runtime; the future returns its own timing.
 fn bench_each<FE, FT, FS>(
@@ -40,48 +39,6 @@ fn bench_each<FE, FT, FS>(
     });
 }
 
-/// Arms a one-second timer (polls it once) and drops it, `iters` times.
-async fn arm_cancel<F: Future>(iters: u64, sleep: fn(Duration) -> F) -> Duration {
-    let start = Instant::now();
-    for _ in 0..iters {
-        let mut timer = pin!(sleep(black_box(Duration::from_secs(1))));
-        assert!(future::poll_once(timer.as_mut()).await.is_none());
-    }
-    start.elapsed()
-}
-
-/// Timers armed per round of `timer_fire`, all with the same deadline.
-const ROUND: u64 = 5_000;
-
-/// A deadline far enough ahead that `n` tasks can be spawned and polled (arming their timers)
-/// before it, on any of the runtimes.
-fn round_deadline(n: u64) -> Instant {
-    Instant::now() + Duration::from_millis(2) + Duration::from_nanos(600 * n)
-}
-
-/// Fires `iters` timers, `ROUND` at a time: each round spawns one task per timer, all sleeping
-/// until one deadline, and awaits them. The time counted runs from the deadline to the last
-/// task's completion: firing the timers, waking and finishing the tasks, and the kernel's
-/// wake-up latency once per round (about 10 ns per timer at this round size, the same for every
-/// runtime). Spawning and arming are not counted.
-macro_rules! fire_rounds {
-    ($iters:expr, |$deadline:ident| $spawn_sleep:expr) => {{
-        let mut counted = Duration::ZERO;
-        let mut left = $iters;
-        while left > 0 {
-            let n = left.min(ROUND);
-            left -= n;
-            let $deadline = round_deadline(n);
-            let tasks: Vec<_> = (0..n).map(|_| $spawn_sleep).collect();
-            for task in tasks {
-                task.await;
-            }
-            counted += $deadline.elapsed();
-        }
-        counted
-    }};
-}
-
 fn timer_arm_cancel(c: &mut Criterion) {
     let mut group = c.benchmark_group("timer_arm_cancel");
     bench_each(
@@ -98,41 +55,21 @@ fn timer_fire(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Linear);
     group.sample_size(10);
 
+    // Every runtime spawns its tasks eagerly (the spawn call runs before the first await), so
+    // all three fire the same timers in the same shape.
     let rt = evloop::Builder::new().build().unwrap();
     group.bench_function("evloop", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                fire_rounds!(iters, |deadline| {
-                    let task = evloop::spawn(evloop::sleep_until(deadline));
-                    async move { task.await.unwrap() }
-                })
-            })
-        })
+        b.iter_custom(|iters| rt.block_on(timer::evloop_fire(iters)))
     });
 
     let rt = evloop_bench::tokio_current_thread();
     group.bench_function("tokio", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                fire_rounds!(iters, |deadline| async move {
-                    let deadline = tokio::time::Instant::from_std(deadline);
-                    tokio::spawn(tokio::time::sleep_until(deadline))
-                        .await
-                        .unwrap()
-                })
-            })
-        })
+        b.iter_custom(|iters| rt.block_on(timer::tokio_fire(iters)))
     });
 
     let ex = LocalExecutor::new();
     group.bench_function("smol", |b| {
-        b.iter_custom(|iters| {
-            async_io::block_on(ex.run(async {
-                fire_rounds!(iters, |deadline| ex.spawn(async move {
-                    Timer::at(deadline).await;
-                }))
-            }))
-        })
+        b.iter_custom(|iters| async_io::block_on(ex.run(timer::smol_fire(&ex, iters))))
     });
     group.finish();
 }
@@ -159,5 +96,35 @@ fn sleep_1ms_latency(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, timer_arm_cancel, timer_fire, sleep_1ms_latency);
+/// CPU time (of the whole process, not wall time) per timer when 1,000 tasks sleep 1 to 1,000 µs
+/// each: tokio rounds deadlines to its 1 ms wheel and fires many per wake-up, evloop and smol
+/// fire each at its own deadline.
+fn timer_spread_cpu(c: &mut Criterion) {
+    let mut group = c.benchmark_group("timer_spread_cpu");
+    group.sample_size(20);
+
+    let rt = evloop::Builder::new().build().unwrap();
+    group.bench_function("evloop", |b| {
+        b.iter_custom(|iters| rt.block_on(timer::evloop_spread(iters)))
+    });
+
+    let rt = evloop_bench::tokio_current_thread();
+    group.bench_function("tokio", |b| {
+        b.iter_custom(|iters| rt.block_on(timer::tokio_spread(iters)))
+    });
+
+    let ex = LocalExecutor::new();
+    group.bench_function("smol", |b| {
+        b.iter_custom(|iters| async_io::block_on(ex.run(timer::smol_spread(&ex, iters))))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    timer_arm_cancel,
+    timer_fire,
+    sleep_1ms_latency,
+    timer_spread_cpu
+);
 criterion_main!(benches);

@@ -1,45 +1,36 @@
-//! Benchmarks and reports for evloop: workloads shared by the criterion benches.
+//! evloop-bench: the measurement report of evloop against tokio, smol and Python's asyncio, and
+//! the workloads it shares with the criterion benches.
+//!
+//! `cargo run --release -p evloop-bench -- report` runs the report (see `docs/benchmarks.md`);
+//! `cargo bench -p evloop-bench` runs the criterion benches. Both time the same workload
+//! functions, kept once in [`workloads`].
+//!
+//! # Implementation
+//!
+//! - [`workloads`] holds one module per kind of work (spawning, yielding, timers, TCP echo,
+//!   thread-pool round trips, cross-thread wakes, memory, the raw floors), each written for
+//!   evloop, tokio's `current_thread` runtime and smol in the same shape.
+//! - [`report`] runs the report's six sections on the calling thread, each comparison's
+//!   runtimes interleaved in rounds; measurements that need a fresh process (memory, echo
+//!   clients, the pipe floor) re-execute the report binary with a hidden subcommand, and every
+//!   child is killed when the report stops, Ctrl-C included.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use evloop_bench::workloads::spawn;
+//!
+//! // Spawn and await 100 empty tasks on evloop; the future returns the time it took.
+//! let rt = evloop::Builder::new().build().unwrap();
+//! let took: Duration = rt.block_on(spawn::evloop_batches(100));
+//! assert!(took > Duration::ZERO);
+//! ```
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
-use std::future::Future;
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+pub mod report;
+pub mod workloads;
 
-/// Tasks spawned before their handles are awaited, in [`evloop_spawn_batches`].
-pub const BATCH: u64 = 1000;
-
-/// Sizes of the batches that spawn `tasks` tasks in all.
-pub fn batches(tasks: u64) -> impl Iterator<Item = usize> {
-    (0..tasks.div_ceil(BATCH)).map(move |i| BATCH.min(tasks - i * BATCH) as usize)
-}
-
-/// Spawns `iters` empty evloop tasks, `BATCH` at a time, awaits them all, and returns the time
-/// it took. Must run inside an evloop loop.
-pub async fn evloop_spawn_batches(iters: u64) -> Duration {
-    let mut handles = Vec::with_capacity(BATCH as usize);
-    let start = Instant::now();
-    for n in batches(black_box(iters)) {
-        handles.extend((0..n).map(|_| evloop::spawn(async {})));
-        for handle in handles.drain(..) {
-            handle.await.unwrap();
-        }
-    }
-    start.elapsed()
-}
-
-/// Yields `iters` times with `yield_now` and returns the time it took.
-pub async fn yield_loop<F: Future<Output = ()>>(iters: u64, yield_now: fn() -> F) -> Duration {
-    let start = Instant::now();
-    for _ in 0..black_box(iters) {
-        yield_now().await;
-    }
-    start.elapsed()
-}
-
-/// tokio's single-threaded runtime (`current_thread`, all drivers on), the peer evloop is
-/// measured against.
-pub fn tokio_current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("create a tokio runtime")
-}
+pub use crate::workloads::peers::tokio_current_thread;
+pub use crate::workloads::spawn::{batches, evloop_batches as evloop_spawn_batches, BATCH};
+pub use crate::workloads::yielding::yield_loop;

@@ -1,0 +1,66 @@
+//! `evloop-bench report`: see `docs/benchmarks.md`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use evloop_bench::report::cli::{Cli, Command};
+use evloop_bench::report::{self, markdown, sections};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Report(args) => match report::run(&args) {
+            Ok(rep) => {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&rep).expect("serializes")
+                    );
+                } else {
+                    print!("{}", markdown::summary_text(&rep));
+                    println!("report written to {}", args.out.join("REPORT.md").display());
+                }
+                if report::children::interrupted() {
+                    ExitCode::from(130)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::MemoryChild { unit, count, stack } => {
+            exit_with(sections::memory::child(&unit, count, stack))
+        }
+        Command::PipeEcho => {
+            exit_with(evloop_bench::workloads::floors::pipe_echo().map(|()| String::new()))
+        }
+        Command::EchoClients {
+            addr,
+            conns,
+            seconds,
+            block_at_ms,
+        } => exit_with(sections::threads::clients_child(
+            &addr,
+            conns,
+            seconds,
+            block_at_ms,
+        )),
+    }
+}
+
+/// Prints a child's result on stdout, or its error on stderr with a failing status.
+fn exit_with(result: std::io::Result<String>) -> ExitCode {
+    match result {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
