@@ -10,7 +10,7 @@ use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use crate::error::ExecError;
-use crate::job::Outcome;
+use crate::outcome::Outcome;
 
 /// The result of a job submitted with [`ThreadPool::submit`](crate::ThreadPool::submit).
 ///
@@ -183,6 +183,13 @@ impl<T> Future for Handle<T> {
     /// Panics if polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.cell.poll_outcome(cx.waker())
+    }
+}
+
+impl<T> Drop for Handle<T> {
+    /// Detaches the job (or, on a process pool configured to cancel on drop, cancels it).
+    fn drop(&mut self) {
+        self.cell.handle_dropped();
     }
 }
 

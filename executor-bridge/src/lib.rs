@@ -40,9 +40,11 @@
 //!   pushes the task onto the loop's injection queue and wakes the loop's `epoll_wait`), and
 //!   the outcome is taken. Blocking waits use a waker that unparks the waiting thread.
 //! - **Shutdown** ([`ThreadPool::shutdown`], or dropping the last [`ThreadPool`] clone) drops
-//!   the queue's sender: workers finish the queued jobs, find the queue disconnected, exit and
-//!   are joined. A job that drops the last clone (or shuts its own pool down) is not waited
-//!   for by its own worker, which exits after the job: no self-join deadlock.
+//!   the queue's sender: workers finish the queued jobs, find the queue disconnected and exit.
+//!   Dropping never waits for them, so a pool dropped on an event-loop thread does not freeze
+//!   the loop; `shutdown(true, ..)` joins them, and [`ThreadPool::finished`] is a future that
+//!   resolves once they are gone. A job that shuts its own pool down is not waited for by its
+//!   own worker, which exits after the job: no self-join deadlock.
 //!
 //! Most of a round trip is thread wake-ups: on an idle pool, the worker's and then the
 //! awaiting thread's. The polling worker removes the first one for a task that awaits jobs one
@@ -91,13 +93,14 @@ mod builder;
 mod error;
 mod handle;
 mod job;
+mod outcome;
 mod pool;
 mod worker;
 
 pub use crate::builder::{FullQueuePolicy, ThreadPoolBuilder};
 pub use crate::error::{BuildError, ExecError};
 pub use crate::handle::Handle;
-pub use crate::pool::ThreadPool;
+pub use crate::pool::{Finished, ThreadPool};
 
 /// Compile-time checks of the auto traits users rely on: pools and handles cross threads
 /// (a `Handle<T>` is `Send + Sync` as soon as `T: Send`, even if `T` is not `Sync`).
@@ -107,6 +110,7 @@ fn _assert_auto_traits() {
     fn unpin<T: Unpin>() {}
     send_sync::<ThreadPool>();
     send_sync::<ThreadPoolBuilder>();
+    send_sync::<Finished>();
     send_sync::<Handle<std::cell::Cell<u8>>>();
     send_sync::<Handle<Vec<u8>>>();
     unpin::<Handle<std::cell::Cell<u8>>>();
