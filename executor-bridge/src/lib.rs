@@ -87,7 +87,7 @@
     clippy::undocumented_unsafe_blocks
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // allowed only where the process pool starts and watches workers
 
 mod builder;
 mod error;
@@ -95,12 +95,14 @@ mod handle;
 mod job;
 mod outcome;
 mod pool;
+pub mod process;
 mod worker;
 
 pub use crate::builder::{FullQueuePolicy, ThreadPoolBuilder};
 pub use crate::error::{BuildError, ExecError};
 pub use crate::handle::Handle;
 pub use crate::pool::{Finished, ThreadPool};
+pub use crate::process::{ProcessPool, ProcessPoolBuilder};
 
 /// Compile-time checks of the auto traits users rely on: pools and handles cross threads
 /// (a `Handle<T>` is `Send + Sync` as soon as `T: Send`, even if `T` is not `Sync`).
@@ -108,12 +110,18 @@ pub use crate::pool::{Finished, ThreadPool};
 fn _assert_auto_traits() {
     fn send_sync<T: Send + Sync + 'static>() {}
     fn unpin<T: Unpin>() {}
+    fn send<T: Send>() {}
     send_sync::<ThreadPool>();
     send_sync::<ThreadPoolBuilder>();
     send_sync::<Finished>();
     send_sync::<Handle<std::cell::Cell<u8>>>();
     send_sync::<Handle<Vec<u8>>>();
     unpin::<Handle<std::cell::Cell<u8>>>();
+    send_sync::<ProcessPool>();
+    send_sync::<ProcessPoolBuilder>();
+    send::<process::Map<std::cell::Cell<u8>>>();
+    send_sync::<process::Registry>();
+    send_sync::<process::ProcessFn<std::rc::Rc<u8>, std::rc::Rc<u8>>>();
     send_sync::<ExecError>();
     send_sync::<BuildError>();
 }
