@@ -79,13 +79,24 @@ pub fn init(registry: impl FnOnce() -> Registry) {
     // and cleared its close-on-exec flag for this process alone, and the variable naming it
     // was just removed, so nothing else in this process owns or will claim it.
     let channel = unsafe { OwnedFd::from_raw_fd(settings.fd) };
-    let code = match serve(
+    let served = serve(
         UnixStream::from(channel),
         &registry(),
         settings.max_frame,
         settings.generation,
-    ) {
+    );
+    let code = match served {
         Ok(()) => 0,
+        // The pool closed the channel while this worker was writing: it is gone or no longer
+        // wants this worker, which is no error of the worker's.
+        Err(error)
+            if matches!(
+                error.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            0
+        }
         Err(error) => {
             eprintln!("evloop process worker: {error}; exiting");
             3

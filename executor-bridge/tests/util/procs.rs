@@ -80,12 +80,16 @@ pub const EXIT: ProcessFn<i32, ()> = ProcessFn::new("exit", |code| std::process:
 /// as a stray write by a buggy library would.
 pub const CORRUPT: ProcessFn<(), ()> = ProcessFn::new("corrupt", |()| {
     for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
-        let path = entry.unwrap().path();
-        let target = std::fs::read_link(&path).unwrap_or_default();
+        let entry = entry.unwrap();
+        let target = std::fs::read_link(entry.path()).unwrap_or_default();
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if target.to_string_lossy().starts_with("socket:") {
-            if let Ok(mut socket) = std::fs::OpenOptions::new().write(true).open(&path) {
-                let _ = socket.write_all(&[0xff, 0xff, 0xff, 0xff, 3]);
-            }
+            // SAFETY: `fd` is listed in /proc/self/fd as a socket, so it is open; it is only
+            // borrowed for this write.
+            let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let _ = rustix::io::write(socket, &[0xff, 0xff, 0xff, 0xff, 3]);
         }
     }
 });
