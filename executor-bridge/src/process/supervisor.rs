@@ -178,6 +178,8 @@ pub(crate) struct Supervisor {
     broken: bool,
     /// Events of the last wait.
     events: Events,
+    /// The buffer channel reads go through (allocated once, never zeroed again).
+    scratch: Box<[u8]>,
 }
 
 impl Supervisor {
@@ -200,6 +202,7 @@ impl Supervisor {
             closing: false,
             broken: false,
             events: Events::new(),
+            scratch: vec![0; 64 * 1024].into_boxed_slice(),
         }
     }
 
@@ -656,30 +659,18 @@ impl Supervisor {
         let Some(channel) = &mut worker.channel else {
             return;
         };
-        let mut eof = false;
-        loop {
-            let len = worker.inbuf.len();
-            worker.inbuf.resize(len + 64 * 1024, 0);
-            match channel.read(&mut worker.inbuf[len..]) {
-                Ok(0) => {
-                    worker.inbuf.truncate(len);
-                    eof = true;
-                    break;
-                }
-                Ok(n) => worker.inbuf.truncate(len + n),
-                Err(error) => {
-                    worker.inbuf.truncate(len);
-                    match error.kind() {
-                        io::ErrorKind::Interrupted => continue,
-                        io::ErrorKind::WouldBlock => break,
-                        _ => {
-                            eof = true;
-                            break;
-                        }
-                    }
-                }
+        let scratch = &mut self.scratch;
+        let eof = loop {
+            match channel.read(scratch) {
+                Ok(0) => break true,
+                Ok(n) => worker.inbuf.extend_from_slice(&scratch[..n]),
+                Err(error) => match error.kind() {
+                    io::ErrorKind::Interrupted => {}
+                    io::ErrorKind::WouldBlock => break false,
+                    _ => break true,
+                },
             }
-        }
+        };
         let input = std::mem::take(&mut worker.inbuf);
         let mut used = 0;
         while self.accepts_frames(generation) {
