@@ -95,3 +95,31 @@ fn a_cpu_bound_job_on_the_process_pool_leaves_the_heartbeat_on_time() {
         "offloaded lateness {offloaded:?} is not a small fraction of {in_loop:?}"
     );
 }
+
+/// The `cpu_offload` example, whose workers are the example's own executable, runs its three
+/// modes. (Built and run through cargo, since the example is another target.)
+#[test]
+fn the_cpu_offload_example_runs_in_the_loop_on_threads_and_on_processes() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "evloop",
+            "--example",
+            "cpu_offload",
+            "--",
+            "quick",
+        ])
+        .output()
+        .expect("cargo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for mode in ["in the loop", "thread pool", "process pool"] {
+        assert!(stdout.contains(mode), "no {mode:?} row in:\n{stdout}");
+    }
+}
