@@ -1,6 +1,7 @@
 //! [`Shared`]: the state a process pool's submitters, job cells and supervisor share.
 
 use std::collections::VecDeque;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
@@ -21,6 +22,33 @@ pub(crate) struct Pending {
     pub(crate) task: Arc<dyn Task>,
     /// The per-job timeout, counted from when a worker starts the job.
     pub(crate) timeout: Option<std::time::Duration>,
+}
+
+/// The largest call frame a submitter writes to an idle worker itself: far below a socket's
+/// send buffer, so the write of a frame to a worker that has read everything never blocks.
+const DIRECT_MAX: usize = 16 * 1024;
+
+/// An idle worker the supervisor lent to submitters: the first submitter to find it sends
+/// its call frame straight to the worker, saving the supervisor's wake-up on the way in.
+pub(crate) struct Lent {
+    /// The worker's generation.
+    pub(crate) generation: u64,
+    /// The parent's end of its channel (the supervisor holds the other reference).
+    pub(crate) channel: Arc<UnixStream>,
+}
+
+/// A job a submitter sent straight to a lent worker, for the supervisor to record.
+pub(crate) struct Direct {
+    /// The worker's generation.
+    pub(crate) generation: u64,
+    /// The job's id.
+    pub(crate) id: u64,
+    /// Its cell (already `Running`).
+    pub(crate) task: Arc<dyn Task>,
+    /// Its timeout.
+    pub(crate) timeout: Option<std::time::Duration>,
+    /// The end of the frame the socket did not take at once, for the supervisor to write.
+    pub(crate) rest: Vec<u8>,
 }
 
 /// State shared between threads: submitters (any thread, including event loops), job cells
@@ -48,6 +76,12 @@ pub(crate) struct Shared {
 pub(crate) struct Inbox {
     /// Jobs submitted since the supervisor last looked.
     pub(crate) jobs: VecDeque<Pending>,
+    /// Idle workers lent to submitters (only while the supervisor's queue is empty).
+    pub(crate) idle: Vec<Lent>,
+    /// Jobs submitters sent to lent workers, not yet recorded by the supervisor. A record is
+    /// pushed under the lock before its frame is sent, so the supervisor, which reads the
+    /// inbox before acting on what a worker sent, always knows the job before its reply.
+    pub(crate) direct: Vec<Direct>,
     /// Ids of cancelled jobs: drop them if queued, kill their worker if running.
     pub(crate) stops: Vec<u64>,
     /// A shutdown request not yet seen by the supervisor: `Some(cancel_pending)`.
@@ -127,6 +161,37 @@ impl Shared {
             return;
         }
         inbox.in_flight += 1;
+        if inbox.jobs.is_empty() && job.frame.len() <= DIRECT_MAX {
+            while let Some(lent) = inbox.idle.pop() {
+                let sent = rustix::net::send(
+                    &*lent.channel,
+                    &job.frame,
+                    rustix::net::SendFlags::NOSIGNAL | rustix::net::SendFlags::DONTWAIT,
+                );
+                let written = match sent {
+                    Ok(written) => written,
+                    Err(rustix::io::Errno::AGAIN) => 0,
+                    // The worker is gone or going: its pidfd tells the supervisor. Try another.
+                    Err(_) => continue,
+                };
+                let started = job.task.start();
+                debug_assert!(started, "a job nobody could cancel yet");
+                let rest = job.frame[written..].to_vec();
+                let wake = !rest.is_empty() || job.timeout.is_some();
+                inbox.direct.push(Direct {
+                    generation: lent.generation,
+                    id: job.id,
+                    task: job.task,
+                    timeout: job.timeout,
+                    rest,
+                });
+                drop(inbox);
+                if wake {
+                    self.wake_supervisor(); // to write the rest, or to arm the timeout
+                }
+                return;
+            }
+        }
         inbox.jobs.push_back(job);
         drop(inbox);
         self.wake_supervisor();

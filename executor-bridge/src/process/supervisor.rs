@@ -29,7 +29,7 @@ use polling::{Event, Events, PollMode, Poller};
 use crate::error::{panic_message, ExecError};
 use crate::process::cell::Task;
 use crate::process::frame::{self, Hello, Reply, HELLO, PROTOCOL, REPLY};
-use crate::process::shared::{Pending, Shared};
+use crate::process::shared::{Direct, Lent, Pending, Shared};
 use crate::process::spawn;
 
 /// Poller key source: the worker's channel.
@@ -106,8 +106,12 @@ struct Worker {
     generation: u64,
     /// The process; reaped once its pidfd is readable.
     child: Child,
-    /// The parent's end of the channel; `None` once closed.
-    channel: Option<UnixStream>,
+    /// The parent's end of the channel; `None` once closed. Shared only with the inbox's
+    /// list of lent workers while `published`.
+    channel: Option<Arc<UnixStream>>,
+    /// Whether it is lent to submitters (in the inbox's `idle` list): its phase then says
+    /// `Idle`, but a submitter may have given it a job; [`Supervisor::claim`] finds out.
+    published: bool,
     /// The pidfd, registered with the poller; `None` where pidfds do not exist.
     pidfd: Option<OwnedFd>,
     /// The stderr pipe, registered with the poller; `None` after its end-of-file.
@@ -241,6 +245,8 @@ impl Supervisor {
                     return;
                 }
             }
+            // Before any frame is acted on: the records of jobs sent straight to workers.
+            self.take_inbox();
             let ready: Vec<_> = self
                 .events
                 .iter()
@@ -269,11 +275,16 @@ impl Supervisor {
 
     /// Takes new jobs, cancellations and shutdown requests from the inbox.
     fn take_inbox(&mut self) {
-        let (stops, close) = {
+        let (direct, stops, close) = {
             let mut inbox = self.shared.lock();
             self.queue.extend(inbox.jobs.drain(..));
-            (std::mem::take(&mut inbox.stops), inbox.close.take())
+            (
+                std::mem::take(&mut inbox.direct),
+                std::mem::take(&mut inbox.stops),
+                inbox.close.take(),
+            )
         };
+        self.record_direct(direct);
         for id in stops {
             if let Some(at) = self.queue.iter().position(|job| job.id == id) {
                 self.queue.remove(at); // its cell already says Cancelled
@@ -294,6 +305,89 @@ impl Supervisor {
                 }
                 self.shared.jobs_done(cancelled);
             }
+        }
+    }
+
+    /// Records jobs that submitters sent straight to lent workers.
+    fn record_direct(&mut self, direct: Vec<Direct>) {
+        for job in direct {
+            let Some(worker) = self.workers.get_mut(&job.generation) else {
+                // Never happens: a lent worker is claimed back before it is forgotten.
+                job.task.fail(ExecError::Protocol(
+                    "the job was sent to a worker the pool no longer knew".to_owned(),
+                ));
+                self.shared.jobs_done(1);
+                continue;
+            };
+            worker.published = false;
+            worker.phase = Phase::Busy(Running {
+                id: job.id,
+                task: job.task,
+                deadline: job.timeout.map(|after| (Instant::now() + after, after)),
+            });
+            worker.calls += 1;
+            if self
+                .config
+                .max_tasks_per_child
+                .is_some_and(|limit| worker.calls >= limit)
+            {
+                worker.retiring = true;
+                self.replacements += 1;
+            }
+            if !job.rest.is_empty() {
+                self.send(job.generation, &job.rest);
+            }
+        }
+    }
+
+    /// Takes a lent worker back from the submitters; false if one of them gave it a job
+    /// first (the job is then recorded, and the worker is busy).
+    fn claim(&mut self, generation: u64) -> bool {
+        if !self.workers.get(&generation).is_some_and(|w| w.published) {
+            return true;
+        }
+        let direct = {
+            let mut inbox = self.shared.lock();
+            if let Some(at) = inbox.idle.iter().position(|l| l.generation == generation) {
+                inbox.idle.swap_remove(at);
+                None
+            } else {
+                Some(std::mem::take(&mut inbox.direct))
+            }
+        };
+        match direct {
+            None => {
+                if let Some(worker) = self.workers.get_mut(&generation) {
+                    worker.published = false;
+                }
+                true
+            }
+            Some(direct) => {
+                self.record_direct(direct);
+                false
+            }
+        }
+    }
+
+    /// Lends every idle worker to submitters, while no job waits in the supervisor's queue.
+    fn publish(&mut self) {
+        if !self.queue.is_empty() || self.closing || self.broken {
+            return;
+        }
+        let mut lent = Vec::new();
+        for worker in self.workers.values_mut() {
+            if matches!(worker.phase, Phase::Idle(_)) && !worker.published && !worker.retiring {
+                if let Some(channel) = &worker.channel {
+                    worker.published = true;
+                    lent.push(Lent {
+                        generation: worker.generation,
+                        channel: channel.clone(),
+                    });
+                }
+            }
+        }
+        if !lent.is_empty() {
+            self.shared.lock().idle.extend(lent);
         }
     }
 
@@ -339,7 +433,9 @@ impl Supervisor {
             self.kill(generation, "its job timed out");
         }
         for generation in idle {
-            self.close(generation);
+            if self.claim(generation) {
+                self.close(generation);
+            }
         }
         for generation in late {
             let Some(worker) = self.workers.get(&generation) else {
@@ -384,10 +480,13 @@ impl Supervisor {
                 .map(|w| w.generation)
                 .collect();
             for generation in done {
-                self.close(generation);
+                if self.claim(generation) {
+                    self.close(generation);
+                }
             }
             return;
         }
+        self.publish();
         if self.broken || self.retry_at.is_some() {
             return;
         }
@@ -413,12 +512,13 @@ impl Supervisor {
     /// Sends queued jobs to idle workers, in order.
     fn dispatch(&mut self) {
         while !self.queue.is_empty() {
-            let Some(generation) = self
+            let candidates: Vec<u64> = self
                 .workers
                 .values()
-                .find(|w| matches!(w.phase, Phase::Idle(_)) && !w.retiring)
+                .filter(|w| matches!(w.phase, Phase::Idle(_)) && !w.retiring)
                 .map(|w| w.generation)
-            else {
+                .collect();
+            let Some(generation) = candidates.into_iter().find(|&g| self.claim(g)) else {
                 return;
             };
             let job = self.queue.pop_front().expect("not empty");
@@ -472,7 +572,8 @@ impl Supervisor {
         let worker = Worker {
             generation,
             child: spawned.child,
-            channel: Some(spawned.channel),
+            channel: Some(Arc::new(spawned.channel)),
+            published: false,
             pidfd: spawned.pidfd,
             stderr: Some(spawned.stderr),
             tail: VecDeque::new(),
@@ -489,7 +590,7 @@ impl Supervisor {
         let poller = &self.shared.poller;
         let mut registered = watch(
             poller,
-            worker.channel.as_ref().expect("new"),
+            &**worker.channel.as_ref().expect("new"),
             worker.key(CHANNEL),
         );
         if let Some(pidfd) = &worker.pidfd {
@@ -551,7 +652,11 @@ impl Supervisor {
     /// Gives up after a supervisor failure: every job fails, every worker is killed and
     /// reaped (blocking briefly: they were sent SIGKILL).
     fn abandon(&mut self, message: &str) {
-        self.shared.lock().broken = Some(message.to_owned());
+        {
+            let mut inbox = self.shared.lock();
+            inbox.broken = Some(message.to_owned());
+            inbox.idle.clear();
+        }
         self.shared.close(true);
         self.take_inbox();
         let error = ExecError::StartFailed(message.to_owned());
@@ -614,7 +719,7 @@ impl Supervisor {
         let mut failed = None;
         while worker.written < worker.outbuf.len() {
             match rustix::net::send(
-                channel,
+                &**channel,
                 &worker.outbuf[worker.written..],
                 rustix::net::SendFlags::NOSIGNAL,
             ) {
@@ -643,7 +748,7 @@ impl Supervisor {
             let _ = self
                 .shared
                 .poller
-                .modify_with_mode(channel, interest, PollMode::Level);
+                .modify_with_mode(&**channel, interest, PollMode::Level);
         }
         if failed.is_some() {
             // The worker is gone or going; its pidfd reports how.
@@ -656,12 +761,12 @@ impl Supervisor {
         let Some(worker) = self.workers.get_mut(&generation) else {
             return;
         };
-        let Some(channel) = &mut worker.channel else {
+        let Some(channel) = &worker.channel else {
             return;
         };
         let scratch = &mut self.scratch;
         let eof = loop {
-            match channel.read(scratch) {
+            match (&**channel).read(scratch) {
                 Ok(0) => break true,
                 Ok(n) => worker.inbuf.extend_from_slice(&scratch[..n]),
                 Err(error) => match error.kind() {
@@ -706,6 +811,9 @@ impl Supervisor {
 
     /// Acts on one frame from a worker.
     fn on_frame(&mut self, generation: u64, kind: u8, job: u64, payload: &[u8]) {
+        if kind == REPLY && self.workers.get(&generation).is_some_and(|w| w.published) {
+            self.claim(generation); // the reply of a job sent straight to it
+        }
         let worker = self.workers.get_mut(&generation).expect("accepts frames");
         match (&worker.phase, kind) {
             (Phase::Starting, HELLO) => {
@@ -827,6 +935,7 @@ impl Supervisor {
     /// Kills a worker (SIGKILL) and closes its channel at once, so nothing it sent is acted on;
     /// its pidfd reports the exit. A replacement is started unless it was retiring or closing.
     fn kill(&mut self, generation: u64, why: &'static str) {
+        self.claim(generation); // a job a submitter just gave it fails with it
         let Some(worker) = self.workers.get_mut(&generation) else {
             return;
         };
@@ -844,11 +953,12 @@ impl Supervisor {
     /// Closes a worker's channel: an idle worker reads end-of-file and exits; it must do so
     /// within [`GRACE`] or be killed.
     fn close(&mut self, generation: u64) {
+        self.claim(generation); // no submitter may send to it any more
         let Some(worker) = self.workers.get_mut(&generation) else {
             return;
         };
         if let Some(channel) = worker.channel.take() {
-            let _ = self.shared.poller.delete(&channel);
+            let _ = self.shared.poller.delete(&*channel);
         }
         worker.outbuf.clear();
         worker.written = 0;
@@ -872,7 +982,7 @@ impl Supervisor {
             return;
         };
         if let Some(channel) = worker.channel.take() {
-            let _ = self.shared.poller.delete(&channel);
+            let _ = self.shared.poller.delete(&*channel);
         }
         if worker.pidfd.is_none() {
             let _ = worker.child.kill();
@@ -918,7 +1028,8 @@ impl Supervisor {
     /// The worker exited (its pidfd is readable): reaps it, reads what it left, and fails the
     /// job it was running (if its outcome was still open) with [`ExecError::WorkerDied`].
     fn reap(&mut self, generation: u64) {
-        // A reply written just before the exit is still delivered.
+        self.claim(generation); // a job a submitter just gave it fails with it
+                                // A reply written just before the exit is still delivered.
         self.read_channel(generation, false);
         self.read_stderr(generation);
         let Some(worker) = self.workers.get_mut(&generation) else {
@@ -990,7 +1101,7 @@ fn watch(poller: &Poller, fd: &impl AsFd, key: usize) -> io::Result<()> {
 /// Deletes every descriptor of `worker` still registered, before they are closed.
 fn unwatch(poller: &Poller, worker: &mut Worker) {
     if let Some(channel) = worker.channel.take() {
-        let _ = poller.delete(&channel);
+        let _ = poller.delete(&*channel);
     }
     if let Some(pidfd) = &worker.pidfd {
         let _ = poller.delete(pidfd);
