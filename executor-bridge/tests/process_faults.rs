@@ -250,21 +250,22 @@ fn a_bound_on_jobs_in_flight_rejects_the_excess_at_once() {
 #[test]
 fn dropping_the_pool_returns_at_once_runs_queued_jobs_and_reaps_every_worker() {
     let pool = pool().max_workers(2).build().unwrap();
-    let pids: HashSet<u32> = [pool.submit(&SLEEP, 200), pool.submit(&SLEEP, 200)]
+    let mut pids: HashSet<u32> = [pool.submit(&SLEEP, 200), pool.submit(&SLEEP, 200)]
         .map(|h| finish(h).unwrap())
         .into_iter()
         .collect();
-    let queued: Vec<_> = (0..6).map(|_| pool.submit(&SLEEP, 100)).collect();
+    // Six 300 ms jobs on two workers: a drop that waited for them would take 900 ms.
+    let queued: Vec<_> = (0..6).map(|_| pool.submit(&SLEEP, 300)).collect();
     let finished = pool.finished();
     let start = Instant::now();
     drop(pool);
     assert!(
-        start.elapsed() < Duration::from_millis(100),
+        start.elapsed() < Duration::from_millis(300),
         "dropping the pool blocked for {:?}",
         start.elapsed()
     );
     for handle in queued {
-        assert!(finish(handle).is_ok(), "a queued job was lost");
+        pids.insert(finish(handle).expect("a queued job was lost"));
     }
     within("awaiting Finished", move || {
         futures_lite::future::block_on(finished)
@@ -278,12 +279,22 @@ fn dropping_the_pool_returns_at_once_runs_queued_jobs_and_reaps_every_worker() {
 #[test]
 fn shutdown_with_cancel_pending_drops_queued_jobs_and_waits_for_workers() {
     let pool = pool().max_workers(1).build().unwrap();
-    let running = pool.submit(&SLEEP, 300);
+    let path = pid_file("shutdown");
+    let _ = std::fs::remove_file(&path);
+    let running = pool.submit(
+        &PID_FILE_THEN_SLEEP,
+        (path.to_string_lossy().into_owned(), 300),
+    );
     let queued: Vec<_> = (0..5).map(|_| pool.submit(&SQUARE, 2)).collect();
-    std::thread::sleep(Duration::from_millis(50));
+    let pid = read_pid(&path); // it runs; the others wait behind it
     let shut = pool.clone();
     within("shutdown(true, true)", move || shut.shutdown(true, true));
-    let pid = finish(running).unwrap();
+    assert_eq!(
+        finish(running),
+        Ok(()),
+        "a running job was cancelled by shutdown"
+    );
+    let _ = std::fs::remove_file(&path);
     assert!(
         !process_exists(pid),
         "shutdown(wait) returned before the worker was reaped"
