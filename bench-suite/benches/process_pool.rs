@@ -1,4 +1,4 @@
-//! Process pool: round trip of a trivial registered function against a raw pipe ping-pong between two processes (the floor), awaited from an evloop task and from a blocked thread; `map` of 100,000 small items in chunks against one submit per item.
+//! Process pool: round trip of a trivial registered function against a raw pipe ping-pong between two processes (the floor), awaited from an evloop task and from a blocked thread; `map` of 100,000 small items in chunks against one submit per item; CPU-bound throughput on one worker and on one worker per core.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -12,8 +12,15 @@ use evloop_bridge::ProcessPool;
 /// The trivial function of the round trip: a small argument, a small result.
 const ADD_ONE: ProcessFn<u64, u64> = ProcessFn::new("add_one", |x| x + 1);
 
+/// CPU-bound work: counts the primes below the argument by trial division.
+const COUNT_PRIMES: ProcessFn<u64, u64> = ProcessFn::new("count_primes", |below| {
+    (2..below)
+        .filter(|&n| (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
+        .count() as u64
+});
+
 fn functions() -> Registry {
-    Registry::new().register(ADD_ONE)
+    Registry::new().register(ADD_ONE).register(COUNT_PRIMES)
 }
 
 /// Set in the child of the raw pipe floor: echo 8-byte messages on stdin to stdout.
@@ -113,6 +120,31 @@ fn map(c: &mut Criterion) {
     group.finish();
 }
 
+fn cpu_throughput(c: &mut Criterion) {
+    const JOBS: u64 = 16;
+    let mut group = c.benchmark_group("process_pool_cpu_16_jobs");
+    group.sample_size(10);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for workers in [1, cores] {
+        let pool = ProcessPool::builder(functions())
+            .max_workers(workers)
+            .prestart(true)
+            .build()
+            .unwrap();
+        assert_eq!(pool.submit(&COUNT_PRIMES, 10).wait(), Ok(4));
+        group.bench_function(format!("{workers}_workers"), |b| {
+            b.iter(|| {
+                let handles: Vec<_> = (0..JOBS)
+                    .map(|_| pool.submit(&COUNT_PRIMES, black_box(100_000)))
+                    .collect();
+                let total: u64 = handles.into_iter().map(|h| h.wait().unwrap()).sum();
+                black_box(total)
+            })
+        });
+    }
+    group.finish();
+}
+
 /// A hand-written `main` instead of `criterion_main!`: workers are this bench binary started
 /// again, and `process::init` must run before anything else.
 fn main() {
@@ -124,5 +156,6 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     round_trip(&mut criterion);
     map(&mut criterion);
+    cpu_throughput(&mut criterion);
     criterion.final_summary();
 }

@@ -1,4 +1,5 @@
-//! A thread pool for evloop's `run_in_executor`, whose job handles are runtime-agnostic futures.
+//! A thread pool and a process pool for evloop's `run_in_executor` and `run_in_process`, whose
+//! job handles are runtime-agnostic futures.
 //!
 //! This is the lecture's "Strategy 2": a blocking function (a file read, a CPU-heavy
 //! computation, a library without async support) runs on a pool thread while the coroutine
@@ -8,6 +9,12 @@
 //! `block_on`), and usable without one through [`Handle::wait`], [`Handle::wait_timeout`],
 //! [`Handle::is_done`] and [`Handle::cancel`]. The crate needs no runtime; the runtime builds
 //! `run_in_executor` on top of it.
+//!
+//! [`ProcessPool`] is the `ProcessPoolExecutor` equivalent, in the [`process`] module: it runs
+//! registered functions in worker processes (this program's own executable, started again),
+//! returns the same [`Handle`], and can stop a running job by killing its worker, which no
+//! thread pool can. The rest of this page is about the thread pool; see [`process`] for the
+//! process pool.
 //!
 //! | `concurrent.futures` | evloop-bridge |
 //! |---|---|

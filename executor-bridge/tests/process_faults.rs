@@ -304,3 +304,52 @@ fn shutdown_with_cancel_pending_drops_queued_jobs_and_waits_for_workers() {
     }
     assert_eq!(finish(pool.submit(&SQUARE, 2)), Err(ExecError::ShutDown));
 }
+
+#[test]
+fn an_idle_worker_exits_after_the_idle_timeout_and_a_later_job_starts_another() {
+    let pool = pool()
+        .max_workers(1)
+        .idle_timeout(Some(Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    let first = finish(pool.submit(&PID, ())).unwrap();
+    assert!(
+        eventually(|| !process_exists(first)),
+        "the idle worker {first} did not exit"
+    );
+    let second = finish(pool.submit(&PID, ())).unwrap();
+    assert_ne!(first, second);
+}
+
+#[test]
+fn a_blocking_bound_makes_a_submitting_thread_wait_for_room() {
+    let pool = pool()
+        .max_workers(1)
+        .max_in_flight(Some(1))
+        .full_policy(evloop_bridge::FullQueuePolicy::Block)
+        .build()
+        .unwrap();
+    let path = pid_file("block");
+    let _ = std::fs::remove_file(&path);
+    let first = pool.submit(
+        &PID_FILE_THEN_SLEEP,
+        (path.to_string_lossy().into_owned(), 300),
+    );
+    read_pid(&path);
+    let submitter = {
+        let pool = pool.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            let handle = pool.submit(&SQUARE, 3); // blocks until the first job is done
+            (start.elapsed(), handle)
+        })
+    };
+    let (waited, second) = within("the blocked submit", move || submitter.join().unwrap());
+    assert!(first.is_done(), "submit returned while the pool was full");
+    assert!(
+        waited >= Duration::from_millis(50),
+        "submit did not wait: {waited:?}"
+    );
+    assert_eq!(finish(second), Ok(9));
+    let _ = std::fs::remove_file(&path);
+}

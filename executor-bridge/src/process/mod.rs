@@ -7,7 +7,7 @@
 //!
 //! | `concurrent.futures` | evloop-bridge |
 //! |---|---|
-//! | `ProcessPoolExecutor(max_workers, initializer, max_tasks_per_child)` | [`ProcessPool::builder`](crate::ProcessPool::builder) → [`ProcessPoolBuilder`](crate::ProcessPoolBuilder) |
+//! | `ProcessPoolExecutor(max_workers, initializer, max_tasks_per_child)` | [`ProcessPool::builder`](crate::ProcessPool::builder) → [`ProcessPoolBuilder`] |
 //! | a picklable top-level function | a [`ProcessFn`] in a [`Registry`] |
 //! | `if __name__ == "__main__":` guard | [`init`] first thing in `main` |
 //! | `executor.submit(fn, arg)` | [`ProcessPool::submit`](crate::ProcessPool::submit) → [`Handle`](crate::Handle) |
