@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use evloop_bridge::{ExecError, ProcessPool};
 use rustix::process::{kill_process, Pid, Signal};
 use util::procs::{
-    pool, process_exists, registry, CORRUPT, EXIT, PID, PID_FILE_THEN_SLEEP, SEED, SEEDED, SLEEP,
-    SQUARE, WORKER_TEST,
+    pool, process_exists, registry, CORRUPT, EXIT, HANG_UP, PID, PID_FILE_THEN_SLEEP, SEED, SEEDED,
+    SLEEP, SQUARE, WORKER_TEST,
 };
 use util::{eventually, finish, within, PATIENCE};
 
@@ -142,6 +142,25 @@ fn a_corrupted_frame_is_a_protocol_error_and_the_worker_is_replaced() {
         "{error:?}"
     );
     assert_eq!(finish(pool.submit(&SQUARE, 7)), Ok(49));
+}
+
+#[test]
+fn a_worker_that_hangs_up_mid_job_is_killed_after_a_grace_period_and_replaced() {
+    let pool = pool().max_workers(1).build().unwrap();
+    let start = Instant::now();
+    let error = finish(pool.submit(&HANG_UP, ())).unwrap_err();
+    assert!(
+        matches!(&error, ExecError::WorkerDied { signal: Some(9), reason, .. }
+            if reason.contains("did not exit after its channel closed")),
+        "{error:?}"
+    );
+    // The grace period (2 s), not the function's minute.
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(finish(pool.submit(&SQUARE, 8)), Ok(64));
 }
 
 #[test]

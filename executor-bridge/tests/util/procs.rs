@@ -39,6 +39,7 @@ pub fn registry() -> Registry {
         .register(SEED)
         .register(SEEDED)
         .register(SPIN)
+        .register(HANG_UP)
 }
 
 pub const SQUARE: ProcessFn<u64, u64> = ProcessFn::new("square", |x| x * x);
@@ -92,6 +93,25 @@ pub const CORRUPT: ProcessFn<(), ()> = ProcessFn::new("corrupt", |()| {
             let _ = rustix::io::write(socket, &[0xff, 0xff, 0xff, 0xff, 3]);
         }
     }
+});
+
+/// Shuts down every Unix socket of the worker (its channel), then sleeps for a minute: a
+/// worker that hangs up on the pool but does not exit.
+pub const HANG_UP: ProcessFn<(), ()> = ProcessFn::new("hang_up", |()| {
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let entry = entry.unwrap();
+        let target = std::fs::read_link(entry.path()).unwrap_or_default();
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if target.to_string_lossy().starts_with("socket:") {
+            // SAFETY: `fd` is listed in /proc/self/fd as a socket, so it is open; it is only
+            // borrowed for this call.
+            let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Both);
+        }
+    }
+    std::thread::sleep(Duration::from_secs(60));
 });
 
 /// A result whose `Serialize` always fails.
