@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use evloop_bridge::{ExecError, ProcessPool};
 use rustix::process::{kill_process, Pid, Signal};
 use util::procs::{
-    pool, process_exists, registry, CORRUPT, EXIT, HANG_UP, PID, PID_FILE_THEN_SLEEP, SEED, SEEDED,
-    SLEEP, SQUARE, WORKER_TEST,
+    pool, process_exists, registry, CORRUPT, EXIT, HANG_UP, PANIC, PID, PID_FILE_THEN_SLEEP, SEED,
+    SEEDED, SLEEP, SQUARE, WORKER_TEST,
 };
 use util::{eventually, finish, within, PATIENCE};
 
@@ -231,6 +231,43 @@ fn a_worker_that_exits_before_its_handshake_is_a_failed_start_with_its_status() 
     assert!(
         matches!(&error, ExecError::StartFailed(m) if m.contains("exited during start-up")),
         "{error}"
+    );
+}
+
+#[test]
+fn a_worker_whose_initializer_panics_is_a_failed_start() {
+    let pool = pool()
+        .initializer(PANIC, "the model file is missing".to_owned())
+        .max_start_failures(2)
+        .forward_stderr(false)
+        .build()
+        .unwrap();
+    let error = finish(pool.submit(&SQUARE, 1)).unwrap_err();
+    assert!(
+        matches!(&error, ExecError::StartFailed(m)
+            if m.contains("initializer failed") && m.contains("the model file is missing")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_worker_that_never_completes_its_start_up_is_killed_at_the_start_timeout() {
+    let pool = ProcessPool::builder(registry())
+        .test_worker("util::procs::slow_worker")
+        .start_timeout(Duration::from_millis(300))
+        .max_start_failures(1)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let error = finish(pool.submit(&SQUARE, 1)).unwrap_err();
+    assert!(
+        matches!(&error, ExecError::StartFailed(m) if m.contains("did not complete its start-up")),
+        "{error}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
     );
 }
 

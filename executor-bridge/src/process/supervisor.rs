@@ -1146,3 +1146,28 @@ fn signal_name(signal: i32) -> &'static str {
         _ => "",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deaths_are_described_with_the_status_or_the_signal_and_why_the_pool_killed() {
+        let exited = ExitStatus::from_raw(3 << 8);
+        assert_eq!(
+            describe(42, Some(exited), None),
+            "worker 42 exited with status 3"
+        );
+        let killed = ExitStatus::from_raw(9);
+        assert_eq!(
+            describe(42, Some(killed), Some("its job timed out")),
+            "worker 42 was killed by signal 9 (SIGKILL); the pool killed it because its job \
+             timed out"
+        );
+        assert_eq!(
+            describe(7, Some(ExitStatus::from_raw(11)), None),
+            "worker 7 was killed by signal 11 (SIGSEGV)"
+        );
+        assert!(describe(7, None, None).contains("could not be read"));
+    }
+}

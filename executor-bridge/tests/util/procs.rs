@@ -19,6 +19,16 @@ fn worker() {
     process::init(registry);
 }
 
+/// A worker entry point that takes a minute before it calls `init`: a worker that never
+/// completes its start-up. (Does nothing in a normal test run.)
+#[test]
+fn slow_worker() {
+    if std::env::var_os("EVLOOP_PROCESS_WORKER").is_some() {
+        std::thread::sleep(Duration::from_secs(60));
+        process::init(registry);
+    }
+}
+
 /// A pool builder whose workers run this test binary's [`worker`] test.
 pub fn pool() -> ProcessPoolBuilder {
     ProcessPool::builder(registry()).test_worker(WORKER_TEST)
