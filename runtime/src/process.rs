@@ -29,7 +29,7 @@ pub use evloop_bridge::{ProcessPool, ProcessPoolBuilder};
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// use evloop_bridge::process::{self, ProcessFn, Registry};
 /// use evloop_bridge::ProcessPool;
 ///
@@ -45,8 +45,8 @@ pub use evloop_bridge::{ProcessPool, ProcessPoolBuilder};
 ///     process::init(functions); // workers stop here
 ///     let procs = ProcessPool::builder(functions()).build().unwrap();
 ///     evloop::run(async {
-///         let primes = evloop::run_in_process(&procs, &COUNT_PRIMES, 1_000_000).await;
-///         assert_eq!(primes, Ok(78_498));
+///         let primes = evloop::run_in_process(&procs, &COUNT_PRIMES, 100_000).await;
+///         assert_eq!(primes, Ok(9_592));
 ///     });
 /// }
 /// ```

@@ -30,7 +30,7 @@ const DEFAULT_MAX_FRAME: usize = 64 << 20;
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 /// use evloop_bridge::process::{ProcessFn, Registry};
 /// use evloop_bridge::ProcessPool;

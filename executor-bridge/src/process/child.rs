@@ -44,7 +44,7 @@ static INITIALIZED: AtomicBool = AtomicBool::new(false);
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// use evloop_bridge::process::{self, ProcessFn, Registry};
 /// use evloop_bridge::ProcessPool;
 ///

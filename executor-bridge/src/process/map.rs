@@ -28,10 +28,12 @@ type NextChunk<R> = Box<dyn FnMut(&ProcessPool) -> Option<(usize, Handle<Chunk<R
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// # use evloop_bridge::process::{ProcessFn, Registry};
 /// # const SQUARE: ProcessFn<u64, u64> = ProcessFn::new("square", |x| x * x);
-/// # let pool = evloop_bridge::ProcessPool::builder(Registry::new().register(SQUARE)).build()?;
+/// # fn functions() -> Registry { Registry::new().register(SQUARE) }
+/// # evloop_bridge::process::init(functions);
+/// # let pool = evloop_bridge::ProcessPool::builder(functions()).build()?;
 /// // In async code: `pool.map(&SQUARE, 1..=3u64, 2).try_collect().await`.
 /// assert_eq!(pool.map(&SQUARE, 1..=3u64, 2).wait(), Ok(vec![1, 4, 9]));
 /// # Ok::<(), evloop_bridge::BuildError>(())

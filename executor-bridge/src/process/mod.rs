@@ -42,7 +42,7 @@
 //!
 //! # Examples
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //! use evloop_bridge::process::{self, ProcessFn, Registry};
 //! use evloop_bridge::{ExecError, ProcessPool};

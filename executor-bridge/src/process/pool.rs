@@ -46,7 +46,7 @@ use crate::process::shared::{Pending, Shared};
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// use evloop_bridge::process::{self, ProcessFn, Registry};
 /// use evloop_bridge::ProcessPool;
 ///
@@ -120,10 +120,12 @@ impl ProcessPool {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use evloop_bridge::process::{ProcessFn, Registry};
     /// # const SQUARE: ProcessFn<u64, u64> = ProcessFn::new("square", |x| x * x);
-    /// # let pool = evloop_bridge::ProcessPool::builder(Registry::new().register(SQUARE)).build()?;
+    /// # fn functions() -> Registry { Registry::new().register(SQUARE) }
+    /// # evloop_bridge::process::init(functions);
+    /// # let pool = evloop_bridge::ProcessPool::builder(functions()).build()?;
     /// let squares: Vec<_> = (0..4u64).map(|x| pool.submit(&SQUARE, x)).collect();
     /// let squares: Vec<_> = squares.into_iter().map(|h| h.wait().unwrap()).collect();
     /// assert_eq!(squares, [0, 1, 4, 9]);
@@ -245,10 +247,12 @@ impl ProcessPool {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use evloop_bridge::process::{ProcessFn, Registry};
     /// # const SQUARE: ProcessFn<u64, u64> = ProcessFn::new("square", |x| x * x);
-    /// # let pool = evloop_bridge::ProcessPool::builder(Registry::new().register(SQUARE)).build()?;
+    /// # fn functions() -> Registry { Registry::new().register(SQUARE) }
+    /// # evloop_bridge::process::init(functions);
+    /// # let pool = evloop_bridge::ProcessPool::builder(functions()).build()?;
     /// let squares = pool.map(&SQUARE, 0..1000u64, 100).wait();
     /// assert_eq!(squares.unwrap()[999], 998_001);
     /// # Ok::<(), evloop_bridge::BuildError>(())
