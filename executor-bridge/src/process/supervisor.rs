@@ -369,6 +369,20 @@ impl Supervisor {
         }
     }
 
+    /// Whether the worker is idle (and, once claimed, the supervisor's alone).
+    fn is_idle(&self, generation: u64) -> bool {
+        self.workers
+            .get(&generation)
+            .is_some_and(|w| matches!(w.phase, Phase::Idle(_)))
+    }
+
+    /// Whether the worker runs a job.
+    fn is_busy(&self, generation: u64) -> bool {
+        self.workers
+            .get(&generation)
+            .is_some_and(|w| matches!(w.phase, Phase::Busy(_)))
+    }
+
     /// Lends every idle worker to submitters, while no job waits in the supervisor's queue.
     fn publish(&mut self) {
         if !self.queue.is_empty() || self.closing || self.broken {
@@ -433,7 +447,7 @@ impl Supervisor {
             self.kill(generation, "its job timed out");
         }
         for generation in idle {
-            if self.claim(generation) {
+            if self.claim(generation) && self.is_idle(generation) {
                 self.close(generation);
             }
         }
@@ -480,7 +494,7 @@ impl Supervisor {
                 .map(|w| w.generation)
                 .collect();
             for generation in done {
-                if self.claim(generation) {
+                if self.claim(generation) && !self.is_busy(generation) {
                     self.close(generation);
                 }
             }
@@ -518,7 +532,11 @@ impl Supervisor {
                 .filter(|w| matches!(w.phase, Phase::Idle(_)) && !w.retiring)
                 .map(|w| w.generation)
                 .collect();
-            let Some(generation) = candidates.into_iter().find(|&g| self.claim(g)) else {
+            // Claiming one may record jobs that submitters gave to others: check each again.
+            let Some(generation) = candidates
+                .into_iter()
+                .find(|&g| self.claim(g) && self.is_idle(g))
+            else {
                 return;
             };
             let job = self.queue.pop_front().expect("not empty");
