@@ -66,3 +66,32 @@ fn concurrent_submits_cancels_and_timeouts_all_resolve_to_their_own_outcome() {
         futures_lite::future::block_on(done)
     });
 }
+
+#[test]
+fn submitters_racing_idle_expiry_and_retirement_lose_no_job() {
+    // Workers lent to submitters are taken back constantly: they expire after 2 ms idle and
+    // retire after 7 jobs, while four threads submit with pauses that let them go idle.
+    let pool = pool()
+        .max_workers(2)
+        .idle_timeout(Some(Duration::from_millis(2)))
+        .max_tasks_per_child(Some(7))
+        .build()
+        .unwrap();
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                for i in 0..60u64 {
+                    let x = t * 1000 + i;
+                    assert_eq!(finish(pool.submit(&SQUARE, x)), Ok(x * x), "job {x}");
+                    if i % 3 == 0 {
+                        std::thread::sleep(Duration::from_millis(i % 4));
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        within("a submitting thread", move || thread.join().unwrap());
+    }
+}
