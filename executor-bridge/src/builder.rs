@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::error::BuildError;
 use crate::pool::ThreadPool;
+use crate::worker::Shared;
 
 /// What [`ThreadPool::submit`] does when a bounded queue is full; see
 /// [`ThreadPoolBuilder::queue_bound`].
@@ -50,15 +51,15 @@ pub enum FullQueuePolicy {
 #[derive(Debug, Clone)]
 pub struct ThreadPoolBuilder {
     /// Most worker threads alive at once.
-    pub(crate) max_workers: usize,
+    max_workers: usize,
     /// Worker `n` is named `{prefix}-{n}`.
-    pub(crate) thread_name_prefix: String,
+    thread_name_prefix: String,
     /// How long an idle worker waits for a job before it exits.
-    pub(crate) keep_alive: Duration,
+    keep_alive: Duration,
     /// Most jobs waiting in the queue (not counting running ones); `None` for no bound.
-    pub(crate) queue_bound: Option<usize>,
+    queue_bound: Option<usize>,
     /// What `submit` does when the bounded queue is full.
-    pub(crate) full_queue_policy: FullQueuePolicy,
+    full_queue_policy: FullQueuePolicy,
 }
 
 impl ThreadPoolBuilder {
@@ -136,7 +137,22 @@ impl ThreadPoolBuilder {
         if self.thread_name_prefix.contains('\0') {
             return Err(BuildError::NulInThreadName);
         }
-        Ok(ThreadPool::from_builder(self))
+        let (sender, receiver) = match self.queue_bound {
+            Some(bound) => crossbeam_channel::bounded(bound),
+            None => crossbeam_channel::unbounded(),
+        };
+        let shared = Shared::new(
+            receiver,
+            self.max_workers,
+            self.keep_alive,
+            self.thread_name_prefix,
+        );
+        Ok(ThreadPool::from_parts(
+            sender,
+            shared,
+            self.queue_bound,
+            self.full_queue_policy,
+        ))
     }
 }
 

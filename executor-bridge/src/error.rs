@@ -3,15 +3,24 @@
 
 use std::any::Any;
 use std::fmt;
+use std::time::Duration;
 
 /// Why a [`Handle`](crate::Handle) gave no result.
 ///
-/// Every variant except [`Panicked`](Self::Panicked) means the job's closure never ran.
+/// On a [`ThreadPool`](crate::ThreadPool), every variant except
+/// [`Panicked`](Self::Panicked) means the job's closure never ran: a thread pool cannot stop
+/// a running job. On a [`ProcessPool`](crate::ProcessPool), a job may also have been stopped
+/// while it ran, by killing its worker process: [`Cancelled`](Self::Cancelled) and
+/// [`TimedOut`](Self::TimedOut) say so, and [`WorkerDied`](Self::WorkerDied) and
+/// [`Protocol`](Self::Protocol) mean it may have run in part. Each variant's documentation
+/// says whether the job ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExecError {
-    /// The job was cancelled with [`Handle::cancel`](crate::Handle::cancel) before a worker
-    /// started it. Its closure was dropped without running.
+    /// The job was cancelled with [`Handle::cancel`](crate::Handle::cancel). On a thread pool
+    /// this happens only before a worker started it: its closure was dropped without running.
+    /// On a process pool the job may have been running: its worker process was killed (and
+    /// replaced), so it did not finish.
     Cancelled,
     /// The job panicked; the string is the panic message (the argument of `panic!`). The panic
     /// was caught on the worker, which went on serving other jobs: the pool lost no capacity.
@@ -30,15 +39,58 @@ pub enum ExecError {
     /// process may be at its thread limit or out of memory); the job never ran. The string is
     /// the operating system's error.
     SpawnFailed(String),
-    /// The worker process running the job died before sending a result back.
+    /// The worker process running the job died before sending a result back (it was killed
+    /// by a signal, exited, aborted or crashed): the job may have run in part. Only this job
+    /// fails; the pool starts a replacement worker.
     ///
-    /// Reserved for the process pool: a [`ThreadPool`](crate::ThreadPool) never returns it
-    /// (a panicking job is [`Panicked`](Self::Panicked), and its thread survives).
+    /// Only a [`ProcessPool`](crate::ProcessPool) returns it: a thread pool's panicking job
+    /// is [`Panicked`](Self::Panicked), and its thread survives.
     #[non_exhaustive]
     WorkerDied {
-        /// What is known of the death, e.g. the exit status or the signal.
+        /// The worker's process id.
+        pid: u32,
+        /// Its exit status, if it exited.
+        code: Option<i32>,
+        /// The signal that ended it, if a signal did.
+        signal: Option<i32>,
+        /// The last lines it wrote to stderr (a panic message, a sanitizer report...).
+        stderr: String,
+        /// The whole story in one sentence, e.g. "worker 4242 was killed by signal 9
+        /// (SIGKILL)".
         reason: String,
     },
+    /// The job ran longer than its timeout; its worker process was killed (and replaced), so
+    /// it did not finish. Only a process pool has per-job timeouts.
+    TimedOut {
+        /// The job's timeout.
+        after: Duration,
+    },
+    /// A worker process broke the pool's protocol (a corrupt or truncated frame, a frame over
+    /// the size limit, a reply for another job): the job may have run. The worker was killed
+    /// and replaced. The string says what was wrong.
+    Protocol(String),
+    /// The job's argument or result could not be (de)serialized with `postcard`, on either
+    /// side; the string says which and why. If the argument failed in the parent, the job
+    /// never ran.
+    Serialization(String),
+    /// The job's function is not registered under its name with these argument and result
+    /// types (in the pool's registry, or in the worker's); it never ran. Register it in the
+    /// [`Registry`](crate::process::Registry) given to both the pool and
+    /// [`init`](crate::process::init).
+    UnknownFunction(String),
+    /// The job's call or reply frame exceeded the pool's maximum frame size; the function did
+    /// not run (a call) or its result was dropped (a reply). Raise
+    /// [`max_frame_bytes`](crate::ProcessPoolBuilder::max_frame_bytes) or send less.
+    TooLarge {
+        /// The frame's size in bytes.
+        bytes: usize,
+        /// The maximum frame size.
+        limit: usize,
+    },
+    /// The process pool could not start workers (repeatedly failed starts, a worker whose
+    /// function registry differs from the pool's, a failure of the pool itself) and stopped
+    /// trying; the job never ran. The string says why and what to check.
+    StartFailed(String),
 }
 
 impl ExecError {
@@ -65,12 +117,13 @@ impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecError::Cancelled => f.write_str(
-                "the job was cancelled (Handle::cancel) before a worker started it; it never ran",
+                "the job was cancelled (Handle::cancel); on a thread pool it never ran, on a \
+                 process pool a running job's worker was killed",
             ),
             ExecError::Panicked(message) => write!(f, "the job panicked: {message}"),
             ExecError::ShutDown => f.write_str(
-                "the thread pool was shut down before the job started, so it never ran \
-                 (submit jobs before ThreadPool::shutdown, or shut down with cancel_pending = \
+                "the pool was shut down before the job started, so it never ran \
+                 (submit jobs before shutdown, or shut down with cancel_pending = \
                  false to let queued jobs finish)",
             ),
             ExecError::QueueFull { capacity } => write!(
@@ -84,17 +137,49 @@ impl fmt::Display for ExecError {
                 "the thread pool has no worker thread and could not start one ({error}); the \
                  job never ran (the process may be at its thread limit or out of memory)"
             ),
-            ExecError::WorkerDied { reason } => write!(
+            ExecError::WorkerDied { reason, stderr, .. } => {
+                write!(
+                    f,
+                    "the worker process running the job died before sending its result: \
+                     {reason}; the pool replaced it"
+                )?;
+                if !stderr.is_empty() {
+                    write!(f, "; its stderr ended with:\n{stderr}")?;
+                }
+                Ok(())
+            }
+            ExecError::TimedOut { after } => write!(
                 f,
-                "the worker process running the job died before sending its result: {reason}"
+                "the job ran longer than its timeout of {after:?}; its worker process was \
+                 killed and replaced"
             ),
+            ExecError::Protocol(message) => write!(f, "a worker broke the protocol: {message}"),
+            ExecError::Serialization(message) => write!(
+                f,
+                "a value did not (de)serialize: {message} (check the types' serde \
+                 implementations)"
+            ),
+            ExecError::UnknownFunction(message) => write!(
+                f,
+                "{message}; register the function in the Registry given to both the pool and \
+                 evloop_bridge::process::init"
+            ),
+            ExecError::TooLarge { bytes, limit } => write!(
+                f,
+                "a frame of {bytes} bytes exceeds the pool's maximum of {limit} bytes (raise \
+                 max_frame_bytes, or send less per call)"
+            ),
+            ExecError::StartFailed(message) => {
+                write!(f, "the process pool cannot start workers: {message}")
+            }
         }
     }
 }
 
 impl std::error::Error for ExecError {}
 
-/// Why [`ThreadPoolBuilder::build`](crate::ThreadPoolBuilder::build) refused a configuration.
+/// Why [`ThreadPoolBuilder::build`](crate::ThreadPoolBuilder::build) or
+/// [`ProcessPoolBuilder::build`](crate::ProcessPoolBuilder::build) refused a configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -104,6 +189,22 @@ pub enum BuildError {
     ZeroQueueBound,
     /// The thread name prefix contains a NUL byte, which thread names cannot hold.
     NulInThreadName,
+    /// `max_tasks_per_child(Some(0))`: a worker could never run a job.
+    ZeroTasksPerChild,
+    /// `max_in_flight(Some(0))`: every submission would be refused.
+    ZeroInFlight,
+    /// `max_frame_bytes` below the smallest useful frame (1 KiB).
+    FrameLimitTooSmall,
+    /// This process is a process-pool worker that has not called
+    /// [`init`](crate::process::init): `main` reached the pool's construction in a worker,
+    /// which would start workers of workers.
+    UninitializedWorker,
+    /// The initializer is not registered in the pool's registry with these types, or its
+    /// argument did not serialize; the string says which.
+    BadInitializer(String),
+    /// The operating system refused a resource the pool needs (the path of the current
+    /// executable, a poller, the supervisor thread); the string is its error.
+    Os(String),
 }
 
 impl fmt::Display for BuildError {
@@ -118,6 +219,29 @@ impl fmt::Display for BuildError {
             }
             BuildError::NulInThreadName => {
                 "thread_name_prefix must not contain a NUL byte: thread names cannot hold one"
+            }
+            BuildError::ZeroTasksPerChild => {
+                "max_tasks_per_child must be at least 1 (or None for no limit): a worker that \
+                 retires before its first job could never run one"
+            }
+            BuildError::ZeroInFlight => {
+                "max_in_flight must be at least 1 (or None for no bound): a bound of 0 would \
+                 refuse every job"
+            }
+            BuildError::FrameLimitTooSmall => {
+                "max_frame_bytes must be at least 1024: smaller frames cannot hold a call"
+            }
+            BuildError::UninitializedWorker => {
+                "this process was started as a process-pool worker but \
+                 evloop_bridge::process::init was not called before the pool was built: call \
+                 it first thing in main (in a test binary, in the #[test] named by test_worker)"
+            }
+            BuildError::BadInitializer(message) => return write!(f, "bad initializer: {message}"),
+            BuildError::Os(message) => {
+                return write!(
+                    f,
+                    "the operating system refused a resource the pool needs: {message}"
+                )
             }
         })
     }

@@ -10,9 +10,10 @@ use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use crate::error::ExecError;
-use crate::job::Outcome;
+use crate::outcome::Outcome;
 
-/// The result of a job submitted with [`ThreadPool::submit`](crate::ThreadPool::submit).
+/// The result of a job submitted with [`ThreadPool::submit`](crate::ThreadPool::submit) or
+/// [`ProcessPool::submit`](crate::ProcessPool::submit): the same type for both pools.
 ///
 /// A `Handle` is a plain [`Future`]: awaiting it suspends the awaiting task (not its thread)
 /// until the job finishes, on any executor (evloop, tokio, `futures_lite::future::block_on`...),
@@ -25,9 +26,10 @@ use crate::job::Outcome;
 /// [`cancel`](Self::cancel) a job that has not started.
 ///
 /// **Dropping a handle detaches the job**, as with a spawned task: a job that has not started
-/// still runs, a running one is not interrupted, and its result is dropped on the worker when
-/// it finishes. Nothing leaks. To stop a job that has not started, [`cancel`](Self::cancel) it
-/// before dropping the handle.
+/// still runs, a running one is not interrupted, and its result is dropped when it finishes.
+/// Nothing leaks. To stop the job, [`cancel`](Self::cancel) it before dropping the handle (or,
+/// on a process pool, build it with
+/// [`cancel_on_drop`](crate::ProcessPoolBuilder::cancel_on_drop)).
 ///
 /// A `Handle<T>` is `Send + Sync + Unpin` (given `T: Send`, which `submit` requires).
 ///
@@ -143,13 +145,17 @@ impl<T> Handle<T> {
         self.cell.is_done()
     }
 
-    /// Cancels the job if no worker has started it yet.
+    /// Cancels the job: on a thread pool, if no worker has started it yet; on a process pool,
+    /// also while it runs.
     ///
-    /// Returns `true` if the job is cancelled: its closure is dropped (on this thread) without
-    /// running, and the handle resolves to [`ExecError::Cancelled`]. Returns `false` if a
-    /// worker already started it (a running job is never interrupted) or it already has
-    /// another outcome; the handle then delivers that outcome as usual. As with
-    /// `concurrent.futures.Future.cancel`, cancelling a cancelled job returns `true` again.
+    /// Returns `true` if the job is cancelled: the handle resolves to
+    /// [`ExecError::Cancelled`] at once. A thread-pool job's closure is dropped (on this
+    /// thread) without running; a process-pool job is dropped from the queue, or, if it runs,
+    /// its worker process is killed (and replaced), so it stops mid-way. Returns `false` if the
+    /// job already has another outcome, or, on a thread pool, if a worker already started it
+    /// (a thread cannot be interrupted: the job finishes and the handle delivers its outcome
+    /// as usual). As with `concurrent.futures.Future.cancel`, cancelling a cancelled job
+    /// returns `true` again.
     ///
     /// # Examples
     ///
@@ -183,6 +189,13 @@ impl<T> Future for Handle<T> {
     /// Panics if polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.cell.poll_outcome(cx.waker())
+    }
+}
+
+impl<T> Drop for Handle<T> {
+    /// Detaches the job (or, on a process pool configured to cancel on drop, cancels it).
+    fn drop(&mut self) {
+        self.cell.handle_dropped();
     }
 }
 

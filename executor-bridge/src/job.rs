@@ -2,8 +2,8 @@
 //!
 //! [`ThreadPool::submit`](crate::ThreadPool::submit) allocates one [`JobCell`] behind an `Arc`
 //! and hands out two views of it: a [`Job`] for the queue (type-erased over the closure and its
-//! output, through [`Run`]) and a [`Handle`] for the caller (type-erased over the closure, through
-//! [`Outcome`]). No other allocation is made per job.
+//! output, through [`Run`]) and an [`Outcome`] cell that the pool wraps in the caller's
+//! [`Handle`](crate::Handle) (type-erased over the closure). No other allocation is made per job.
 //!
 //! The cell's state sits behind one `Mutex`, taken about four times per awaited job (the worker
 //! takes the closure, then stores the outcome; the awaiting side registers its waker, then takes
@@ -17,10 +17,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
 use crate::error::{panic_message, ExecError};
-use crate::handle::Handle;
+use crate::outcome::Outcome;
 
-/// Creates a job running `f`: the part that goes into the queue and the caller's handle.
-pub(crate) fn new<F, T>(f: F) -> (Job, Handle<T>)
+/// Creates a job running `f`: the part that goes into the queue and the outcome cell the
+/// caller's handle reads.
+pub(crate) fn new<F, T>(f: F) -> (Job, Arc<dyn Outcome<T>>)
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -31,10 +32,10 @@ where
             waker: None,
         }),
     });
-    (Job(Some(cell.clone())), Handle::new(cell))
+    (Job(Some(cell.clone())), cell)
 }
 
-/// What a job's [`Handle`] and the worker that runs it share.
+/// What a job's handle and the worker that runs it share.
 struct JobCell<F, T> {
     /// The stage and the waker; see the module docs for why one lock.
     state: Mutex<State<F, T>>,
@@ -53,7 +54,7 @@ struct State<F, T> {
 /// A job's life: `Queued` → `Running` → `Done` → `Taken`, or `Queued` → `Done` (with an error)
 /// when it is cancelled, rejected or shut down before it starts.
 enum Stage<F, T> {
-    /// Submitted, not started: the closure is here and [`Handle::cancel`] can still win.
+    /// Submitted, not started: the closure is here and `Handle::cancel` can still win.
     Queued(F),
     /// A worker took the closure and is running it.
     Running,
@@ -152,25 +153,6 @@ fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
     if let Err(second) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         mem::forget(second);
     }
-}
-
-/// The handle's view of a job, erased over its closure type.
-pub(crate) trait Outcome<T>: Send + Sync {
-    /// Takes the outcome if there is one, otherwise registers `waker` to be woken when there is.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the outcome was already taken.
-    fn poll_outcome(&self, waker: &Waker) -> Poll<Result<T, ExecError>>;
-
-    /// Cancels the job if it has not started; whether it is (now) cancelled.
-    fn cancel(&self) -> bool;
-
-    /// Whether the job has an outcome (or had one, since taken).
-    fn is_done(&self) -> bool;
-
-    /// See [`JobCell::settle_unstarted`].
-    fn settle_unstarted(&self, error: ExecError) -> bool;
 }
 
 impl<F, T> Outcome<T> for JobCell<F, T>

@@ -1,4 +1,5 @@
-//! A thread pool for evloop's `run_in_executor`, whose job handles are runtime-agnostic futures.
+//! A thread pool and a process pool for evloop's `run_in_executor` and `run_in_process`, whose
+//! job handles are runtime-agnostic futures.
 //!
 //! This is the lecture's "Strategy 2": a blocking function (a file read, a CPU-heavy
 //! computation, a library without async support) runs on a pool thread while the coroutine
@@ -8,6 +9,12 @@
 //! `block_on`), and usable without one through [`Handle::wait`], [`Handle::wait_timeout`],
 //! [`Handle::is_done`] and [`Handle::cancel`]. The crate needs no runtime; the runtime builds
 //! `run_in_executor` on top of it.
+//!
+//! [`ProcessPool`] is the `ProcessPoolExecutor` equivalent, in the [`process`] module: it runs
+//! registered functions in worker processes (this program's own executable, started again),
+//! returns the same [`Handle`], and can stop a running job by killing its worker, which no
+//! thread pool can. The rest of this page is about the thread pool; see [`process`] for the
+//! process pool.
 //!
 //! | `concurrent.futures` | evloop-bridge |
 //! |---|---|
@@ -40,9 +47,11 @@
 //!   pushes the task onto the loop's injection queue and wakes the loop's `epoll_wait`), and
 //!   the outcome is taken. Blocking waits use a waker that unparks the waiting thread.
 //! - **Shutdown** ([`ThreadPool::shutdown`], or dropping the last [`ThreadPool`] clone) drops
-//!   the queue's sender: workers finish the queued jobs, find the queue disconnected, exit and
-//!   are joined. A job that drops the last clone (or shuts its own pool down) is not waited
-//!   for by its own worker, which exits after the job: no self-join deadlock.
+//!   the queue's sender: workers finish the queued jobs, find the queue disconnected and exit.
+//!   Dropping never waits for them, so a pool dropped on an event-loop thread does not freeze
+//!   the loop; `shutdown(true, ..)` joins them, and [`ThreadPool::finished`] is a future that
+//!   resolves once they are gone. A job that shuts its own pool down is not waited for by its
+//!   own worker, which exits after the job: no self-join deadlock.
 //!
 //! Most of a round trip is thread wake-ups: on an idle pool, the worker's and then the
 //! awaiting thread's. The polling worker removes the first one for a task that awaits jobs one
@@ -78,19 +87,22 @@
 //! assert_eq!(slow.wait_timeout(Duration::from_secs(30)), Some(Ok(())));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // allowed only where the process pool starts and watches workers
 
 mod builder;
 mod error;
 mod handle;
 mod job;
+mod outcome;
 mod pool;
+pub mod process;
 mod worker;
 
 pub use crate::builder::{FullQueuePolicy, ThreadPoolBuilder};
 pub use crate::error::{BuildError, ExecError};
 pub use crate::handle::Handle;
-pub use crate::pool::ThreadPool;
+pub use crate::pool::{Finished, ThreadPool};
+pub use crate::process::{ProcessPool, ProcessPoolBuilder};
 
 /// Compile-time checks of the auto traits users rely on: pools and handles cross threads
 /// (a `Handle<T>` is `Send + Sync` as soon as `T: Send`, even if `T` is not `Sync`).
@@ -98,11 +110,18 @@ pub use crate::pool::ThreadPool;
 fn _assert_auto_traits() {
     fn send_sync<T: Send + Sync + 'static>() {}
     fn unpin<T: Unpin>() {}
+    fn send<T: Send>() {}
     send_sync::<ThreadPool>();
     send_sync::<ThreadPoolBuilder>();
+    send_sync::<Finished>();
     send_sync::<Handle<std::cell::Cell<u8>>>();
     send_sync::<Handle<Vec<u8>>>();
     unpin::<Handle<std::cell::Cell<u8>>>();
+    send_sync::<ProcessPool>();
+    send_sync::<ProcessPoolBuilder>();
+    send::<process::Map<std::cell::Cell<u8>>>();
+    send_sync::<process::Registry>();
+    send_sync::<process::ProcessFn<std::rc::Rc<u8>, std::rc::Rc<u8>>>();
     send_sync::<ExecError>();
     send_sync::<BuildError>();
 }

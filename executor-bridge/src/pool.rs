@@ -1,7 +1,10 @@
 //! [`ThreadPool`]: the `concurrent.futures.ThreadPoolExecutor` of the bridge.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::task::{Context, Poll};
 
 use crossbeam_channel::{Sender, TrySendError};
 
@@ -23,10 +26,11 @@ use crate::worker::Shared;
 /// the panic on stderr, as for any thread).
 ///
 /// `ThreadPool` is a cheap handle: clones share the same workers and queue. When the last
-/// clone is dropped the pool shuts down gracefully, as with
-/// [`shutdown(true, false)`](Self::shutdown): queued jobs still run, and the drop returns once
-/// every worker thread has been joined. (If a job drops the last clone, the drop does not wait
-/// for that job's own worker, which exits once the job returns.)
+/// clone is dropped the pool shuts down gracefully without blocking the dropping thread (which
+/// may be an event loop's), as with [`shutdown(false, false)`](Self::shutdown): queued jobs
+/// still run, and the workers exit on their own once the queue is empty. To wait for them,
+/// call [`shutdown(true, false)`](Self::shutdown) from a thread that may block, or await
+/// [`finished`](Self::finished) from async code.
 ///
 /// # Examples
 ///
@@ -78,24 +82,21 @@ impl ThreadPool {
         ThreadPoolBuilder::new()
     }
 
-    /// Creates the pool for a validated configuration.
-    pub(crate) fn from_builder(builder: ThreadPoolBuilder) -> Self {
-        let (sender, receiver) = match builder.queue_bound {
-            Some(bound) => crossbeam_channel::bounded(bound),
-            None => crossbeam_channel::unbounded(),
-        };
-        let shared = Shared::new(
-            receiver,
-            builder.max_workers,
-            builder.keep_alive,
-            builder.thread_name_prefix,
-        );
+    /// Creates the pool from the parts its builder assembled: the sending side of the job
+    /// queue, the workers' shared state (holding the receiving side), and the queue's bound
+    /// and policy.
+    pub(crate) fn from_parts(
+        sender: Sender<Job>,
+        shared: Shared,
+        queue_bound: Option<usize>,
+        full_queue_policy: FullQueuePolicy,
+    ) -> Self {
         ThreadPool {
             inner: Arc::new(Inner {
                 sender: RwLock::new(Some(sender)),
                 shared: Arc::new(shared),
-                queue_bound: builder.queue_bound,
-                full_queue_policy: builder.full_queue_policy,
+                queue_bound,
+                full_queue_policy,
             }),
         }
     }
@@ -136,7 +137,8 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (job, handle) = job::new(f);
+        let (job, cell) = job::new(f);
+        let handle = Handle::new(cell);
         let sender = self
             .inner
             .sender
@@ -191,7 +193,8 @@ impl ThreadPool {
     /// which exits after the job returns.
     ///
     /// With `wait`, this blocks the calling thread: do not call it on an event-loop thread
-    /// while jobs may run for long.
+    /// while jobs may run for long. Async code calls `shutdown(false, ..)` and awaits
+    /// [`finished`](Self::finished) instead.
     ///
     /// # Examples
     ///
@@ -206,6 +209,32 @@ impl ThreadPool {
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_pending: bool) {
         self.inner.shutdown(wait, cancel_pending);
+    }
+
+    /// A future that resolves once the pool is shut down (by [`shutdown`](Self::shutdown) or
+    /// by dropping its last clone) and every worker thread has finished its last job and
+    /// exited: the awaitable counterpart of `shutdown(true, ..)`, for async code. It does not
+    /// shut the pool down itself, nor keep it alive: take it, then drop the pool.
+    ///
+    /// A worker counts as exited once it has left its job loop; its thread-local destructors
+    /// may still be running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evloop_bridge::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let job = pool.submit(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+    /// let finished = pool.finished();
+    /// drop(pool); // returns at once; the queued job still runs
+    /// futures_lite::future::block_on(finished);
+    /// assert!(job.is_done());
+    /// ```
+    pub fn finished(&self) -> Finished {
+        Finished {
+            shared: self.inner.shared.clone(),
+        }
     }
 
     /// The most worker threads this pool runs at once.
@@ -229,6 +258,7 @@ impl Inner {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         drop(sender);
+        self.shared.close();
         if cancel_pending {
             while let Ok(job) = self.shared.receiver.try_recv() {
                 job.settle(ExecError::ShutDown);
@@ -241,10 +271,35 @@ impl Inner {
 }
 
 impl Drop for Inner {
-    /// The last [`ThreadPool`] clone is gone: let the queued jobs finish and join the workers
-    /// (all but the calling thread, if the last clone was dropped by a job on this pool).
+    /// The last [`ThreadPool`] clone is gone: the queued jobs still run and the workers exit
+    /// once the queue is empty, but nothing here waits for them, so the dropping thread (maybe
+    /// an event loop's) never blocks. [`ThreadPool::finished`] waits for them if needed.
     fn drop(&mut self) {
-        self.shutdown(true, false);
+        self.shutdown(false, false);
+    }
+}
+
+/// The future returned by [`ThreadPool::finished`]: resolves once the pool is shut down and
+/// all its worker threads have exited.
+#[must_use = "a future does nothing unless polled"]
+pub struct Finished {
+    /// The workers' shared state, which records their exits.
+    shared: Arc<Shared>,
+}
+
+impl Future for Finished {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.shared.poll_finished(cx.waker())
+    }
+}
+
+impl fmt::Debug for Finished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Finished")
+            .field("workers", &self.shared.workers())
+            .finish()
     }
 }
 

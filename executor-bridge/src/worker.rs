@@ -30,6 +30,7 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,11 @@ struct Threads {
     handles: Vec<JoinHandle<()>>,
     /// The number in the next worker's name.
     next_id: u64,
+    /// Whether the pool is shut down (no job can be queued any more): once no worker is left,
+    /// the pool has finished.
+    closed: bool,
+    /// Wakers of the [`Finished`](crate::pool::Finished) futures waiting for the pool to finish.
+    finish_wakers: Vec<Waker>,
 }
 
 impl Shared {
@@ -103,6 +109,8 @@ impl Shared {
             threads: Mutex::new(Threads {
                 handles: Vec::new(),
                 next_id: 0,
+                closed: false,
+                finish_wakers: Vec::new(),
             }),
             exited: Condvar::new(),
             max_workers,
@@ -231,9 +239,44 @@ impl Shared {
 
     /// Counts the calling worker out. Under the lock, so a shutdown checking the count under
     /// it cannot miss the notification.
-    fn exit(&self, _threads: MutexGuard<'_, Threads>) {
+    fn exit(&self, mut threads: MutexGuard<'_, Threads>) {
         self.workers.fetch_sub(1, SeqCst);
         self.exited.notify_all();
+        let wakers = self.finish_if_done(&mut threads);
+        drop(threads);
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// The wakers to wake if the pool is shut down and no worker is left (under the lock).
+    fn finish_if_done(&self, threads: &mut Threads) -> Vec<Waker> {
+        if threads.closed && self.workers.load(SeqCst) == 0 {
+            std::mem::take(&mut threads.finish_wakers)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Records that the pool is shut down (its queue is disconnected), waking the
+    /// [`Finished`](crate::pool::Finished) futures if no worker is left.
+    pub(crate) fn close(&self) {
+        let mut threads = self.lock_threads();
+        threads.closed = true;
+        let wakers = self.finish_if_done(&mut threads);
+        drop(threads);
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// `Ready` once the pool is shut down and every worker has exited; otherwise registers
+    /// `waker`, woken by the last worker's exit.
+    pub(crate) fn poll_finished(&self, waker: &Waker) -> Poll<()> {
+        let mut threads = self.lock_threads();
+        if threads.closed && self.workers.load(SeqCst) == 0 {
+            return Poll::Ready(());
+        }
+        if !threads.finish_wakers.iter().any(|w| w.will_wake(waker)) {
+            threads.finish_wakers.push(waker.clone());
+        }
+        Poll::Pending
     }
 
     /// Joins every worker (once the queue is disconnected, they finish the queued jobs and

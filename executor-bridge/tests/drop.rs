@@ -1,12 +1,10 @@
-//! Dropping the last pool clone shuts down gracefully; dropping a handle detaches its job.
+//! Dropping the last pool clone shuts down gracefully without blocking; dropping a handle detaches its job.
 
 mod util;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::thread;
-use std::time::Duration;
 
 use evloop_bridge::ThreadPool;
 use util::{eventually, finish, threads_named, within, Gate, Rendezvous, PATIENCE};
@@ -14,23 +12,21 @@ use util::{eventually, finish, threads_named, within, Gate, Rendezvous, PATIENCE
 /// Worker threads of the drop test whose thread-local destructors have completed.
 static EXITED: AtomicUsize = AtomicUsize::new(0);
 
-/// A thread-local value whose destructor, run as its thread exits, takes a while: a pool that
-/// did not join its workers would return from `drop` before it finished.
-struct SlowExit;
+/// A thread-local value whose destructor, run as its thread exits, records the exit.
+struct ExitMark;
 
-impl Drop for SlowExit {
+impl Drop for ExitMark {
     fn drop(&mut self) {
-        thread::sleep(Duration::from_millis(100));
         EXITED.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 thread_local! {
-    static SLOW_EXIT: RefCell<Option<SlowExit>> = const { RefCell::new(None) };
+    static EXIT_MARK: RefCell<Option<ExitMark>> = const { RefCell::new(None) };
 }
 
 #[test]
-fn dropping_the_pool_runs_queued_jobs_and_joins_every_worker() {
+fn dropping_the_pool_returns_at_once_and_the_queued_jobs_still_run() {
     const WORKERS: usize = 4;
     assert_eq!(threads_named("xb-drop"), 0);
     let pool = ThreadPool::builder()
@@ -40,12 +36,13 @@ fn dropping_the_pool_runs_queued_jobs_and_joins_every_worker() {
         .unwrap();
     let finished = Arc::new(AtomicUsize::new(0));
     let meet = Rendezvous::new(WORKERS);
+    let gate = Gate::new();
     for _ in 0..WORKERS {
-        let (meet, finished) = (meet.clone(), finished.clone());
+        let (meet, finished, gate) = (meet.clone(), finished.clone(), gate.clone());
         drop(pool.submit(move || {
-            SLOW_EXIT.with(|slow| *slow.borrow_mut() = Some(SlowExit));
+            EXIT_MARK.with(|mark| *mark.borrow_mut() = Some(ExitMark));
             meet.meet();
-            thread::sleep(Duration::from_millis(50));
+            gate.pass();
             finished.fetch_add(1, Ordering::SeqCst);
         }));
     }
@@ -56,24 +53,27 @@ fn dropping_the_pool_runs_queued_jobs_and_joins_every_worker() {
         }));
     }
     assert!(eventually(|| threads_named("xb-drop") == WORKERS));
+    let all_exited = pool.finished();
 
+    // Every worker is blocked on the gate: a drop that waited for them would never return.
     within("drop(pool)", move || drop(pool));
     assert_eq!(
         finished.load(Ordering::SeqCst),
-        WORKERS + 100,
-        "drop returned before the queued jobs ran"
-    );
-    // The threads were joined, not merely told to stop: each one has run its thread-local
-    // destructors and is gone once `drop` returns.
-    assert_eq!(
-        EXITED.load(Ordering::SeqCst),
-        WORKERS,
-        "drop did not join the workers"
-    );
-    assert_eq!(
-        threads_named("xb-drop"),
         0,
-        "drop left worker threads behind"
+        "the jobs ran before the gate opened"
+    );
+    gate.open();
+    within("awaiting Finished", move || {
+        futures_lite::future::block_on(all_exited)
+    });
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        WORKERS + 100,
+        "a queued job was lost when the pool was dropped"
+    );
+    assert!(
+        eventually(|| EXITED.load(Ordering::SeqCst) == WORKERS && threads_named("xb-drop") == 0),
+        "the workers did not exit after the pool was dropped"
     );
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::thread;
 
 use evloop_bridge::{ExecError, ThreadPool};
-use util::{block_on, finish, threads_named, Rendezvous};
+use util::{block_on, finish, threads_named, Gate, Rendezvous};
 
 #[test]
 fn a_panic_resolves_to_panicked_with_its_message() {
@@ -84,8 +84,16 @@ fn a_result_whose_destructor_panics_does_not_kill_the_worker() {
         .thread_name_prefix("xb-bomb")
         .build()
         .unwrap();
-    // The handle is dropped, so the result is dropped on the worker.
-    drop(pool.submit(|| Bomb));
+    // The handle is dropped before the job runs, so the result is dropped on the worker.
+    let gate = Gate::new();
+    drop(pool.submit({
+        let gate = gate.clone();
+        move || {
+            gate.pass();
+            Bomb
+        }
+    }));
+    gate.open();
     let name = pool.submit(|| thread::current().name().unwrap().to_owned());
     assert_eq!(finish(name).unwrap(), "xb-bomb-0");
 }

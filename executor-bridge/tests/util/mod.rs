@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use evloop_bridge::{ExecError, Handle};
 
+pub mod procs;
+
 /// The bound on anything a test waits for: far beyond what a loaded 2-core machine needs, but
 /// a broken behaviour fails the test instead of hanging it.
 pub const PATIENCE: Duration = Duration::from_secs(30);

@@ -1,0 +1,197 @@
+//! A process-pool job's cell: what its [`Handle`](crate::Handle) and the pool's supervisor
+//! share.
+//!
+//! The supervisor sees a [`Task`] (start it, complete it from a reply, fail it); the handle
+//! sees an [`Outcome`]. Unlike a thread-pool job, a running job can be cancelled: the cell
+//! resolves at once to [`ExecError::Cancelled`] and asks the pool, through [`StopJob`], to
+//! kill the worker running it.
+
+use std::mem;
+use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Poll, Waker};
+
+use crate::error::ExecError;
+use crate::outcome::Outcome;
+
+/// The pool, as a cell sees it: the only thing a cell asks of it is to stop a job.
+pub(crate) trait StopJob: Send + Sync {
+    /// Job `job` was cancelled: drop it if it is still queued, kill its worker if it runs.
+    fn stop_job(&self, job: u64);
+}
+
+/// The supervisor's view of a job, erased over its result type.
+pub(crate) trait Task: Send + Sync {
+    /// A worker is about to run the job: `Queued` → `Running`. False if it already has an
+    /// outcome (cancelled), in which case it must not run.
+    fn start(&self) -> bool;
+
+    /// The worker's reply arrived: decodes it and stores the outcome, unless the job already
+    /// has one.
+    fn complete(&self, payload: &[u8]);
+
+    /// Stores `error` as the outcome, unless the job already has one.
+    fn fail(&self, error: ExecError);
+}
+
+/// Turns a reply payload into a job's result.
+pub(crate) type Decode<T> = Box<dyn Fn(&[u8]) -> Result<T, ExecError> + Send + Sync>;
+
+/// A job's cell.
+pub(crate) struct JobCell<T> {
+    /// The job's id in its pool (the frames' job id).
+    id: u64,
+    /// Decodes the worker's reply into the result.
+    decode: Decode<T>,
+    /// Where the job is, and the waiting side's waker.
+    state: Mutex<State<T>>,
+    /// The pool, to stop the job on cancel; dangling once the pool has finished.
+    pool: Weak<dyn StopJob>,
+    /// Whether dropping the handle cancels the job.
+    cancel_on_drop: bool,
+}
+
+/// The mutable part of a [`JobCell`].
+struct State<T> {
+    /// Where the job is in its life.
+    stage: Stage<T>,
+    /// The waker of the last poll that returned `Pending`.
+    waker: Option<Waker>,
+}
+
+/// A job's life: `Queued` → `Running` → `Done` → `Taken`; `Queued` or `Running` → `Done` with an
+/// error when cancelled, timed out, refused, or when its worker dies.
+enum Stage<T> {
+    /// In the pool's queue.
+    Queued,
+    /// Sent to a worker.
+    Running,
+    /// The outcome, waiting for the handle.
+    Done(Result<T, ExecError>),
+    /// The handle took the outcome.
+    Taken,
+}
+
+impl<T> JobCell<T> {
+    /// A queued job.
+    pub(crate) fn new(
+        id: u64,
+        decode: Decode<T>,
+        pool: Weak<dyn StopJob>,
+        cancel_on_drop: bool,
+    ) -> Self {
+        JobCell {
+            id,
+            decode,
+            state: Mutex::new(State {
+                stage: Stage::Queued,
+                waker: None,
+            }),
+            pool,
+            cancel_on_drop,
+        }
+    }
+
+    /// Locks the state; nothing panics under the lock except a foreign `Waker::clone`, after
+    /// which the state is still consistent.
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores `outcome` if the job has none yet, and wakes the waiting side; returns the
+    /// stage the job was in, or `None` if it already had an outcome.
+    fn settle(&self, outcome: Result<T, ExecError>) -> Option<bool> {
+        let (waker, was_running) = {
+            let mut state = self.lock();
+            let was_running = match state.stage {
+                Stage::Queued => false,
+                Stage::Running => true,
+                Stage::Done(_) | Stage::Taken => return None,
+            };
+            state.stage = Stage::Done(outcome);
+            (state.waker.take(), was_running)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Some(was_running)
+    }
+}
+
+impl<T: Send> Task for JobCell<T> {
+    fn start(&self) -> bool {
+        let mut state = self.lock();
+        if matches!(state.stage, Stage::Queued) {
+            state.stage = Stage::Running;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn complete(&self, payload: &[u8]) {
+        if matches!(self.lock().stage, Stage::Running) {
+            self.settle((self.decode)(payload));
+        }
+    }
+
+    fn fail(&self, error: ExecError) {
+        self.settle(Err(error));
+    }
+}
+
+impl<T: Send> Outcome<T> for JobCell<T> {
+    fn poll_outcome(&self, waker: &Waker) -> Poll<Result<T, ExecError>> {
+        let mut state = self.lock();
+        match &state.stage {
+            Stage::Done(_) => {
+                let Stage::Done(outcome) = mem::replace(&mut state.stage, Stage::Taken) else {
+                    unreachable!("matched above");
+                };
+                let stale = state.waker.take();
+                drop(state);
+                drop(stale);
+                Poll::Ready(outcome)
+            }
+            Stage::Taken => {
+                drop(state);
+                panic!("evloop_bridge::Handle used after it returned the job's result")
+            }
+            Stage::Queued | Stage::Running => {
+                let stale = match &mut state.waker {
+                    Some(registered) if registered.will_wake(waker) => None,
+                    slot => slot.replace(waker.clone()),
+                };
+                drop(state);
+                drop(stale);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Cancels the job whether queued or running: the outcome is `Cancelled` at once, and
+    /// the pool drops the queued job or kills the worker running it.
+    fn cancel(&self) -> bool {
+        if self.settle(Err(ExecError::Cancelled)).is_some() {
+            if let Some(pool) = self.pool.upgrade() {
+                pool.stop_job(self.id);
+            }
+            return true;
+        }
+        matches!(self.lock().stage, Stage::Done(Err(ExecError::Cancelled)))
+    }
+
+    fn is_done(&self) -> bool {
+        matches!(self.lock().stage, Stage::Done(_) | Stage::Taken)
+    }
+
+    fn settle_unstarted(&self, error: ExecError) -> bool {
+        let queued = matches!(self.lock().stage, Stage::Queued);
+        queued && self.settle(Err(error)).is_some()
+    }
+
+    fn handle_dropped(&self) {
+        if self.cancel_on_drop {
+            self.cancel();
+        }
+    }
+}

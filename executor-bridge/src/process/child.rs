@@ -1,0 +1,311 @@
+//! Worker mode: what a worker process does once [`init`] finds that it is one.
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::panic::{self, AssertUnwindSafe};
+use std::process;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::panic_message;
+use crate::process::frame::{self, Bytes, Call, Hello, Reply, CALL, HELLO, PROTOCOL, REPLY};
+use crate::process::function::{CallError, Registry};
+
+/// The environment variable that makes a process a worker. Its value,
+/// `fd=<n>,max=<bytes>,generation=<g>`, names the worker's end of its channel, the maximum
+/// frame size, and the generation the pool gave the worker.
+pub(crate) const WORKER_ENV: &str = "EVLOOP_PROCESS_WORKER";
+
+/// Set once [`init`] has run in this process (in either mode).
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+/// Turns this process into a process-pool worker if it was started as one, and does nothing
+/// otherwise. Call it **first thing in `main`** of every program that builds a
+/// [`ProcessPool`](crate::ProcessPool), with the function building the program's
+/// [`Registry`].
+///
+/// A pool starts its workers by running the program's own executable again with the
+/// environment variable `EVLOOP_PROCESS_WORKER` set. In such a process, `init` never returns:
+/// it builds the registry, serves calls on the private channel the pool gave it, and exits
+/// when the pool closes that channel. In any other process it returns at once (without
+/// calling `registry`).
+///
+/// **Everything `main` does before this call also runs in every worker**, each time one
+/// starts: keep it to nothing, or to what workers need too (logging set-up, say).
+///
+/// - In a binary or an example: `init(functions)` as the first line of `main`.
+/// - In a criterion bench (`harness = false`): a hand-written `main` calling `init` before
+///   criterion's group functions, instead of `criterion_main!`.
+/// - In an integration test, the harness's `main` is not yours: write a `#[test]` function
+///   whose body is `init(functions)` (a no-op test in a normal run), and point the pool at it
+///   with [`ProcessPoolBuilder::test_worker`](crate::ProcessPoolBuilder::test_worker); the
+///   pool then runs the test binary filtered to that one test.
+///
+/// # Examples
+///
+/// ```
+/// use evloop_bridge::process::{self, ProcessFn, Registry};
+/// use evloop_bridge::ProcessPool;
+///
+/// const SQUARE: ProcessFn<u64, u64> = ProcessFn::new("square", |x| x * x);
+///
+/// fn functions() -> Registry {
+///     Registry::new().register(SQUARE)
+/// }
+///
+/// fn main() {
+///     process::init(functions); // a worker never gets past this line
+///     let pool = ProcessPool::builder(functions()).build().unwrap();
+///     assert_eq!(pool.submit(&SQUARE, 12).wait(), Ok(144));
+/// }
+/// ```
+pub fn init(registry: impl FnOnce() -> Registry) {
+    INITIALIZED.store(true, Ordering::SeqCst);
+    let Some(value) = std::env::var_os(WORKER_ENV) else {
+        return;
+    };
+    // Not inherited by processes the worker's functions start.
+    std::env::remove_var(WORKER_ENV);
+    let settings = match WorkerSettings::parse(&value) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("evloop process worker: {WORKER_ENV}={value:?} is not valid: {error}");
+            process::exit(2);
+        }
+    };
+    #[allow(unsafe_code)]
+    // SAFETY: the pool that started this process made `fd` the worker's end of its channel
+    // and cleared its close-on-exec flag for this process alone, and the variable naming it
+    // was just removed, so nothing else in this process owns or will claim it.
+    let channel = unsafe { OwnedFd::from_raw_fd(settings.fd) };
+    let served = serve(
+        UnixStream::from(channel),
+        &registry(),
+        settings.max_frame,
+        settings.generation,
+    );
+    let code = match served {
+        Ok(()) => 0,
+        // The pool closed the channel while this worker was writing: it is gone or no longer
+        // wants this worker, which is no error of the worker's.
+        Err(error)
+            if matches!(
+                error.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            0
+        }
+        Err(error) => {
+            eprintln!("evloop process worker: {error}; exiting");
+            3
+        }
+    };
+    process::exit(code);
+}
+
+/// Whether [`init`] has been called in this process.
+pub(crate) fn initialized() -> bool {
+    INITIALIZED.load(Ordering::SeqCst)
+}
+
+/// Whether this process was started as a worker and has not called [`init`] (yet).
+pub(crate) fn uninitialized_worker() -> bool {
+    !initialized() && std::env::var_os(WORKER_ENV).is_some()
+}
+
+/// What the pool told a worker through [`WORKER_ENV`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct WorkerSettings {
+    /// The worker's end of its channel.
+    pub(crate) fd: RawFd,
+    /// The maximum frame size, in bytes.
+    pub(crate) max_frame: usize,
+    /// The worker's generation, unique within its pool.
+    pub(crate) generation: u64,
+}
+
+impl WorkerSettings {
+    /// The variable's value for these settings.
+    pub(crate) fn to_env(&self) -> String {
+        format!(
+            "fd={},max={},generation={}",
+            self.fd, self.max_frame, self.generation
+        )
+    }
+
+    /// Parses the variable's value.
+    fn parse(value: &OsString) -> Result<Self, String> {
+        let value = value.to_str().ok_or("not UTF-8")?;
+        let (mut fd, mut max_frame, mut generation) = (None, None, None);
+        for part in value.split(',') {
+            let (key, number) = part.split_once('=').ok_or("expected key=value pairs")?;
+            match key {
+                "fd" => fd = number.parse().ok(),
+                "max" => max_frame = number.parse().ok(),
+                "generation" => generation = number.parse().ok(),
+                _ => return Err(format!("unknown key {key:?}")),
+            }
+        }
+        Ok(WorkerSettings {
+            fd: fd.ok_or("no valid fd")?,
+            max_frame: max_frame.ok_or("no valid max")?,
+            generation: generation.ok_or("no valid generation")?,
+        })
+    }
+}
+
+/// The worker's loop: hello, then one reply per call, until the pool closes the channel.
+fn serve(
+    mut channel: UnixStream,
+    registry: &Registry,
+    max_frame: usize,
+    generation: u64,
+) -> io::Result<()> {
+    let mut out = Vec::new();
+    let hello = Hello {
+        protocol: PROTOCOL,
+        fingerprint: registry.fingerprint(),
+        pid: process::id(),
+        generation,
+    };
+    frame::push(&mut out, HELLO, 0, &hello).map_err(io::Error::other)?;
+    channel.write_all(&out)?;
+    let mut buf = Vec::new();
+    loop {
+        await_briefly(&channel);
+        let mut length = [0; 4];
+        match channel.read_exact(&mut length) {
+            Ok(()) => {}
+            // The pool closed the channel between calls: retire.
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(error) => return Err(error),
+        }
+        let length = u32::from_le_bytes(length) as usize;
+        frame::check_length(length, max_frame).map_err(io::Error::other)?;
+        buf.clear();
+        buf.extend_from_slice(&(length as u32).to_le_bytes());
+        buf.resize(4 + length, 0);
+        channel.read_exact(&mut buf[4..])?;
+        let (frame, _) = frame::parse(&buf, max_frame)
+            .map_err(io::Error::other)?
+            .ok_or_else(|| io::Error::other("incomplete frame"))?;
+        if frame.kind != CALL {
+            let kind = frame.kind;
+            return Err(io::Error::other(format!("unexpected frame kind {kind}")));
+        }
+        let call: Call<'_> = postcard::from_bytes(frame.payload)
+            .map_err(|error| io::Error::other(format!("a call did not decode: {error}")))?;
+        let results: Vec<_> = call
+            .items
+            .iter()
+            .map(|args| run(registry, call.func, args.0))
+            .collect();
+        let replies: Vec<Reply<'_>> = results.iter().map(reply).collect();
+        out.clear();
+        if frame::push(&mut out, REPLY, frame.job, &replies).is_err() || out.len() > max_frame {
+            let too_large = Reply::TooLarge {
+                bytes: out.len() as u64,
+                limit: max_frame as u64,
+            };
+            let replies = vec![too_large; call.items.len()];
+            out.clear();
+            frame::push(&mut out, REPLY, frame.job, &replies).map_err(io::Error::other)?;
+        }
+        channel.write_all(&out)?;
+    }
+}
+
+/// How long a worker that sent a reply polls its channel before it blocks in `read`.
+///
+/// A caller that awaits one job and submits the next one as soon as it resumes (a loop of
+/// `submit(..).await`, a `map` window refilling) sends the next call within tens of
+/// microseconds of the reply. A worker still polling takes it without being woken, which saves
+/// a process wake-up (several microseconds, more on a busy machine) per round trip. The cost is
+/// bounded: at most this much CPU after each reply, none while the pool is idle.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// Polls the channel (without reading) until data or end-of-file arrives or [`SPIN`] passes.
+fn await_briefly(channel: &UnixStream) {
+    let start = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    loop {
+        for _ in 0..16 {
+            let peeked = rustix::net::recv(
+                channel,
+                &mut byte,
+                rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
+            );
+            if !matches!(
+                peeked,
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR)
+            ) {
+                return; // data, end-of-file or an error: the blocking read sees it
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= SPIN {
+            return;
+        }
+    }
+}
+
+/// One item's outcome before encoding.
+enum Ran {
+    /// The encoded result.
+    Ok(Vec<u8>),
+    /// The panic message.
+    Panicked(String),
+    /// No function of that name.
+    Unknown(String),
+    /// The codec's error.
+    Failed(CallError),
+}
+
+/// Calls `func` on one encoded argument, catching its panic.
+fn run(registry: &Registry, func: &str, args: &[u8]) -> Ran {
+    match panic::catch_unwind(AssertUnwindSafe(|| registry.call(func, args))) {
+        Ok(Some(Ok(bytes))) => Ran::Ok(bytes),
+        Ok(Some(Err(error))) => Ran::Failed(error),
+        Ok(None) => Ran::Unknown(func.to_owned()),
+        Err(payload) => {
+            let message = panic_message(payload.as_ref());
+            // A payload whose destructor panics again is forgotten: the worker survives.
+            if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                std::mem::forget(again);
+            }
+            Ran::Panicked(message)
+        }
+    }
+}
+
+/// The wire form of an item's outcome.
+fn reply(ran: &Ran) -> Reply<'_> {
+    match ran {
+        Ran::Ok(bytes) => Reply::Ok(Bytes(bytes)),
+        Ran::Panicked(message) => Reply::Panicked(message.clone()),
+        Ran::Unknown(name) => Reply::UnknownFunction(name.clone()),
+        Ran::Failed(CallError::BadArgs(error)) => Reply::BadArgs(error.clone()),
+        Ran::Failed(CallError::BadResult(error)) => Reply::BadResult(error.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_through_the_environment_value() {
+        let settings = WorkerSettings {
+            fd: 7,
+            max_frame: 1 << 20,
+            generation: 12,
+        };
+        let value = OsString::from(settings.to_env());
+        assert_eq!(WorkerSettings::parse(&value), Ok(settings));
+        assert!(WorkerSettings::parse(&OsString::from("fd=x,max=1,generation=1")).is_err());
+        assert!(WorkerSettings::parse(&OsString::from("fd=1")).is_err());
+        assert!(WorkerSettings::parse(&OsString::from("fd=1,max=2,generation=3,what=4")).is_err());
+    }
+}

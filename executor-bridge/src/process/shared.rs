@@ -1,0 +1,269 @@
+//! [`Shared`]: the state a process pool's submitters, job cells and supervisor share.
+
+use std::collections::VecDeque;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
+
+use polling::Poller;
+
+use crate::builder::FullQueuePolicy;
+use crate::error::ExecError;
+use crate::process::cell::{StopJob, Task};
+
+/// A job waiting for a worker.
+pub(crate) struct Pending {
+    /// The job's id (the frames' job id).
+    pub(crate) id: u64,
+    /// The complete [`CALL`](crate::process::frame::CALL) frame to send.
+    pub(crate) frame: Vec<u8>,
+    /// The job's cell.
+    pub(crate) task: Arc<dyn Task>,
+    /// The per-job timeout, counted from when a worker starts the job.
+    pub(crate) timeout: Option<std::time::Duration>,
+}
+
+/// The largest call frame a submitter writes to an idle worker itself: far below a socket's
+/// send buffer, so the write of a frame to a worker that has read everything never blocks.
+const DIRECT_MAX: usize = 16 * 1024;
+
+/// An idle worker the supervisor lent to submitters: the first submitter to find it sends
+/// its call frame straight to the worker, saving the supervisor's wake-up on the way in.
+pub(crate) struct Lent {
+    /// The worker's generation.
+    pub(crate) generation: u64,
+    /// The parent's end of its channel (the supervisor holds the other reference).
+    pub(crate) channel: Arc<UnixStream>,
+}
+
+/// A job a submitter sent straight to a lent worker, for the supervisor to record.
+pub(crate) struct Direct {
+    /// The worker's generation.
+    pub(crate) generation: u64,
+    /// The job's id.
+    pub(crate) id: u64,
+    /// Its cell (already `Running`).
+    pub(crate) task: Arc<dyn Task>,
+    /// Its timeout.
+    pub(crate) timeout: Option<std::time::Duration>,
+    /// The end of the frame the socket did not take at once, for the supervisor to write.
+    pub(crate) rest: Vec<u8>,
+}
+
+/// State shared between threads: submitters (any thread, including event loops), job cells
+/// (cancelling from any thread) and the supervisor thread. Everything mutable is behind the
+/// [`Inbox`] lock, held for a few instructions at a time and never across a system call
+/// except the poller's wake-up.
+pub(crate) struct Shared {
+    /// Submissions and requests not yet seen by the supervisor, and the pool's status.
+    inbox: Mutex<Inbox>,
+    /// The supervisor's poller; [`Poller::notify`] wakes it when the inbox changes.
+    pub(crate) poller: Poller,
+    /// Signalled when a job leaves the pool (room for a blocked submitter) and when the pool
+    /// has finished.
+    changed: Condvar,
+    /// The next job id; ids start at 1 (0 is the initializer's call).
+    next_id: AtomicU64,
+    /// The most jobs queued or running at once, if bounded.
+    max_in_flight: Option<usize>,
+    /// What `submit` does when `max_in_flight` jobs are in flight.
+    full_policy: FullQueuePolicy,
+}
+
+/// The mutable part of [`Shared`].
+#[derive(Default)]
+pub(crate) struct Inbox {
+    /// Jobs submitted since the supervisor last looked.
+    pub(crate) jobs: VecDeque<Pending>,
+    /// Idle workers lent to submitters (only while the supervisor's queue is empty).
+    pub(crate) idle: Vec<Lent>,
+    /// Jobs submitters sent to lent workers, not yet recorded by the supervisor. A record is
+    /// pushed under the lock before its frame is sent, so the supervisor, which reads the
+    /// inbox before acting on what a worker sent, always knows the job before its reply.
+    pub(crate) direct: Vec<Direct>,
+    /// Ids of cancelled jobs: drop them if queued, kill their worker if running.
+    pub(crate) stops: Vec<u64>,
+    /// A shutdown request not yet seen by the supervisor: `Some(cancel_pending)`.
+    pub(crate) close: Option<bool>,
+    /// Whether the pool refuses new jobs (shut down).
+    closed: bool,
+    /// Why the pool stopped starting workers, if it did: new jobs fail with this.
+    pub(crate) broken: Option<String>,
+    /// Jobs submitted whose outcome the supervisor has not delivered yet.
+    in_flight: usize,
+    /// Whether the supervisor has exited: every worker is reaped.
+    finished: bool,
+    /// Wakers of [`Finished`](crate::process::Finished) futures.
+    finish_wakers: Vec<Waker>,
+}
+
+impl Shared {
+    /// The state of a new pool.
+    pub(crate) fn new(
+        poller: Poller,
+        max_in_flight: Option<usize>,
+        full_policy: FullQueuePolicy,
+    ) -> Self {
+        Shared {
+            inbox: Mutex::new(Inbox::default()),
+            poller,
+            changed: Condvar::new(),
+            next_id: AtomicU64::new(1),
+            max_in_flight,
+            full_policy,
+        }
+    }
+
+    /// Locks the inbox; nothing panics while it is held.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A fresh job id.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Wakes the supervisor (it re-reads the inbox).
+    pub(crate) fn wake_supervisor(&self) {
+        // Fails only if the poller's own descriptor is gone, which outlives `self`.
+        let _ = self.poller.notify();
+    }
+
+    /// Queues a job for the supervisor, or fails it at once if the pool is shut down or
+    /// broken, or if the bound on jobs in flight is reached and the policy rejects.
+    pub(crate) fn enqueue(&self, job: Pending) {
+        let mut inbox = self.lock();
+        let refusal = loop {
+            if let Some(reason) = &inbox.broken {
+                break Some(ExecError::StartFailed(reason.clone()));
+            }
+            if inbox.closed {
+                break Some(ExecError::ShutDown);
+            }
+            match self.max_in_flight {
+                Some(capacity) if inbox.in_flight >= capacity => match self.full_policy {
+                    FullQueuePolicy::Block => {
+                        inbox = self
+                            .changed
+                            .wait(inbox)
+                            .unwrap_or_else(PoisonError::into_inner);
+                    }
+                    _ => break Some(ExecError::QueueFull { capacity }),
+                },
+                _ => break None,
+            }
+        };
+        if let Some(error) = refusal {
+            drop(inbox);
+            job.task.fail(error);
+            return;
+        }
+        inbox.in_flight += 1;
+        if inbox.jobs.is_empty() && job.frame.len() <= DIRECT_MAX {
+            while let Some(lent) = inbox.idle.pop() {
+                let sent = rustix::net::send(
+                    &*lent.channel,
+                    &job.frame,
+                    rustix::net::SendFlags::NOSIGNAL | rustix::net::SendFlags::DONTWAIT,
+                );
+                let written = match sent {
+                    Ok(written) => written,
+                    Err(rustix::io::Errno::AGAIN) => 0,
+                    // The worker is gone or going: its pidfd tells the supervisor. Try another.
+                    Err(_) => continue,
+                };
+                let started = job.task.start();
+                debug_assert!(started, "a job nobody could cancel yet");
+                let rest = job.frame[written..].to_vec();
+                let wake = !rest.is_empty() || job.timeout.is_some();
+                inbox.direct.push(Direct {
+                    generation: lent.generation,
+                    id: job.id,
+                    task: job.task,
+                    timeout: job.timeout,
+                    rest,
+                });
+                drop(inbox);
+                if wake {
+                    self.wake_supervisor(); // to write the rest, or to arm the timeout
+                }
+                return;
+            }
+        }
+        inbox.jobs.push_back(job);
+        drop(inbox);
+        self.wake_supervisor();
+    }
+
+    /// `count` jobs have left the pool (their outcome is delivered or they were dropped).
+    pub(crate) fn jobs_done(&self, count: usize) {
+        if count > 0 {
+            let mut inbox = self.lock();
+            inbox.in_flight = inbox.in_flight.saturating_sub(count);
+            drop(inbox);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Requests a shutdown: no new job is accepted; with `cancel_pending`, queued jobs are
+    /// dropped with [`ExecError::ShutDown`].
+    pub(crate) fn close(&self, cancel_pending: bool) {
+        let mut inbox = self.lock();
+        inbox.closed = true;
+        let cancel = inbox.close.unwrap_or(false) || cancel_pending;
+        inbox.close = Some(cancel);
+        drop(inbox);
+        self.changed.notify_all(); // blocked submitters now see `closed`
+        self.wake_supervisor();
+    }
+
+    /// The supervisor has exited: wakes everyone waiting for the pool to finish.
+    pub(crate) fn finish(&self) {
+        let wakers = {
+            let mut inbox = self.lock();
+            inbox.finished = true;
+            inbox.closed = true;
+            std::mem::take(&mut inbox.finish_wakers)
+        };
+        self.changed.notify_all();
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Blocks until the supervisor has exited.
+    pub(crate) fn wait_finished(&self) {
+        let mut inbox = self.lock();
+        while !inbox.finished {
+            inbox = self
+                .changed
+                .wait(inbox)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// `Ready` once the supervisor has exited; otherwise registers `waker`.
+    pub(crate) fn poll_finished(&self, waker: &Waker) -> Poll<()> {
+        let mut inbox = self.lock();
+        if inbox.finished {
+            return Poll::Ready(());
+        }
+        if !inbox.finish_wakers.iter().any(|w| w.will_wake(waker)) {
+            inbox.finish_wakers.push(waker.clone());
+        }
+        Poll::Pending
+    }
+
+    /// Whether the pool accepts no more jobs, and why it stopped starting workers if it did.
+    pub(crate) fn status(&self) -> (bool, Option<String>, usize) {
+        let inbox = self.lock();
+        (inbox.closed, inbox.broken.clone(), inbox.in_flight)
+    }
+}
+
+impl StopJob for Shared {
+    fn stop_job(&self, job: u64) {
+        self.lock().stops.push(job);
+        self.wake_supervisor();
+    }
+}

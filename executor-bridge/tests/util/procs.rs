@@ -1,0 +1,170 @@
+//! Registered functions for the process-pool tests, the test that is the workers' entry point,
+//! and pools that use it.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use evloop_bridge::process::{self, ProcessFn, Registry};
+use evloop_bridge::{ProcessPool, ProcessPoolBuilder};
+use serde::{Serialize, Serializer};
+
+/// The full name of [`worker`] in every test binary that declares `mod util;`.
+pub const WORKER_TEST: &str = "util::procs::worker";
+
+/// The workers' `main`: in a worker started by a pool below, `init` serves calls and never
+/// returns; in a normal test run it returns at once and this test passes.
+#[test]
+fn worker() {
+    process::init(registry);
+}
+
+/// A worker entry point that takes a minute before it calls `init`: a worker that never
+/// completes its start-up. (Does nothing in a normal test run.)
+#[test]
+fn slow_worker() {
+    if std::env::var_os("EVLOOP_PROCESS_WORKER").is_some() {
+        std::thread::sleep(Duration::from_secs(60));
+        process::init(registry);
+    }
+}
+
+/// A pool builder whose workers run this test binary's [`worker`] test.
+pub fn pool() -> ProcessPoolBuilder {
+    ProcessPool::builder(registry()).test_worker(WORKER_TEST)
+}
+
+/// Every function the tests call.
+pub fn registry() -> Registry {
+    Registry::new()
+        .register(SQUARE)
+        .register(PID)
+        .register(SLEEP)
+        .register(PID_FILE_THEN_SLEEP)
+        .register(PANIC)
+        .register(PRINT)
+        .register(EXIT)
+        .register(CORRUPT)
+        .register(UNSERIALIZABLE)
+        .register(SEED)
+        .register(SEEDED)
+        .register(SPIN)
+        .register(HANG_UP)
+}
+
+pub const SQUARE: ProcessFn<u64, u64> = ProcessFn::new("square", |x| x * x);
+
+/// The worker's process id.
+pub const PID: ProcessFn<(), u32> = ProcessFn::new("pid", |()| std::process::id());
+
+/// Sleeps for the given milliseconds, returns the worker's pid.
+pub const SLEEP: ProcessFn<u64, u32> = ProcessFn::new("sleep", |ms| {
+    std::thread::sleep(Duration::from_millis(ms));
+    std::process::id()
+});
+
+/// Writes the worker's pid to the file, then sleeps for the milliseconds.
+pub const PID_FILE_THEN_SLEEP: ProcessFn<(String, u64), ()> =
+    ProcessFn::new("pid_file_then_sleep", |(path, ms)| {
+        std::fs::write(path, std::process::id().to_string()).unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+    });
+
+/// Panics with the message.
+pub const PANIC: ProcessFn<String, ()> = ProcessFn::new("panic", |message| panic!("{message}"));
+
+/// Prints lines to stdout (some of them frame-like bytes), returns the input.
+pub const PRINT: ProcessFn<String, String> = ProcessFn::new("print", |text| {
+    let mut out = std::io::stdout().lock();
+    for _ in 0..100 {
+        out.write_all(&[0xff, 0xff, 0, 0, 3, 1, 0, 0]).unwrap();
+        writeln!(out, "{text}").unwrap();
+    }
+    out.flush().unwrap();
+    text
+});
+
+/// Exits the worker with the code.
+pub const EXIT: ProcessFn<i32, ()> = ProcessFn::new("exit", |code| std::process::exit(code));
+
+/// Writes a frame header announcing 4 GiB on every Unix socket of the worker (its channel),
+/// as a stray write by a buggy library would.
+pub const CORRUPT: ProcessFn<(), ()> = ProcessFn::new("corrupt", |()| {
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let entry = entry.unwrap();
+        let target = std::fs::read_link(entry.path()).unwrap_or_default();
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if target.to_string_lossy().starts_with("socket:") {
+            // SAFETY: `fd` is listed in /proc/self/fd as a socket, so it is open; it is only
+            // borrowed for this write.
+            let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let _ = rustix::io::write(socket, &[0xff, 0xff, 0xff, 0xff, 3]);
+        }
+    }
+});
+
+/// Shuts down every Unix socket of the worker (its channel), then sleeps for a minute: a
+/// worker that hangs up on the pool but does not exit.
+pub const HANG_UP: ProcessFn<(), ()> = ProcessFn::new("hang_up", |()| {
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let entry = entry.unwrap();
+        let target = std::fs::read_link(entry.path()).unwrap_or_default();
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if target.to_string_lossy().starts_with("socket:") {
+            // SAFETY: `fd` is listed in /proc/self/fd as a socket, so it is open; it is only
+            // borrowed for this call.
+            let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Both);
+        }
+    }
+    std::thread::sleep(Duration::from_secs(60));
+});
+
+/// A result whose `Serialize` always fails.
+pub struct Unserializable;
+
+impl Serialize for Unserializable {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("Unserializable refuses"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Unserializable {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Ok(Unserializable)
+    }
+}
+
+pub const UNSERIALIZABLE: ProcessFn<(), Unserializable> =
+    ProcessFn::new("unserializable", |()| Unserializable);
+
+/// The value the initializer stored in this worker.
+static SEEDED_VALUE: AtomicU64 = AtomicU64::new(0);
+
+/// An initializer: stores its argument in the worker.
+pub const SEED: ProcessFn<u64, ()> = ProcessFn::new("seed", |value| {
+    SEEDED_VALUE.store(value, Ordering::SeqCst);
+});
+
+/// What the initializer stored.
+pub const SEEDED: ProcessFn<(), u64> =
+    ProcessFn::new("seeded", |()| SEEDED_VALUE.load(Ordering::SeqCst));
+
+/// Keeps a CPU busy for the given milliseconds; returns the iterations.
+pub const SPIN: ProcessFn<u64, u64> = ProcessFn::new("spin", |ms| {
+    let end = Instant::now() + Duration::from_millis(ms);
+    let mut n = 0u64;
+    while Instant::now() < end {
+        n = std::hint::black_box(n + 1);
+    }
+    n
+});
+
+/// Whether process `pid` still exists in any state (a zombie included).
+pub fn process_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
