@@ -7,6 +7,8 @@ use evloop_bench::report::cli::{Cli, Command};
 use evloop_bench::report::{self, markdown, sections};
 
 fn main() -> ExitCode {
+    // Process-pool workers are this executable started again: they stop here and serve jobs.
+    evloop_bridge::process::init(evloop_bench::workloads::procs::registry);
     let cli = Cli::parse();
     match cli.command {
         Command::Report(args) => match report::run(&args) {

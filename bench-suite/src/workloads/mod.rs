@@ -9,6 +9,7 @@ pub mod floors;
 pub mod memory;
 pub mod offload;
 pub mod peers;
+pub mod procs;
 pub mod spawn;
 pub mod timer;
 pub mod wake;

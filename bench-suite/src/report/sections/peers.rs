@@ -17,7 +17,7 @@ use crate::report::sections::{median_cell, row, runtime_columns, table, Ctx};
 use crate::report::stats::nanos;
 use crate::workloads::cpu::{burn_cpu, process_cpu};
 use crate::workloads::peers::{tokio_current_thread, Peer};
-use crate::workloads::{echo, floors, offload, spawn as spawning, timer, wake, yielding};
+use crate::workloads::{echo, floors, offload, procs, spawn as spawning, timer, wake, yielding};
 
 /// The script that measures asyncio, shipped in the crate and written beside the report.
 const ASYNCIO_SCRIPT: &str = include_str!("../../../python/asyncio_peers.py");
@@ -27,6 +27,8 @@ struct Runtimes {
     evloop: evloop::Runtime,
     tokio: tokio::runtime::Runtime,
     smol: LocalExecutor<'static>,
+    /// evloop's process pool (one worker), or why it did not start.
+    procs: Result<evloop::ProcessPool, String>,
 }
 
 /// A workload of the section: a row of the table.
@@ -323,6 +325,21 @@ fn measure(
                 per_op_us(cpu)
             }
         }
+        (Workload::ProcessPoolRoundTrip, Peer::Evloop) => {
+            let pool = rts
+                .procs
+                .as_ref()
+                .map_err(|e| SectionError::Failed(e.clone()))?;
+            per_op_us(rts.evloop.block_on(async {
+                let start = std::time::Instant::now();
+                for i in 0..ops {
+                    let back = evloop::run_in_process(pool, &procs::ECHO, black_box(i)).await;
+                    black_box(back.map_err(|e| SectionError::Failed(e.to_string()))?);
+                }
+                Ok::<_, SectionError>(start.elapsed())
+            })?)
+        }
+        // tokio and smol have no process pool.
         (Workload::ProcessPoolRoundTrip, _) => return Ok(None),
     };
     Ok(Some(v))
@@ -429,7 +446,9 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
             .push("asyncio rows skipped: `python3` was not found on this machine.".into());
     }
     section.notes.push(
-        "Process-pool rows: evloop has no process pool yet (\"not yet\"); tokio and smol have none. \
+        "Process-pool row: evloop's pool has one worker started before the run, and awaits \
+         `run_in_process` of a registered function that returns its argument; tokio and smol \
+         have no process pool. \
          Floors: the cross-thread wake row's floor is two threads passing a token through two \
          `std::sync::mpsc` channels; the echo rows' floor is a hand-written `mio` loop holding \
          both ends of the connections on one thread; the process-pool row's floor is one byte \
@@ -441,6 +460,11 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
         evloop: evloop::Builder::new().build()?,
         tokio: tokio_current_thread(),
         smol: LocalExecutor::new(),
+        procs: evloop::ProcessPool::builder(procs::registry())
+            .max_workers(1)
+            .prestart(true)
+            .build()
+            .map_err(|e| format!("the process pool did not start: {e}")),
     };
     let mut samples: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); 5]; Workload::ALL.len()];
     ctx.progress
@@ -500,7 +524,6 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
                 return median_cell(v.clone());
             }
             match (w, col) {
-                (Workload::ProcessPoolRoundTrip, 0) => Cell::missing("not yet"),
                 (_, 3) if !python => Cell::missing("skipped: no python3"),
                 (_, 3) if asyncio_error.is_some() => Cell::missing("skipped: script failed"),
                 _ if !finished => Cell::missing("not run"),
