@@ -102,8 +102,21 @@ fn quick_report_holds_six_sections_plots_and_the_same_figures_in_json() {
     }
     let plots: usize = report.sections.iter().map(|s| s.plots.len()).sum();
     assert!(plots >= 4, "only {plots} plots");
-    // Rows that cannot be measured yet say so.
-    assert!(md.contains("not yet"));
+    // Every row is measured, the process pool's included.
+    assert!(!md.contains("not yet"), "a row is not measured yet");
+    let pool_rows: Vec<&str> = md
+        .lines()
+        .filter(|l| {
+            l.contains("process pool (`run_in_process`)") || l.contains("process-pool round trip")
+        })
+        .collect();
+    assert!(pool_rows.len() >= 3, "{pool_rows:#?}");
+    for row in pool_rows {
+        assert!(
+            row.chars().any(|c| c.is_ascii_digit()),
+            "no figure in {row}"
+        );
+    }
 }
 
 #[test]
