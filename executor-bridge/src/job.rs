@@ -12,6 +12,7 @@
 //! do not show in a profile, and they keep the crate free of `unsafe`.
 
 use std::mem;
+use std::panic::Location;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
@@ -19,9 +20,9 @@ use std::task::{Poll, Waker};
 use crate::error::{panic_message, ExecError};
 use crate::outcome::Outcome;
 
-/// Creates a job running `f`: the part that goes into the queue and the outcome cell the
-/// caller's handle reads.
-pub(crate) fn new<F, T>(f: F) -> (Job, Arc<dyn Outcome<T>>)
+/// Creates a job running `f`, submitted at `location`: the part that goes into the queue and
+/// the outcome cell the caller's handle reads.
+pub(crate) fn new<F, T>(f: F, location: &'static Location<'static>) -> (Job, Arc<dyn Outcome<T>>)
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -32,7 +33,11 @@ where
             waker: None,
         }),
     });
-    (Job(Some(cell.clone())), cell)
+    let job = Job {
+        cell: Some(cell.clone()),
+        location,
+    };
+    (job, cell)
 }
 
 /// What a job's handle and the worker that runs it share.
@@ -206,31 +211,43 @@ where
 
 /// A job in the queue.
 ///
-/// `None` once [`run`](Self::run) or [`settle`](Self::settle) consumed it. A job dropped
-/// without either (left in a queue nobody will drain) resolves its handle to
-/// [`ExecError::ShutDown`], so no handle waits for a job that can no longer run.
-pub(crate) struct Job(Option<Arc<dyn Run>>);
+/// A job dropped without [`run`](Self::run) or [`settle`](Self::settle) (left in a queue nobody
+/// will drain) resolves its handle to [`ExecError::ShutDown`], so no handle waits for a job that
+/// can no longer run.
+pub(crate) struct Job {
+    /// The cell; `None` once `run` or `settle` consumed it.
+    cell: Option<Arc<dyn Run>>,
+    /// Where the job was submitted, for reports about jobs that run for long.
+    location: &'static Location<'static>,
+}
 
 impl Job {
     /// Runs the job on this thread, calling `finished` once the closure returned (or at once if
     /// the job was settled without running), before its outcome is published; see [`Run::run`].
     pub(crate) fn run(mut self, finished: &mut dyn FnMut()) {
-        if let Some(cell) = self.0.take() {
+        if let Some(cell) = self.cell.take() {
             cell.run(finished);
         }
     }
 
     /// Gives the job the outcome `error` unless it already started (or was cancelled).
     pub(crate) fn settle(mut self, error: ExecError) {
-        if let Some(cell) = self.0.take() {
+        if let Some(cell) = self.cell.take() {
             cell.settle_unstarted(error);
         }
     }
 }
 
+impl Job {
+    /// Where the job was submitted.
+    pub(crate) fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+}
+
 impl Drop for Job {
     fn drop(&mut self) {
-        if let Some(cell) = self.0.take() {
+        if let Some(cell) = self.cell.take() {
             cell.settle_unstarted(ExecError::ShutDown);
         }
     }

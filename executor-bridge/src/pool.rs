@@ -132,12 +132,13 @@ impl ThreadPool {
     /// });
     /// assert_eq!((a, b), (Ok(()), Ok("second")));
     /// ```
+    #[track_caller]
     pub fn submit<F, T>(&self, f: F) -> Handle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (job, cell) = job::new(f);
+        let (job, cell) = job::new(f, std::panic::Location::caller());
         let handle = Handle::new(cell);
         let sender = self
             .inner
@@ -235,6 +236,34 @@ impl ThreadPool {
         Finished {
             shared: self.inner.shared.clone(),
         }
+    }
+
+    /// Where the jobs running now were submitted (the callers of [`submit`](Self::submit)),
+    /// one entry per running job: for reports about jobs that take too long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let pool = evloop_bridge::ThreadPool::new();
+    /// let (started, release) = (mpsc::channel(), mpsc::channel::<()>());
+    /// let (started_tx, started_rx) = started;
+    /// let (release_tx, release_rx) = release;
+    /// let line = line!() + 1;
+    /// let job = pool.submit(move || {
+    ///     started_tx.send(()).unwrap();
+    ///     release_rx.recv().unwrap();
+    /// });
+    /// started_rx.recv().unwrap();
+    /// let running = pool.running_jobs();
+    /// assert_eq!(running.len(), 1);
+    /// assert_eq!(running[0].line(), line);
+    /// release_tx.send(()).unwrap();
+    /// job.wait().unwrap();
+    /// ```
+    pub fn running_jobs(&self) -> Vec<&'static std::panic::Location<'static>> {
+        self.inner.shared.running_jobs()
     }
 
     /// The most worker threads this pool runs at once.

@@ -27,7 +27,7 @@
 
 use std::cell::Cell;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
@@ -78,7 +78,14 @@ pub(crate) struct Shared {
     keep_alive: Duration,
     /// Worker `n` is named `{thread_name_prefix}-{n}`.
     thread_name_prefix: String,
+    /// One slot per live worker, holding where the job it runs was submitted (`None` while it
+    /// waits): each worker writes only its own slot, so the lock is uncontended but for
+    /// [`running_jobs`](Self::running_jobs).
+    running: Mutex<Vec<Arc<RunningSlot>>>,
 }
+
+/// Where the job a worker runs now was submitted, if it runs one.
+type RunningSlot = Mutex<Option<&'static Location<'static>>>;
 
 /// The workers' join handles.
 struct Threads {
@@ -116,7 +123,17 @@ impl Shared {
             max_workers,
             keep_alive,
             thread_name_prefix,
+            running: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Where the jobs running now were submitted.
+    pub(crate) fn running_jobs(&self) -> Vec<&'static Location<'static>> {
+        let slots = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        slots
+            .iter()
+            .filter_map(|slot| *slot.lock().unwrap_or_else(PoisonError::into_inner))
+            .collect()
     }
 
     /// Worker threads alive now.
@@ -180,7 +197,16 @@ impl Shared {
     /// job, or once the pool is shut down and the queue is empty.
     fn work(self: Arc<Self>) {
         WORKER_OF.with(|pool| pool.set(Arc::as_ptr(&self) as usize));
+        let slot = Arc::new(RunningSlot::new(None));
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(slot.clone());
+        let set_running = |location| {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = location;
+        };
         while let Some(job) = self.next_job() {
+            set_running(Some(job.location()));
             let mut waiting = false;
             let mut finished = || {
                 self.slack.fetch_add(1, SeqCst); // counted as waiting again
@@ -189,10 +215,15 @@ impl Shared {
             // `run` catches the job's panic; this also covers the destructors of the closure's
             // output and of the waker: no panic ever ends a worker.
             let _ = panic::catch_unwind(AssertUnwindSafe(|| job.run(&mut finished)));
+            set_running(None);
             if !waiting {
                 self.slack.fetch_add(1, SeqCst);
             }
         }
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|s| !Arc::ptr_eq(s, &slot));
         WORKER_OF.with(|pool| pool.set(0));
     }
 

@@ -55,8 +55,9 @@ where
     match executor {
         Some(pool) => pool.submit(f),
         None => with_core("evloop::run_in_executor(None, ..)", |core| {
-            core.default_pool().submit(f)
-        }),
+            core.default_pool().get()
+        })
+        .submit(f),
     }
 }
 
@@ -85,7 +86,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    with_core("evloop::to_thread", |core| core.default_pool().submit(f))
+    with_core("evloop::to_thread", |core| core.default_pool().get()).submit(f)
 }
 
 /// Runs the blocking I/O call `f` on the loop's default pool; a job that failed (it panicked,

@@ -13,7 +13,7 @@ use crate::observe::observer::Instruments;
 use crate::observe::probe::Probe;
 use crate::observe::report;
 use crate::runtime::Runtime;
-use crate::scheduler::Core;
+use crate::scheduler::{Core, LoopConfig};
 
 /// Configures and creates a [`Runtime`].
 ///
@@ -44,6 +44,8 @@ pub struct Builder {
     coop_budget: u32,
     /// How late a timer may fire so that it fires with others ([`Builder::timer_slack`]).
     timer_slack: Duration,
+    /// How long closing the loop waits for its default pool's jobs ([`Builder::shutdown_timeout`]).
+    shutdown_timeout: Duration,
 }
 
 impl Default for Builder {
@@ -65,6 +67,7 @@ impl Builder {
             trace_cycles: None,
             coop_budget: DEFAULT_COOP_BUDGET,
             timer_slack: Duration::ZERO,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 
@@ -175,6 +178,21 @@ impl Builder {
         self
     }
 
+    /// Sets how long closing the loop (the end of [`run`](crate::run), dropping a
+    /// [`Runtime`]) waits for the jobs of its default pool (`run_in_executor(None, ..)`,
+    /// `to_thread`, `fs`, name resolution) to finish (default: 5 s).
+    ///
+    /// Jobs already submitted, even those whose handle was dropped, are waited for: a dropped
+    /// `fs::File` writes its last buffered data in one. A job still running when the time is up
+    /// is reported on stderr (or through `tracing`) with where it was submitted, and left to
+    /// finish in the background, so a job that never returns cannot keep a finished program
+    /// from exiting. Five seconds is far longer than a file write or a name lookup takes, and
+    /// short enough that a stuck job is noticed; asyncio waits up to 300 s and warns.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// Creates the runtime: the OS poller, the ready queue, the timers and the I/O registry,
     /// and the monitor thread when slow-poll reports or the watchdog are on.
     ///
@@ -234,15 +252,15 @@ impl Builder {
             poll_timing: settings.poll_timing,
             trace: settings.trace,
         };
-        let core = Core::new(
-            self.name,
-            Arc::new(poller),
-            self.event_capacity,
-            probe,
+        let config = LoopConfig {
+            name: self.name,
+            event_capacity: self.event_capacity,
             instruments,
-            self.coop_budget,
-            self.timer_slack,
-        );
+            coop_budget: self.coop_budget,
+            timer_slack: self.timer_slack,
+            shutdown_timeout: self.shutdown_timeout,
+        };
+        let core = Core::new(config, Arc::new(poller), probe);
         Ok(Runtime::new(core, monitor))
     }
 }
@@ -264,6 +282,9 @@ struct Settings {
 /// The default cooperative budget: tokio's, which lets a task do a good deal of work per poll
 /// while a forced yield stays rare.
 const DEFAULT_COOP_BUDGET: u32 = 128;
+
+/// How long closing a loop waits for its default pool's jobs, by default.
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The default slow-poll threshold, asyncio's `slow_callback_duration`.
 const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);

@@ -4,9 +4,8 @@ mod util;
 
 use std::cell::Cell;
 use std::io::ErrorKind;
-use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use evloop::net::{TcpListener, TcpStream};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -119,33 +118,13 @@ fn an_accept_loop_that_logs_and_continues_recovers_when_descriptors_run_out() {
         out_of_descriptors_scenario();
         return;
     }
-    // The descriptor limit is per process: lower it in a child, not in this test binary.
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "an_accept_loop_that_logs_and_continues_recovers_when_descriptors_run_out",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the loop froze while accept failed with EMFILE:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    // The descriptor limit is per process: lower it in a child, not in this test binary. A
+    // frozen loop shows as a child that does not exit.
+    let out = util::run_child(
+        "an_accept_loop_that_logs_and_continues_recovers_when_descriptors_run_out",
+        &[(CHILD, "1")],
+        Duration::from_secs(60),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use evloop::{ExecError, ThreadPool};
 
+mod util;
+
 /// Threads of this process whose name starts with `prefix`.
 fn threads_named(prefix: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -131,4 +133,66 @@ fn many_concurrent_jobs_all_complete() {
         total
     });
     assert_eq!(total, (0..1000).sum());
+}
+
+#[test]
+fn jobs_whose_handle_was_dropped_still_finish_before_run_returns() {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    evloop::run(async move {
+        drop(evloop::to_thread(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            d.store(true, std::sync::atomic::Ordering::SeqCst);
+        }));
+    });
+    assert!(
+        done.load(std::sync::atomic::Ordering::SeqCst),
+        "closing the loop waits for its default pool's jobs"
+    );
+}
+
+/// Set in the child process of the test below.
+const STUCK_CHILD: &str = "EVLOOP_STUCK_JOB_CHILD";
+
+#[test]
+fn a_job_that_never_returns_is_reported_and_does_not_keep_the_loop_from_closing() {
+    if std::env::var_os(STUCK_CHILD).is_some() {
+        let rt = evloop::Builder::new()
+            .shutdown_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // Never returns (the process ends first); its handle is dropped.
+            drop(evloop::to_thread(|| loop {
+                std::thread::park();
+            }));
+        });
+        let start = Instant::now();
+        drop(rt);
+        println!("closed in {} ms", start.elapsed().as_millis());
+        return;
+    }
+    let out = util::run_child(
+        "a_job_that_never_returns_is_reported_and_does_not_keep_the_loop_from_closing",
+        &[(STUCK_CHILD, "1")],
+        Duration::from_secs(60),
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let ms: u64 = stdout
+        .split("closed in ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!((300..10_000).contains(&ms), "closed in {ms} ms");
+    assert!(
+        stderr.contains("still run after the 300ms grace"),
+        "{stderr}"
+    );
+    // Where the stuck job was submitted.
+    assert!(stderr.contains("runtime/tests/executor.rs:"), "{stderr}");
 }

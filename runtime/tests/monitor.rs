@@ -181,13 +181,9 @@ fn absurd_thresholds_are_refused_with_a_clear_error() {
 
 /// Runs this test binary again with only `test` selected and `env` set; returns its output.
 fn child(test: &str, env: &[(&str, &str)]) -> std::process::Output {
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command.args(["--exact", test, "--nocapture", "--test-threads=1"]);
-    command.env("EVLOOP_MONITOR_CHILD", "1");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().unwrap()
+    let mut env = env.to_vec();
+    env.push(("EVLOOP_MONITOR_CHILD", "1"));
+    util::run_child(test, &env, Duration::from_secs(60))
 }
 
 #[test]

@@ -75,6 +75,8 @@ pub(crate) struct Core {
     /// How late a timer may fire to fire with others: step 2 sleeps until the nearest
     /// deadline plus this.
     timer_slack: Duration,
+    /// How long closing the loop waits for the default pool's jobs.
+    shutdown_timeout: Duration,
     /// When step 2 last called the poller (or when the loop started): with tasks ready, the
     /// next poll waits until `cycle::IO_POLL_INTERVAL` has passed since then.
     last_io_poll: Cell<Instant>,
@@ -88,17 +90,34 @@ impl fmt::Debug for Core {
     }
 }
 
+/// How a loop is configured, as the builder resolved it.
+#[derive(Debug)]
+pub(crate) struct LoopConfig {
+    /// The loop's name, for reports.
+    pub(crate) name: Option<String>,
+    /// Events one poll of the OS poller may return.
+    pub(crate) event_capacity: NonZeroUsize,
+    /// Which instruments the observer runs.
+    pub(crate) instruments: Instruments,
+    /// Operations one poll may complete without waiting.
+    pub(crate) coop_budget: u32,
+    /// How late a timer may fire to fire with others.
+    pub(crate) timer_slack: Duration,
+    /// How long closing the loop waits for the default pool's jobs.
+    pub(crate) shutdown_timeout: Duration,
+}
+
 impl Core {
-    /// A loop on `poller`, reporting into `probe`.
-    pub(crate) fn new(
-        name: Option<String>,
-        poller: Arc<Poller>,
-        event_capacity: NonZeroUsize,
-        probe: Arc<Probe>,
-        instruments: Instruments,
-        coop_budget: u32,
-        timer_slack: Duration,
-    ) -> Rc<Core> {
+    /// A loop configured by `config`, on `poller`, reporting into `probe`.
+    pub(crate) fn new(config: LoopConfig, poller: Arc<Poller>, probe: Arc<Probe>) -> Rc<Core> {
+        let LoopConfig {
+            name,
+            event_capacity,
+            instruments,
+            coop_budget,
+            timer_slack,
+            shutdown_timeout,
+        } = config;
         let shared = Arc::new(Shared::new(poller.clone()));
         let observer = Observer::new(probe, instruments, name.as_deref());
         Rc::new(Core {
@@ -116,6 +135,7 @@ impl Core {
             wake_buf: RefCell::new(Vec::new()),
             coop_budget,
             timer_slack,
+            shutdown_timeout,
             last_io_poll: Cell::new(Instant::now()),
         })
     }

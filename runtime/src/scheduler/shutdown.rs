@@ -42,7 +42,7 @@ impl Core {
         }
         self.timers.clear();
         self.observer.purge_names();
-        self.default_pool.shutdown();
+        self.default_pool.shutdown(self.shutdown_timeout);
     }
 
     /// The next queued task, from the ready queue or the injection queue.
