@@ -3,11 +3,11 @@
 mod util;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
 use evloop_bridge::{ExecError, ThreadPool};
 use futures_lite::future;
-use util::{eventually, finish, Gate, PATIENCE};
+use util::{eventually, finish, submit_gated, Gate};
 
 /// Sets its flag when dropped.
 struct DropFlag(Arc<AtomicBool>);
@@ -63,18 +63,7 @@ fn cancel_before_start_succeeds_and_the_job_never_runs() {
 fn cancel_after_start_fails_and_the_result_arrives() {
     let pool = ThreadPool::new();
     let gate = Gate::new();
-    let (started_tx, started) = mpsc::channel();
-    let running = pool.submit({
-        let gate = gate.clone();
-        move || {
-            started_tx.send(()).unwrap();
-            gate.pass();
-            "finished"
-        }
-    });
-    started
-        .recv_timeout(PATIENCE)
-        .expect("the job never started");
+    let running = submit_gated(&pool, &gate, "finished");
     assert!(!running.cancel(), "a running job cannot be cancelled");
     gate.open();
     assert_eq!(finish(running), Ok("finished"));

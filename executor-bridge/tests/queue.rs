@@ -3,12 +3,12 @@
 mod util;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use evloop_bridge::{ExecError, FullQueuePolicy, Handle, ThreadPool};
-use util::{eventually, finish, within, Gate, PATIENCE};
+use util::{eventually, finish, submit_gated, within, Gate};
 
 /// A pool with one worker and a queue of `bound`, its worker blocked on `gate`.
 fn blocked_pool(bound: usize, policy: FullQueuePolicy, gate: &Gate) -> (ThreadPool, Handle<()>) {
@@ -18,17 +18,7 @@ fn blocked_pool(bound: usize, policy: FullQueuePolicy, gate: &Gate) -> (ThreadPo
         .full_queue_policy(policy)
         .build()
         .unwrap();
-    let (started_tx, started) = mpsc::channel();
-    let blocker = pool.submit({
-        let gate = gate.clone();
-        move || {
-            started_tx.send(()).unwrap();
-            gate.pass();
-        }
-    });
-    started
-        .recv_timeout(PATIENCE)
-        .expect("the blocker never started");
+    let blocker = submit_gated(&pool, gate, ());
     (pool, blocker)
 }
 

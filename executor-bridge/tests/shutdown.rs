@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use evloop_bridge::{ExecError, ThreadPool};
-use util::{block_on, eventually, finish, threads_named, within, Gate, PATIENCE};
+use util::{block_on, eventually, finish, submit_gated, threads_named, within, Gate, PATIENCE};
 
 #[test]
 fn submit_after_shutdown_resolves_to_shut_down_at_once() {
@@ -81,15 +81,7 @@ fn shutdown_with_wait_waits_for_running_and_queued_jobs() {
 fn shutdown_with_cancel_pending_cancels_the_queued_jobs() {
     let pool = ThreadPool::builder().max_workers(1).build().unwrap();
     let gate = Gate::new();
-    let (started_tx, started) = mpsc::channel();
-    let running = pool.submit({
-        let gate = gate.clone();
-        move || {
-            started_tx.send(()).unwrap();
-            gate.pass();
-            "running job finished"
-        }
-    });
+    let running = submit_gated(&pool, &gate, "running job finished");
     let ran = Arc::new(AtomicUsize::new(0));
     let queued: Vec<_> = (0..100)
         .map(|_| {
@@ -99,7 +91,6 @@ fn shutdown_with_cancel_pending_cancels_the_queued_jobs() {
             })
         })
         .collect();
-    started.recv_timeout(PATIENCE).unwrap();
 
     pool.shutdown(false, true);
     for handle in &queued {

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use evloop_bridge::{ExecError, Handle};
+use evloop_bridge::{ExecError, Handle, ThreadPool};
 
 pub mod procs;
 
@@ -34,6 +34,22 @@ pub fn finish<T>(mut handle: Handle<T>) -> Result<T, ExecError> {
     handle
         .wait_timeout(PATIENCE)
         .expect("the job gave no outcome within the test's patience")
+}
+
+/// Submits to `pool` a job that returns `value` once `gate` opens, and returns its handle once
+/// the job is running (it holds a worker until the gate opens).
+pub fn submit_gated<T: Send + 'static>(pool: &ThreadPool, gate: &Gate, value: T) -> Handle<T> {
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let gate = gate.clone();
+    let handle = pool.submit(move || {
+        started_tx.send(()).unwrap();
+        gate.pass();
+        value
+    });
+    started
+        .recv_timeout(PATIENCE)
+        .expect("the gated job never started");
+    handle
 }
 
 /// Runs `f` on a helper thread and returns its result, or panics if it takes longer than
