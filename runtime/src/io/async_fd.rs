@@ -116,8 +116,8 @@ impl<T: AsFd> Async<T> {
     }
 
     /// Waits until the object is readable: an edge was reported since an operation last
-    /// returned `WouldBlock` (a new object counts as ready until an operation says
-    /// otherwise). Readiness can be spurious; the next read may still block.
+    /// returned `WouldBlock` (for a new object: since it was registered, which reports the
+    /// current state at once). Readiness can be spurious; the next read may still block.
     ///
     /// # Errors
     ///
@@ -199,8 +199,8 @@ impl<T: AsFd> Async<T> {
 }
 
 /// Runs `op` until it does not return `WouldBlock`: on `WouldBlock`, clears the readiness of
-/// `dir` and waits for its next edge (`Pending`), then tries again. While the readiness is
-/// clear, it waits without trying.
+/// `dir` and waits for its next edge (`Pending`), then tries again. The operation is tried
+/// first: a socket usually has data or room when a task asks.
 fn poll_until_ready<R>(
     reactor: &Rc<Reactor>,
     key: usize,
@@ -212,13 +212,14 @@ fn poll_until_ready<R>(
     // operation cannot be undone.
     ready!(budget::poll_proceed(cx));
     loop {
-        // While the direction is known not to be ready, a try would fail: wait for an edge.
-        if reactor.poll_ready(key, dir, cx).is_pending() {
-            check_same_loop(reactor);
-            return Poll::Pending;
-        }
         match op() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => reactor.clear_ready(key, dir),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                reactor.clear_ready(key, dir);
+                if reactor.poll_ready(key, dir, cx).is_pending() {
+                    check_same_loop(reactor);
+                    return Poll::Pending;
+                }
+            }
             result => {
                 budget::spend();
                 return Poll::Ready(result);

@@ -2,8 +2,7 @@
 //!
 //! Every source is registered once, edge-triggered, for both directions. An edge sets the
 //! direction's `ready` flag and wakes its waiters; an operation that fails with `WouldBlock`
-//! clears the flag again before the task waits, and while it is clear, operations wait for the
-//! next edge without trying (a try would fail). A new source starts ready. Because only the loop thread touches the
+//! clears the flag again before the task waits. Because only the loop thread touches the
 //! registry, and events are only dispatched in step 3 of the cycle (never while a task runs),
 //! no edge can slip between an operation's `WouldBlock` and the task registering its waker.
 
@@ -46,23 +45,12 @@ struct SourceState {
 }
 
 /// Readiness of one direction of a source.
+#[derive(Default)]
 struct Direction {
-    /// No operation has hit `WouldBlock` since the last edge, or since the
-    /// source was registered: an operation may succeed and is worth a system call. When false,
-    /// the operation would fail, and the task waits for the next edge instead of trying.
+    /// An edge was reported and no operation has hit `WouldBlock` since.
     ready: bool,
     /// Tasks waiting for the next edge; each at most once (deduplicated by `will_wake`).
     wakers: Vec<Waker>,
-}
-
-impl Default for Direction {
-    fn default() -> Self {
-        // A new source is tried first: a socket often has data or room as soon as it exists.
-        Direction {
-            ready: true,
-            wakers: Vec::new(),
-        }
-    }
 }
 
 impl Reactor {

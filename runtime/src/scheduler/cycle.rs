@@ -100,8 +100,12 @@ impl Core {
                 }
             };
             self.observer.parking(Some(now));
+            self.last_io_poll.set(now);
             self.reactor.wait(Some(now)).map(|()| true)
         } else {
+            // `last_io_poll` keeps its older value: a blocking wait is an I/O poll too, but
+            // reading the clock after it would cost every wake-up a clock read, and an older
+            // value only makes the next zero-timeout poll come sooner.
             let deadline = self.timers.next_deadline().map(|d| d + self.timer_slack);
             let has_sources = !self.reactor.is_empty();
             self.observer.parking(deadline);
@@ -111,7 +115,6 @@ impl Core {
         };
         let polled = polled.unwrap_or_else(|e| panic!("evloop: the OS poller failed: {e}"));
         self.observer.unparked(polled);
-        self.last_io_poll.set(Instant::now());
         polled
     }
 
