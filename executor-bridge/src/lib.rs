@@ -78,13 +78,6 @@
 //! assert_eq!(slow.wait_timeout(Duration::from_secs(30)), Some(Ok(())));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    rust_2018_idioms,
-    clippy::undocumented_unsafe_blocks
-)]
-#![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
 
 mod builder;

@@ -43,7 +43,7 @@ use std::task::{ready, Context, Poll};
 
 use evloop_bridge::Handle;
 
-use crate::executor::unblock;
+use crate::blocking::unblock;
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 
 /// Reads the whole file: `std::fs::read`, off the loop thread.
@@ -370,7 +370,7 @@ impl File {
     /// Starts `op` on the pool.
     fn start(&mut self, op: impl FnOnce(&mut Inner) -> Outcome + Send + 'static) -> io::Result<()> {
         let mut inner = self.take_idle()?;
-        self.state = State::Busy(crate::to_thread(move || {
+        self.state = State::Busy(crate::blocking::to_thread(move || {
             let outcome = op(&mut inner);
             (inner, outcome)
         }));
@@ -496,8 +496,8 @@ impl Drop for File {
         if let State::Idle(Some(inner)) = &mut self.state {
             if !inner.write_buf.is_empty() {
                 let mut inner = self.take_idle().expect("checked above");
-                if crate::runtime::in_loop() {
-                    drop(crate::to_thread(move || inner.flush()));
+                if crate::scheduler::context::in_loop() {
+                    drop(crate::blocking::to_thread(move || inner.flush()));
                 } else {
                     let _ = inner.flush();
                 }

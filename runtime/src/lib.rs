@@ -4,7 +4,7 @@
 //! a **ready queue** of tasks that can run now, and an **I/O registry** of suspended tasks, each
 //! waiting on a file descriptor or a timer. It repeats one three-step cycle (slide 5):
 //!
-//! 1. **Run** — `run_ready` (in `runtime.rs`) runs every task that was ready when the cycle
+//! 1. **Run** — `run_ready` (in `scheduler/cycle.rs`) runs every task that was ready when the cycle
 //!    began, each until it returns `Pending` at an `.await`. Tasks woken during this step run in
 //!    the next cycle, so a task that keeps waking itself cannot starve I/O.
 //! 2. **Poll** — `poll_io` calls the OS multiplexer through [`polling`] (epoll on Linux, kqueue
@@ -66,47 +66,58 @@
 //! })?;
 //! # std::io::Result::Ok(())
 //! ```
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    rust_2018_idioms,
-    clippy::undocumented_unsafe_blocks
-)]
-#![deny(unsafe_op_in_unsafe_fn)]
-
 #[cfg(not(unix))]
 compile_error!("evloop supports Unix platforms (epoll, kqueue) only for now");
 
-mod dump;
-mod executor;
-pub mod fs;
+// Layers, bottom to top (docs/architecture.md): a module imports only from its own layer or
+// the layers below it, and no two modules import each other (`tests/layout.rs` checks both).
+// 0. utilities
+mod util;
+// 1. leaf data structures: timers, the I/O registry, task metadata, observability
 mod io;
-mod lag;
-mod monitor;
+mod observe;
+mod time;
+// 2. the scheduler: Core, the cycle, Shared, the ready queue, the task registry
+mod scheduler;
+// 3. the user-facing API
+mod blocking;
+pub mod fs;
+mod inspect;
 pub mod net;
-mod reactor;
-mod report;
-mod runtime;
-mod stats;
 pub mod task;
-mod timer;
+// 4. the entry points
+mod builder;
+mod runtime;
 
-pub use crate::dump::{print_tasks, tasks, TaskInfo, TaskStatus, TaskTable};
-pub use crate::executor::{run_in_executor, to_thread};
-pub use crate::io::Async;
-pub use crate::lag::{Histogram, LongestPoll};
-pub use crate::runtime::{run, Builder, Runtime};
-pub use crate::stats::{stats, Stats};
+pub use crate::blocking::{run_in_executor, to_thread};
+pub use crate::builder::Builder;
+pub use crate::inspect::{print_tasks, stats, tasks, TaskInfo, TaskStatus, TaskTable};
+pub use crate::io::async_fd::Async;
+pub use crate::observe::stats::Stats;
+pub use crate::observe::timing::{Histogram, LongestPoll};
+pub use crate::runtime::{run, Runtime};
 pub use crate::task::{spawn, yield_now, JoinError, JoinHandle, TaskId, YieldNow};
-pub use crate::timer::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
+pub use crate::time::interval::{interval, Interval};
+pub use crate::time::sleep::{sleep, sleep_until, Sleep};
+pub use crate::time::timeout::{timeout, Elapsed, Timeout};
 pub use evloop_bridge::{ExecError, Handle, ThreadPool, ThreadPoolBuilder};
 
-/// Compile-time checks of the auto traits users rely on.
+/// Compile-time checks of the auto traits users rely on: errors, reports and wakers cross
+/// threads. (The loop-local types, `Runtime`, `JoinHandle`, `Async`, the sockets and `Sleep`,
+/// are `!Send` on purpose; `compile_fail` examples in their docs check it.)
 #[allow(dead_code)]
 fn _assert_auto_traits() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<JoinError>();
+    send_sync::<TaskId>();
     send_sync::<Elapsed>();
     send_sync::<Stats>();
+    send_sync::<Histogram>();
+    send_sync::<LongestPoll>();
+    send_sync::<TaskInfo>();
+    send_sync::<TaskTable>();
+    send_sync::<ExecError>();
+    send_sync::<Handle<u8>>();
+    send_sync::<ThreadPool>();
     send_sync::<std::task::Waker>();
 }

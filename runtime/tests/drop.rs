@@ -180,3 +180,35 @@ fn shutdown_cancels_tasks_that_never_ran() {
     drop(rt);
     assert_eq!(guards.dropped(), 20);
 }
+
+/// Spawns another of itself, on the loop running on this thread, whenever it is dropped.
+struct Respawner(std::rc::Rc<std::cell::Cell<u32>>);
+
+impl Drop for Respawner {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+        let again = Respawner(self.0.clone());
+        evloop::spawn(async move {
+            let _again = again;
+            std::future::pending::<()>().await;
+        });
+    }
+}
+
+#[test]
+fn a_destructor_that_always_spawns_cannot_keep_run_from_returning() {
+    let drops = util::within(Duration::from_secs(60), || {
+        let drops = std::rc::Rc::new(std::cell::Cell::new(0));
+        let d = drops.clone();
+        evloop::run(async move {
+            evloop::spawn(async move {
+                let _respawner = Respawner(d);
+                std::future::pending::<()>().await;
+            });
+            evloop::yield_now().await;
+        });
+        drops.get()
+    });
+    // Shutdown cancelled a bounded number of generations, then gave up (and said so).
+    assert!((2..=1000).contains(&drops), "{drops} drops");
+}

@@ -90,9 +90,21 @@ fn with_poll_timing_the_dump_shows_each_task_s_total_poll_time() {
             }
             evloop::sleep(Duration::from_secs(60)).await;
         });
-        evloop::sleep(Duration::from_millis(100)).await;
-        let tasks = evloop::tasks();
+        // Until the worker waits in its long sleep, after its fourth poll (on a loaded machine
+        // the three 10 ms spins can take much longer than 30 ms).
+        let mut tasks = evloop::tasks();
+        for _ in 0..1000 {
+            evloop::sleep(Duration::from_millis(10)).await;
+            tasks = evloop::tasks();
+            if tasks
+                .iter()
+                .any(|t| t.id == worker.id() && t.status == TaskStatus::Waiting)
+            {
+                break;
+            }
+        }
         let info = tasks.iter().find(|t| t.id == worker.id()).unwrap();
+        assert_eq!(info.status, TaskStatus::Waiting);
         assert_eq!(info.polls, 4);
         let busy = info.busy.expect("poll time with poll timing");
         assert!(busy >= Duration::from_millis(30), "{busy:?}");

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::AsyncReadExt;
 
@@ -101,16 +101,46 @@ fn a_self_waking_task_does_not_starve_a_socket_read() {
             let writer_thread = std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(50));
                 writer.write_all(b"hello").unwrap();
+                Instant::now()
             });
             let mut reader = evloop::net::UnixStream::from_std(reader).unwrap();
             let mut buf = [0; 5];
             reader.read_exact(&mut buf).await.unwrap();
+            let read_at = Instant::now();
             stop.set(true);
             let spins = spinner.await.unwrap();
-            writer_thread.join().unwrap();
-            (buf, spins)
+            let written_at = writer_thread.join().unwrap();
+            (buf, spins, read_at.saturating_duration_since(written_at))
         })
     });
     assert_eq!(&result.0, b"hello");
     assert!(result.1 > 0, "the spinner ran while the read waited");
+    // The loop polls the OS at least every 100 µs while tasks are ready (plus the cycle in
+    // progress); the bound here only allows for a loaded machine.
+    assert!(
+        result.2 < Duration::from_millis(500),
+        "read {:?} after the write",
+        result.2
+    );
+}
+
+#[test]
+fn a_busy_loop_with_sockets_polls_the_os_far_less_than_once_per_cycle() {
+    let stats = evloop::run(async {
+        // A registered source: without it no cycle would poll the OS at all.
+        let _listener = evloop::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let before = evloop::stats();
+        for _ in 0..20_000 {
+            evloop::yield_now().await;
+        }
+        let after = evloop::stats();
+        (
+            after.cycles - before.cycles,
+            after.io_polls - before.io_polls,
+        )
+    });
+    let (cycles, io_polls) = stats;
+    assert!(cycles >= 20_000);
+    assert!(io_polls >= 1, "the OS was still polled");
+    assert!(io_polls * 4 < cycles, "{io_polls} polls in {cycles} cycles");
 }

@@ -1,9 +1,10 @@
 //! Address resolution that never blocks the loop thread.
 
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use crate::executor::unblock;
+use crate::blocking::unblock;
 
 /// Something that can be turned into socket addresses: a [`SocketAddr`], an `(ip, port)` pair,
 /// or a `"host:port"` string / `(host, port)` pair that may need a DNS lookup.
@@ -137,4 +138,26 @@ pub async fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
             unblock(move || (h.as_str(), p).to_socket_addrs().map(Vec::from_iter)).await
         }
     }
+}
+
+/// Runs `f` on each resolved address until one succeeds; returns the last error otherwise.
+pub(super) async fn each_addr<A, T, F, Fut>(addr: A, mut f: F) -> io::Result<T>
+where
+    A: ToSocketAddrs,
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: Future<Output = io::Result<T>>,
+{
+    let mut last_err = None;
+    for addr in resolve(addr).await? {
+        match f(addr).await {
+            Ok(t) => return Ok(t),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to no socket address",
+        )
+    }))
 }

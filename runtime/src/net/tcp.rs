@@ -10,8 +10,9 @@ use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{each_addr, ToSocketAddrs};
-use crate::io::Async;
+use super::addr::{each_addr, ToSocketAddrs};
+use super::stream::{async_read_write, connect};
+use crate::io::async_fd::Async;
 
 /// A TCP server socket, accepting connections without blocking the loop.
 ///
@@ -123,7 +124,7 @@ impl Stream for Incoming<'_> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let listener = &self.listener.inner;
         listener
-            .poll_op(crate::reactor::Dir::Read, cx, &mut |l| l.accept())
+            .poll_op(crate::io::reactor::Dir::Read, cx, &mut |l| l.accept())
             .map(|r| Some(r.and_then(|(stream, _)| TcpStream::from_std(stream))))
     }
 }
@@ -132,7 +133,35 @@ impl Stream for Incoming<'_> {
 /// so a reading task and a writing task can share one stream).
 ///
 /// A peer that closed the connection gives `Ok(0)` on read and `BrokenPipe` or
-/// `ConnectionReset` on write.
+/// `ConnectionReset` on write (the first write after the peer closed may still succeed: the
+/// kernel learns of the close from the peer's answer to it).
+///
+/// Like every evloop socket, a `TcpStream` is `!Send`: it is registered with the loop of its
+/// thread, and only that loop reports its readiness.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<evloop::net::TcpStream>();
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// use evloop::net::{TcpListener, TcpStream};
+///
+/// evloop::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (mut server, _) = listener.accept().await?;
+///     client.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
 pub struct TcpStream {
     /// The registered connected socket.
     inner: Async<std::net::TcpStream>,
@@ -228,27 +257,9 @@ impl TcpStream {
 /// Connects one address with a non-blocking socket.
 async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
-    let in_progress = match socket.connect(&addr.into()) {
-        Ok(()) => false,
-        Err(e) if connect_in_progress(&e) => true,
-        Err(e) => return Err(e),
-    };
-    let stream = Async::new_nonblocking(std::net::TcpStream::from(socket))?;
-    if in_progress {
-        stream.writable().await?;
-        if let Some(e) = stream.get_ref().take_error()? {
-            return Err(e);
-        }
-        // Writable without a pending error but not connected: report it as the OS would.
-        stream.get_ref().peer_addr()?;
-    }
-    Ok(TcpStream { inner: stream })
-}
-
-/// Whether a non-blocking `connect` is still in progress (`EINPROGRESS`).
-pub(super) fn connect_in_progress(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
+    Ok(TcpStream {
+        inner: connect(socket, &addr.into()).await?,
+    })
 }
 
 impl fmt::Debug for TcpStream {
@@ -257,65 +268,5 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-macro_rules! async_read_write {
-    ($ty:ty) => {
-        impl AsyncRead for $ty {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut &self.inner).poll_read(cx, buf)
-            }
-
-            fn poll_read_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &mut [IoSliceMut<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.inner
-                    .poll_op(crate::reactor::Dir::Read, cx, &mut |mut s| {
-                        s.read_vectored(bufs)
-                    })
-            }
-        }
-
-        impl AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut &self.inner).poll_write(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.inner
-                    .poll_op(crate::reactor::Dir::Write, cx, &mut |mut s| {
-                        s.write_vectored(bufs)
-                    })
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                // Sockets have no user-space buffer to flush.
-                Poll::Ready(Ok(()))
-            }
-
-            /// Shuts down the write half, so the peer reads end of stream.
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(match self.inner.get_ref().shutdown(Shutdown::Write) {
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-                    other => other,
-                })
-            }
-        }
-    };
-}
-
 async_read_write!(TcpStream);
 async_read_write!(&TcpStream);
-pub(super) use async_read_write;

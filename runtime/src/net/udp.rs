@@ -4,8 +4,8 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
-use super::{each_addr, resolve, ToSocketAddrs};
-use crate::io::Async;
+use super::addr::{each_addr, resolve, ToSocketAddrs};
+use crate::io::async_fd::Async;
 
 /// A UDP socket.
 ///

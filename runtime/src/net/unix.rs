@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::tcp::{async_read_write, connect_in_progress};
-use crate::io::Async;
+use super::stream::{async_read_write, connect};
+use crate::io::async_fd::Async;
 
 /// A Unix-domain server socket.
 pub struct UnixListener {
@@ -81,20 +81,9 @@ impl UnixStream {
     /// The returned future panics if polled outside an evloop event loop.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-        socket.set_nonblocking(true)?;
-        let in_progress = match socket.connect(&SockAddr::unix(path)?) {
-            Ok(()) => false,
-            Err(e) if connect_in_progress(&e) => true,
-            Err(e) => return Err(e),
-        };
-        let stream = Async::new_nonblocking(std_unix::UnixStream::from(socket))?;
-        if in_progress {
-            stream.writable().await?;
-            if let Some(e) = stream.get_ref().take_error()? {
-                return Err(e);
-            }
-        }
-        Ok(UnixStream { inner: stream })
+        Ok(UnixStream {
+            inner: connect(socket, &SockAddr::unix(path)?).await?,
+        })
     }
 
     /// A connected pair of sockets.

@@ -2,7 +2,8 @@
 //!
 //! Every source is registered once, edge-triggered, for both directions. An edge sets the
 //! direction's `ready` flag and wakes its waiters; an operation that fails with `WouldBlock`
-//! clears the flag again before the task waits. Because only the loop thread touches the
+//! clears the flag again before the task waits, and while it is clear, operations wait for the
+//! next edge without trying (a try would fail). A new source starts ready. Because only the loop thread touches the
 //! registry, and events are only dispatched in step 3 of the cycle (never while a task runs),
 //! no edge can slip between an operation's `WouldBlock` and the task registering its waker.
 
@@ -14,10 +15,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use polling::{Event, Events, PollMode};
+use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
-
-use crate::runtime::Shared;
 
 /// A direction of I/O readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +27,11 @@ pub(crate) enum Dir {
     Write = 1,
 }
 
-/// The loop's I/O registry and its OS poller.
+/// The loop's I/O registry and its OS poller. Loop thread only (other threads reach the poller
+/// through the loop's `Shared`, and only to `notify` it).
 pub(crate) struct Reactor {
-    /// Holds the poller, which other threads may `notify`.
-    shared: Arc<Shared>,
+    /// The OS poller (epoll or kqueue).
+    poller: Arc<Poller>,
     /// Registered sources; the key is the `key` of their poller events.
     sources: RefCell<Slab<SourceState>>,
     /// Events of the last poll, dispatched in step 3.
@@ -46,24 +46,36 @@ struct SourceState {
 }
 
 /// Readiness of one direction of a source.
-#[derive(Default)]
 struct Direction {
-    /// An edge was reported and no operation has hit `WouldBlock` since.
+    /// No operation has hit `WouldBlock` (or read short) since the last edge, or since the
+    /// source was registered: an operation may succeed and is worth a system call. When false,
+    /// the operation would fail, and the task waits for the next edge instead of trying.
     ready: bool,
     /// Tasks waiting for the next edge; each at most once (deduplicated by `will_wake`).
     wakers: Vec<Waker>,
 }
 
+impl Default for Direction {
+    fn default() -> Self {
+        // A new source is tried first: a socket often has data or room as soon as it exists.
+        Direction {
+            ready: true,
+            wakers: Vec::new(),
+        }
+    }
+}
+
 impl Reactor {
-    pub(crate) fn new(shared: Arc<Shared>, capacity: NonZeroUsize) -> Self {
+    pub(crate) fn new(poller: Arc<Poller>, capacity: NonZeroUsize) -> Self {
         Reactor {
-            shared,
+            poller,
             sources: RefCell::new(Slab::new()),
             events: RefCell::new(Events::with_capacity(capacity)),
         }
     }
 
     /// Whether no source is registered.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.sources.borrow().is_empty()
     }
@@ -74,15 +86,20 @@ impl Reactor {
     }
 
     /// Registers `fd` for both directions, edge-triggered, and returns its key.
-    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
+    ///
+    /// # Errors
+    ///
+    /// Returns the poller's error (for example `EPERM` for a regular file).
+    ///
+    /// # Safety
+    ///
+    /// `fd` must be [`deregister`](Self::deregister)ed with this key before it is closed:
+    /// `polling` requires a source to leave the poller before its descriptor is closed.
+    pub(crate) unsafe fn register(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         let key = self.sources.borrow_mut().insert(SourceState::default());
-        // `polling` requires the fd to be deleted from the poller before it is closed. The only
-        // caller is `Async::new_nonblocking`, whose `Drop` (and `into_inner`) calls `deregister`
-        // with the same fd while it still owns the I/O object, before the fd is dropped.
-        // SAFETY: so the fd is deleted from the poller before it is closed.
+        // SAFETY: the caller deregisters `fd` before closing it (this function's contract).
         let added = unsafe {
-            self.shared
-                .poller
+            self.poller
                 .add_with_mode(fd.as_raw_fd(), Event::all(key), PollMode::Edge)
         };
         if let Err(e) = added {
@@ -94,13 +111,14 @@ impl Reactor {
 
     /// Removes `fd` from the poller and forgets its state; its waiters are dropped.
     pub(crate) fn deregister(&self, key: usize, fd: BorrowedFd<'_>) -> io::Result<()> {
-        let deleted = self.shared.poller.delete(fd);
+        let deleted = self.poller.delete(fd);
         let state = self.sources.borrow_mut().try_remove(key);
         drop(state);
         deleted
     }
 
     /// Ready if an edge was seen since the last `WouldBlock`; otherwise registers the waker.
+    #[inline]
     pub(crate) fn poll_ready(&self, key: usize, dir: Dir, cx: &mut Context<'_>) -> Poll<()> {
         let mut sources = self.sources.borrow_mut();
         let direction = &mut sources[key].dirs[dir as usize];
@@ -113,7 +131,9 @@ impl Reactor {
         Poll::Pending
     }
 
-    /// Records that an operation hit `WouldBlock`: the task must wait for the next edge.
+    /// Records that an operation hit `WouldBlock` (or that the source is known to be drained):
+    /// the next operation waits for the next edge.
+    #[inline]
     pub(crate) fn clear_ready(&self, key: usize, dir: Dir) {
         self.sources.borrow_mut()[key].dirs[dir as usize].ready = false;
     }
@@ -124,8 +144,8 @@ impl Reactor {
         let mut events = self.events.borrow_mut();
         events.clear();
         match deadline {
-            Some(deadline) => self.shared.poller.wait_deadline(&mut events, deadline),
-            None => self.shared.poller.wait(&mut events, None),
+            Some(deadline) => self.poller.wait_deadline(&mut events, deadline),
+            None => self.poller.wait(&mut events, None),
         }
         .map(drop)
     }

@@ -1,11 +1,37 @@
-//! The task dump: [`tasks`], the `asyncio.all_tasks()` equivalent, and [`print_tasks`].
+//! Looking at a running loop: [`stats`], and the task dump, [`tasks`] (the
+//! `asyncio.all_tasks()` equivalent) and [`print_tasks`].
 
+use std::collections::HashSet;
 use std::fmt;
 use std::panic::Location;
+use std::rc::Rc;
 use std::time::Duration;
 
-use crate::runtime::{with_core, Core};
-use crate::task::{TaskId, TaskMeta, TaskState};
+use crate::observe::stats::Stats;
+use crate::scheduler::context::with_core;
+use crate::scheduler::{Core, Place};
+use crate::task::meta::{TaskId, TaskMeta};
+
+/// Returns the counters of the event loop running on this thread.
+///
+/// # Panics
+///
+/// Panics if no event loop is running on this thread.
+///
+/// # Examples
+///
+/// ```
+/// evloop::run(async {
+///     evloop::spawn(async {}).await.unwrap();
+///     let stats = evloop::stats();
+///     assert_eq!(stats.tasks_spawned, 1);
+///     assert_eq!(stats.tasks_alive, 0);
+/// });
+/// ```
+#[track_caller]
+pub fn stats() -> Stats {
+    with_core("evloop::stats()", |core| core.stats())
+}
 
 /// What a live task is doing, in a [`TaskInfo`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,49 +159,33 @@ impl fmt::Display for TaskTable {
     }
 }
 
-fn collect(core: &std::rc::Rc<Core>) -> Vec<TaskInfo> {
-    let now_ms = {
-        let probe = core.probe();
-        probe.advance_clock(std::time::Instant::now());
-        probe.coarse_ms()
-    };
-    let running = core.running_task();
-    let info = |id: TaskId, location, state: TaskState, status, busy| TaskInfo {
-        id,
-        name: core.task_name(id).map(|n| n.to_string()),
-        spawned_at: location,
-        status,
-        age: Duration::from_millis(now_ms.saturating_sub(state.spawned_ms())),
-        polls: state.polls(),
-        busy,
-    };
-    let of = |meta: &TaskMeta, status| {
-        info(
-            meta.id,
-            meta.location,
-            meta.state(),
+fn collect(core: &Rc<Core>) -> Vec<TaskInfo> {
+    let now_ms = core.observer().now_ms();
+    let info = |meta: &TaskMeta, status| {
+        let state = meta.state();
+        TaskInfo {
+            id: meta.id,
+            name: core.task_name(meta.id).map(|n| n.to_string()),
+            spawned_at: meta.location,
             status,
-            core.busy(meta),
-        )
+            age: Duration::from_millis(now_ms.saturating_sub(state.spawned_ms())),
+            polls: state.polls(),
+            busy: core.busy(meta),
+        }
     };
-    let mut tasks: Vec<TaskInfo> = core
-        .ready
-        .borrow()
-        .iter()
-        .map(|r| of(r.metadata(), TaskStatus::Ready))
-        .collect();
-    if let Some(running) = running {
-        tasks.push(of(running.meta(), TaskStatus::Running));
-    }
-    let ready: std::collections::HashSet<TaskId> = tasks.iter().map(|t| t.id).collect();
-    tasks.extend(
-        core.waiting
-            .borrow()
-            .keys()
-            .map(|key| key.meta())
-            .filter(|meta| !ready.contains(&meta.id))
-            .map(|meta| of(meta, TaskStatus::Waiting)),
-    );
-    tasks.sort_by_key(|t| t.id);
+    let mut tasks = Vec::new();
+    let mut seen = HashSet::new();
+    // A waiting task already woken into the ready queue is listed once, as ready.
+    core.for_each_task(|meta, place| {
+        if seen.insert(meta.id) {
+            let status = match place {
+                Place::Running => TaskStatus::Running,
+                Place::Ready => TaskStatus::Ready,
+                Place::Waiting => TaskStatus::Waiting,
+            };
+            tasks.push(info(meta, status));
+        }
+    });
+    tasks.sort_by_key(|t: &TaskInfo| t.id);
     tasks
 }

@@ -4,17 +4,14 @@
 //! The pool and its [`Handle`]s come from the `evloop-bridge` crate, which does not depend on
 //! evloop: the runtime depends on the bridge, never the reverse, so the handles are plain
 //! futures that any executor can await, and the bridge stays usable (and testable) on its own.
-//! This module adds the loop's *default pool*, created the first time it is needed and shut
-//! down when the loop is: like `asyncio.run`'s `shutdown_default_executor`, it lets the jobs
-//! already submitted finish (a dropped `fs::File` flushes its last writes there) and joins the
-//! threads, so none outlives the loop.
+//! With `None`, jobs go to the loop's *default pool* (`scheduler/default_pool.rs`), created the
+//! first time it is needed and shut down when the loop is.
 
-use std::cell::RefCell;
 use std::io;
 
 use evloop_bridge::{Handle, ThreadPool};
 
-use crate::runtime::with_core;
+use crate::scheduler::context::with_core;
 
 /// Runs the blocking function `f` on a thread pool and returns a handle that resolves to its
 /// result: the `loop.run_in_executor(executor, fn)` equivalent.
@@ -58,7 +55,7 @@ where
     match executor {
         Some(pool) => pool.submit(f),
         None => with_core("evloop::run_in_executor(None, ..)", |core| {
-            core.default_pool.submit(f)
+            core.default_pool().submit(f)
         }),
     }
 }
@@ -88,7 +85,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    with_core("evloop::to_thread", |core| core.default_pool.submit(f))
+    with_core("evloop::to_thread", |core| core.default_pool().submit(f))
 }
 
 /// Runs the blocking I/O call `f` on the loop's default pool; a job that failed (it panicked,
@@ -99,37 +96,4 @@ where
     F: FnOnce() -> io::Result<T> + Send + 'static,
 {
     to_thread(f).await.map_err(io::Error::other)?
-}
-
-/// A loop's default pool: created on first use, shut down with the loop.
-#[derive(Debug, Default)]
-pub(crate) struct DefaultPool {
-    /// `None` until the first job.
-    pool: RefCell<Option<ThreadPool>>,
-}
-
-impl DefaultPool {
-    pub(crate) fn submit<F, T>(&self, f: F) -> Handle<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        let mut pool = self.pool.borrow_mut();
-        pool.get_or_insert_with(|| {
-            ThreadPool::builder()
-                .thread_name_prefix("evloop-default")
-                .build()
-                .expect("the default pool's settings are valid")
-        })
-        .submit(f)
-    }
-
-    /// Shuts the pool down, if it was created: submitted jobs finish and the threads are
-    /// joined, so no thread outlives the loop.
-    pub(crate) fn shutdown(&self) {
-        let pool = self.pool.borrow_mut().take();
-        if let Some(pool) = pool {
-            pool.shutdown(true, false);
-        }
-    }
 }

@@ -1,0 +1,489 @@
+//! [`Builder`]: a loop's settings, from code or from `EVLOOP_*` environment variables.
+
+use std::ffi::OsString;
+use std::io;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use polling::Poller;
+
+use crate::observe::monitor::{Monitor, MonitorConfig};
+use crate::observe::observer::Instruments;
+use crate::observe::probe::Probe;
+use crate::observe::report;
+use crate::runtime::Runtime;
+use crate::scheduler::Core;
+
+/// Configures and creates a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// let rt = evloop::Builder::new().name("api-server").build()?;
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    /// Name of the loop, shown in reports.
+    name: Option<String>,
+    /// How many OS events one call to the poller can return.
+    event_capacity: NonZeroUsize,
+    /// Set by [`Builder::slow_poll_threshold`]; otherwise `EVLOOP_SLOW_POLL_MS`, or 100 ms.
+    slow_poll_threshold: Option<Duration>,
+    /// Set by [`Builder::slow_poll_reports`]; on by default.
+    slow_poll_reports: bool,
+    /// Set by [`Builder::stall_watchdog`]; otherwise as `EVLOOP_WATCHDOG` says, or on.
+    stall_watchdog: Option<bool>,
+    /// Set by [`Builder::poll_timing`]; otherwise `EVLOOP_POLL_TIMING`, or on in debug builds.
+    poll_timing: Option<bool>,
+    /// Set by [`Builder::trace_cycles`]; otherwise as `EVLOOP_TRACE_CYCLES` says, or off.
+    trace_cycles: Option<bool>,
+    /// Operations a task may complete in one poll without waiting ([`Builder::coop_budget`]).
+    coop_budget: u32,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: no name, 1024 events per poll.
+    pub fn new() -> Self {
+        Builder {
+            name: None,
+            event_capacity: NonZeroUsize::new(1024).unwrap(),
+            slow_poll_threshold: None,
+            slow_poll_reports: true,
+            stall_watchdog: None,
+            poll_timing: None,
+            trace_cycles: None,
+            coop_budget: DEFAULT_COOP_BUDGET,
+        }
+    }
+
+    /// Names the loop; the name appears in reports and in [`Runtime`]'s `Debug` output.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets how many OS events a single poll can return (default 1024). More events than this
+    /// are simply returned by the next poll.
+    pub fn event_capacity(mut self, capacity: NonZeroUsize) -> Self {
+        self.event_capacity = capacity;
+        self
+    }
+
+    /// Sets how long one poll of a task may take before it is reported as blocking the loop
+    /// (default 100 ms, asyncio's `slow_callback_duration`, or the `EVLOOP_SLOW_POLL_MS`
+    /// environment variable). The same threshold tells the stall watchdog when to speak.
+    ///
+    /// A zero threshold, or one over an hour, makes [`build`](Self::build) fail.
+    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Self {
+        self.slow_poll_threshold = Some(threshold);
+        self
+    }
+
+    /// Whether polls longer than the threshold are reported (default: on).
+    ///
+    /// Reports name the task (id, name, spawn location) and how long its poll took. They come
+    /// from a monitor thread that watches what the loop publishes with a few relaxed atomic
+    /// stores per poll, so the loop itself never reads a clock for them; see
+    /// [`stall_watchdog`](Self::stall_watchdog). With reports and watchdog both off, no monitor
+    /// thread runs.
+    pub fn slow_poll_reports(mut self, on: bool) -> Self {
+        self.slow_poll_reports = on;
+        self
+    }
+
+    /// Whether the monitor thread also reports stalls while they last (default: on, or as the
+    /// `EVLOOP_WATCHDOG` environment variable says).
+    ///
+    /// A stall is a time longer than the threshold in which no cycle of the loop completes
+    /// although the loop is not idle in the poller: a task blocked in a synchronous call, such
+    /// as `futures_lite::future::block_on` or a lock, inside the loop. The watchdog reports it
+    /// while the loop is still stuck, naming the task that is running, and again when the loop
+    /// recovers, with the total. An idle loop is never reported and never woken. It costs the
+    /// loop thread nothing: the monitor thread reads what the loop publishes for slow-poll
+    /// reports anyway.
+    pub fn stall_watchdog(mut self, on: bool) -> Self {
+        self.stall_watchdog = Some(on);
+        self
+    }
+
+    /// Whether every task poll is timed, for
+    /// [`Stats::poll_durations`](crate::Stats::poll_durations),
+    /// [`Stats::scheduling_delays`](crate::Stats::scheduling_delays) and an exact
+    /// [`Stats::longest_poll`](crate::Stats::longest_poll) (default: on in debug builds, off in
+    /// release builds, or as the `EVLOOP_POLL_TIMING` environment variable says).
+    ///
+    /// It reads the clock once per poll, which costs more than half of a `yield_now` here; the
+    /// slow-poll reports and the watchdog do not need it.
+    pub fn poll_timing(mut self, on: bool) -> Self {
+        self.poll_timing = Some(on);
+        self
+    }
+
+    /// Whether the loop reports each step of each cycle, to watch Run → Poll → Resume happen
+    /// (default: off, or as the `EVLOOP_TRACE_CYCLES` environment variable says).
+    ///
+    /// Three lines per cycle, through `tracing` (target `evloop::cycle`, level `INFO`) or on
+    /// stderr: the tasks polled in step 1, the poller's timeout, wait and events in step 2, and
+    /// what woke the tasks resumed in step 3. When off, it costs one branch per cycle.
+    pub fn trace_cycles(mut self, on: bool) -> Self {
+        self.trace_cycles = Some(on);
+        self
+    }
+
+    /// Sets how many operations a task may complete in one poll without waiting before the loop
+    /// makes it yield (default 128, as tokio's).
+    ///
+    /// Every evloop operation that completes at once (a socket read, write or accept, an
+    /// `Async` readiness check, a timer already due, a `JoinHandle` already done) spends one
+    /// unit; when the budget is spent, the next such operation wakes the task and returns
+    /// `Pending`, so the task goes to the back of the ready queue and the cycle, with its I/O
+    /// poll, goes on. Without it, a loop around an operation that never waits, such as an
+    /// accept loop that logs "too many open files" and tries again, would freeze every other
+    /// task for ever. A forced yield costs a trip through the ready queue; they are counted in
+    /// [`Stats::forced_yields`](crate::Stats::forced_yields). A budget of zero makes
+    /// [`build`](Self::build) fail; `u32::MAX` turns the budget off in practice.
+    pub fn coop_budget(mut self, units: u32) -> Self {
+        self.coop_budget = units;
+        self
+    }
+
+    /// Creates the runtime: the OS poller, the ready queue, the timers and the I/O registry,
+    /// and the monitor thread when slow-poll reports or the watchdog are on.
+    ///
+    /// # Errors
+    ///
+    /// Returns the OS error if the poller or the monitor thread cannot be created (for example
+    /// when the process is out of file descriptors), [`io::ErrorKind::Unsupported`] on platforms
+    /// whose poller has no edge-triggered mode, and [`io::ErrorKind::InvalidInput`] for a
+    /// slow-poll threshold of zero or over an hour set with
+    /// [`slow_poll_threshold`](Self::slow_poll_threshold), or a cooperative budget of zero.
+    ///
+    /// An `EVLOOP_*` environment variable that cannot be read is no error: it is reported once
+    /// (naming the variable and its value) and the default is used. Boolean variables accept
+    /// `1`/`0`, `true`/`false`, `yes`/`no` and `on`/`off`, in any case.
+    pub fn build(self) -> io::Result<Runtime> {
+        if self.coop_budget == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "evloop: the cooperative budget must be at least 1 operation per poll",
+            ));
+        }
+        let settings = Settings::resolve(
+            &self,
+            |name| std::env::var_os(name),
+            |message| report::warn(format_args!("{message}")),
+        )?;
+        let poller = Poller::new()?;
+        if !poller.supports_edge() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "evloop needs an edge-triggered OS poller (epoll or kqueue); this platform's has none",
+            ));
+        }
+        let probe = Arc::new(Probe::new());
+        let monitor = if self.slow_poll_reports || settings.watchdog {
+            let config = MonitorConfig {
+                threshold: settings.threshold,
+                slow_polls: self.slow_poll_reports,
+                watchdog: settings.watchdog,
+            };
+            Some(Monitor::start(probe.clone(), config)?)
+        } else {
+            None
+        };
+        let instruments = Instruments {
+            publish: monitor.is_some(),
+            poll_timing: settings.poll_timing,
+            trace: settings.trace,
+        };
+        let core = Core::new(
+            self.name,
+            Arc::new(poller),
+            self.event_capacity,
+            probe,
+            instruments,
+            self.coop_budget,
+        );
+        Ok(Runtime::new(core, monitor))
+    }
+}
+
+/// The settings that may come from the environment, resolved: the builder's value where it set
+/// one, otherwise the environment variable's, otherwise the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Settings {
+    /// Slow-poll threshold (`EVLOOP_SLOW_POLL_MS`; 100 ms).
+    threshold: Duration,
+    /// Stall watchdog (`EVLOOP_WATCHDOG`; on).
+    watchdog: bool,
+    /// Cycle trace (`EVLOOP_TRACE_CYCLES`; off).
+    trace: bool,
+    /// Poll timing (`EVLOOP_POLL_TIMING`; on in debug builds).
+    poll_timing: bool,
+}
+
+/// The default cooperative budget: tokio's, which lets a task do a good deal of work per poll
+/// while a forced yield stays rare.
+const DEFAULT_COOP_BUDGET: u32 = 128;
+
+/// The default slow-poll threshold, asyncio's `slow_callback_duration`.
+const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);
+
+/// The largest slow-poll threshold accepted.
+const MAX_THRESHOLD: Duration = Duration::from_secs(3600);
+
+impl Settings {
+    /// Resolves the settings of `builder`, reading environment variables through `env`. An
+    /// environment variable that cannot be read is passed to `warn` (naming the variable and
+    /// its value) and the default is used: a typo in the environment never stops a program.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`] for a threshold set on the builder that is zero or over
+    /// an hour.
+    fn resolve(
+        builder: &Builder,
+        env: impl Fn(&str) -> Option<OsString>,
+        mut warn: impl FnMut(String),
+    ) -> io::Result<Settings> {
+        let threshold = match builder.slow_poll_threshold {
+            Some(threshold) if threshold.is_zero() || threshold > MAX_THRESHOLD => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "evloop: slow-poll threshold must be between 1 ms and 1 hour, got \
+                         {threshold:?}"
+                    ),
+                ));
+            }
+            Some(threshold) => threshold,
+            None => match env_threshold(env("EVLOOP_SLOW_POLL_MS")) {
+                Ok(threshold) => threshold.unwrap_or(DEFAULT_THRESHOLD),
+                Err(message) => {
+                    warn(message);
+                    DEFAULT_THRESHOLD
+                }
+            },
+        };
+        let mut flag = |set: Option<bool>, name: &str, default: bool| {
+            if let Some(on) = set {
+                return on;
+            }
+            let Some(value) = env(name) else {
+                return default;
+            };
+            parse_flag(&value).map_or_else(
+                || {
+                    warn(format!(
+                    "{name}={:?} is not a setting evloop can read (use 1/0, true/false, yes/no \
+                     or on/off); using the default, {}",
+                        value.to_string_lossy(),
+                        if default { "on" } else { "off" }
+                    ));
+                    default
+                },
+                |on| on.unwrap_or(default),
+            )
+        };
+        Ok(Settings {
+            threshold,
+            watchdog: flag(builder.stall_watchdog, "EVLOOP_WATCHDOG", true),
+            trace: flag(builder.trace_cycles, "EVLOOP_TRACE_CYCLES", false),
+            poll_timing: flag(
+                builder.poll_timing,
+                "EVLOOP_POLL_TIMING",
+                cfg!(debug_assertions),
+            ),
+        })
+    }
+}
+
+/// The value of `EVLOOP_SLOW_POLL_MS`, if set; a message naming it if it cannot be used.
+fn env_threshold(value: Option<OsString>) -> Result<Option<Duration>, String> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let text = value.to_string_lossy();
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    match text.trim().parse::<u64>().map(Duration::from_millis) {
+        Ok(ms) if !ms.is_zero() && ms <= MAX_THRESHOLD => Ok(Some(ms)),
+        _ => Err(format!(
+            "EVLOOP_SLOW_POLL_MS={text:?} is not a whole number of milliseconds from 1 to \
+             3600000; using the default, {} ms",
+            DEFAULT_THRESHOLD.as_millis()
+        )),
+    }
+}
+
+/// A boolean setting's value: `1/0`, `true/false`, `yes/no`, `on/off` in any case (an empty
+/// value means the default); `None` if it is none of these.
+fn parse_flag(value: &OsString) -> Option<Option<bool>> {
+    let value = value.to_str()?.trim().to_ascii_lowercase();
+    match value.as_str() {
+        "" => Some(None),
+        "1" | "true" | "yes" | "on" => Some(Some(true)),
+        "0" | "false" | "no" | "off" => Some(Some(false)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::ffi::OsString;
+    use std::io;
+    use std::time::Duration;
+
+    use super::{Builder, Settings};
+
+    /// Resolves `builder` against an environment holding exactly `vars`; returns the settings
+    /// and the warnings.
+    fn resolve(builder: Builder, vars: &[(&str, &str)]) -> io::Result<(Settings, Vec<String>)> {
+        let env: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        let mut warnings = Vec::new();
+        let settings = Settings::resolve(
+            &builder,
+            |name| env.get(name).cloned(),
+            |w| warnings.push(w),
+        )?;
+        Ok((settings, warnings))
+    }
+
+    #[test]
+    fn defaults_without_environment() {
+        let (s, warnings) = resolve(Builder::new(), &[]).unwrap();
+        assert_eq!(s.threshold, Duration::from_millis(100));
+        assert!(s.watchdog, "the watchdog is on by default");
+        assert!(!s.trace);
+        assert_eq!(s.poll_timing, cfg!(debug_assertions));
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn environment_variables_set_what_the_builder_left_open() {
+        let (s, warnings) = resolve(
+            Builder::new(),
+            &[
+                ("EVLOOP_SLOW_POLL_MS", " 250 "),
+                ("EVLOOP_WATCHDOG", "0"),
+                ("EVLOOP_TRACE_CYCLES", "1"),
+                ("EVLOOP_POLL_TIMING", "0"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.threshold, Duration::from_millis(250));
+        assert!(!s.watchdog && s.trace && !s.poll_timing);
+        assert!(warnings.is_empty());
+        // An empty variable means the default.
+        let (s, _) = resolve(
+            Builder::new(),
+            &[("EVLOOP_WATCHDOG", ""), ("EVLOOP_SLOW_POLL_MS", "")],
+        )
+        .unwrap();
+        assert!(s.watchdog);
+        assert_eq!(s.threshold, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn the_usual_spellings_of_yes_and_no_are_read_in_any_case() {
+        for (value, on) in [
+            ("1", true),
+            ("true", true),
+            ("TRUE", true),
+            ("Yes", true),
+            ("on", true),
+            (" On ", true),
+            ("0", false),
+            ("false", false),
+            ("no", false),
+            ("OFF", false),
+        ] {
+            let (s, warnings) = resolve(Builder::new(), &[("EVLOOP_TRACE_CYCLES", value)]).unwrap();
+            assert_eq!(s.trace, on, "{value:?}");
+            assert!(warnings.is_empty(), "{value:?}: {warnings:?}");
+        }
+    }
+
+    #[test]
+    fn the_builder_wins_over_the_environment() {
+        let builder = Builder::new()
+            .slow_poll_threshold(Duration::from_millis(5))
+            .stall_watchdog(false)
+            .trace_cycles(false)
+            .poll_timing(true);
+        let vars = [
+            ("EVLOOP_SLOW_POLL_MS", "abc"),
+            ("EVLOOP_WATCHDOG", "1"),
+            ("EVLOOP_TRACE_CYCLES", "maybe"),
+            ("EVLOOP_POLL_TIMING", "0"),
+        ];
+        let (s, warnings) = resolve(builder, &vars).unwrap();
+        assert_eq!(s.threshold, Duration::from_millis(5));
+        assert!(!s.watchdog && !s.trace && s.poll_timing);
+        assert!(
+            warnings.is_empty(),
+            "variables the builder overrides are not read: {warnings:?}"
+        );
+    }
+
+    #[test]
+    fn thresholds_out_of_range_set_in_code_are_refused() {
+        for threshold in [Duration::ZERO, Duration::from_secs(3601)] {
+            let builder = Builder::new().slow_poll_threshold(threshold);
+            let err = resolve(builder, &[]).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            assert!(err.to_string().contains("between 1 ms and 1 hour"), "{err}");
+        }
+    }
+
+    #[test]
+    fn unreadable_variables_give_one_warning_each_and_the_default() {
+        let (s, warnings) = resolve(
+            Builder::new(),
+            &[
+                ("EVLOOP_SLOW_POLL_MS", "abc"),
+                ("EVLOOP_WATCHDOG", "maybe"),
+                ("EVLOOP_TRACE_CYCLES", "2"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.threshold, Duration::from_millis(100));
+        assert!(s.watchdog && !s.trace);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].contains("EVLOOP_SLOW_POLL_MS=\"abc\""),
+            "{}",
+            warnings[0]
+        );
+        assert!(
+            warnings[1].contains("EVLOOP_WATCHDOG=\"maybe\""),
+            "{}",
+            warnings[1]
+        );
+        assert!(
+            warnings[2].contains("EVLOOP_TRACE_CYCLES=\"2\""),
+            "{}",
+            warnings[2]
+        );
+        for threshold in ["0", "3600001", "-5"] {
+            let (s, warnings) =
+                resolve(Builder::new(), &[("EVLOOP_SLOW_POLL_MS", threshold)]).unwrap();
+            assert_eq!(s.threshold, Duration::from_millis(100));
+            assert_eq!(warnings.len(), 1, "{threshold}");
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The monitor thread: finds the blocking call while it happens, from what the loop publishes
+//! in its [`Probe`].
+//!
+//! It samples the probe every `tick` (a twentieth of the threshold, between 1 and 50 ms) and so
+//! notices, without disturbing the loop:
+//!
+//! - a **slow poll**: the same cycle and task, not parked, for at least the threshold. When the
+//!   poll ends, it is reported once with its task and its duration (to within one tick);
+//! - a **stall** (when the watchdog is on): no cycle completed for at least the threshold while
+//!   the loop is not parked in the poller. It is reported while it lasts, naming the task that
+//!   is running, and again when the loop recovers, with the total. An idle loop is parked, so it
+//!   is never reported, and the monitor never wakes it.
+
+use std::io;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::observe::probe::Probe;
+use crate::observe::report;
+
+/// What the monitor thread reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MonitorConfig {
+    /// A poll, or a time without a completed cycle, longer than this is reported.
+    pub(crate) threshold: Duration,
+    /// Report each slow poll once it returns.
+    pub(crate) slow_polls: bool,
+    /// Report stalls while they last, and when they end.
+    pub(crate) watchdog: bool,
+}
+
+/// The running monitor thread; dropping it stops and joins the thread.
+#[derive(Debug)]
+pub(crate) struct Monitor {
+    /// Dropped to tell the thread to stop.
+    stop: Option<mpsc::Sender<()>>,
+    /// Joined on drop, so no thread outlives the loop.
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Starts the monitor thread for the loop that publishes into `probe`.
+    pub(crate) fn start(probe: Arc<Probe>, config: MonitorConfig) -> io::Result<Monitor> {
+        let (stop, stopped) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name("evloop-monitor".into())
+            .spawn(move || watch(&probe, config, &stopped))?;
+        Ok(Monitor {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The monitor thread's loop: sample the probe every tick until told to stop.
+fn watch(probe: &Probe, config: MonitorConfig, stopped: &mpsc::Receiver<()>) {
+    let tick = (config.threshold / 20).clamp(Duration::from_millis(1), Duration::from_millis(50));
+    let start = Instant::now();
+    // The poll seen at the last sample (its cycle and task; `None` when parked), and since when.
+    let mut poll: (Option<(u64, u64)>, Instant) = (None, start);
+    // The description of the task of a poll seen running for at least the threshold.
+    let mut slow_task: Option<String> = None;
+    // The cycle count at the last sample, and since when it has not changed.
+    let mut cycles = (probe.sample().0, start);
+    // When the stall being reported began.
+    let mut stall: Option<Instant> = None;
+
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+        let now = Instant::now();
+        probe.advance_clock(now);
+        let (cycle, current) = probe.sample();
+        let parked = current.is_none();
+        if current != poll.0 {
+            if let Some(task) = slow_task.take() {
+                if config.slow_polls {
+                    report_slow_poll(&task, now - poll.1, config.threshold);
+                }
+            }
+            poll = (current, now);
+        } else if current.is_some() {
+            // The same poll is still running: it has run for at least `running_for`, and at
+            // most one tick more.
+            let running_for = now - poll.1;
+            probe.saw_poll(running_for + tick);
+            if slow_task.is_none() && running_for >= config.threshold {
+                slow_task = Some(probe.running_task());
+            }
+        }
+
+        if cycle != cycles.0 || parked {
+            if let Some(began) = stall.take() {
+                report::warn(format_args!(
+                    "the event loop recovered after a stall of about {} ms",
+                    (now - began).as_millis()
+                ));
+            }
+            cycles = (cycle, now);
+        } else if config.watchdog && stall.is_none() && now - cycles.1 >= config.threshold {
+            stall = Some(cycles.1);
+            report::warn(format_args!(
+                "the event loop has been stalled for {} ms so far (no cycle completed); running \
+                 now: {}. Every other task is waiting: move blocking calls to \
+                 evloop::run_in_executor / evloop::to_thread, and await evloop::yield_now() \
+                 every few milliseconds in long computations",
+                (now - cycles.1).as_millis(),
+                probe.running_task()
+            ));
+        }
+    }
+}
+
+fn report_slow_poll(task: &str, took: Duration, threshold: Duration) {
+    report::warn(format_args!(
+        "{task} blocked the event loop for about {} ms in one poll (threshold {} ms); every other \
+         task waited meanwhile. Move blocking calls to evloop::run_in_executor / \
+         evloop::to_thread, and await evloop::yield_now() every few milliseconds in long \
+         computations",
+        took.as_millis(),
+        threshold.as_millis()
+    ));
+}
