@@ -15,7 +15,8 @@ use util::run;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The labs that have a checker, with a word their verdict must show.
-const LABS: [(u8, &str, &str); 3] = [
+const LABS: [(u8, &str, &str); 4] = [
+    (2, "02-watch-the-cycle", "you predicted"),
     (3, "03-frozen-server", "p99"),
     (4, "04-legacy-code", "heartbeat worst lateness"),
     (6, "06-yield-batch", "of CPU"),
@@ -54,6 +55,11 @@ fn solution_passes_and_starter_fails(lab: u8) {
 }
 
 #[test]
+fn lab2_watch_the_cycle() {
+    solution_passes_and_starter_fails(2);
+}
+
+#[test]
 fn lab3_frozen_server() {
     solution_passes_and_starter_fails(3);
 }
@@ -82,7 +88,12 @@ fn every_lab_has_a_statement_and_three_programs_and_is_listed() {
             text.contains(&format!("lab check {n}")) && text.contains(&format!("lab reset {n}")),
             "{slug}.md does not give the check and reset commands"
         );
-        for file in ["lab.rs", "starter.rs", "solution.rs"] {
+        let files = if n == 2 {
+            ["answers.txt", "starter.txt", "solution.txt", "program.rs"].as_slice()
+        } else {
+            ["lab.rs", "starter.rs", "solution.rs"].as_slice()
+        };
+        for file in files {
             assert!(
                 root.join("labs").join(slug).join(file).is_file(),
                 "{slug}/{file}"

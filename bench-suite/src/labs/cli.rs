@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand, ValueEnum};
 
 use super::verdict::{LabError, Verdict};
-use super::{lab03, lab04, lab06};
+use super::{lab02, lab03, lab04, lab06};
 
 /// The labs of `docs/labs/` (learn the event loop by breaking and fixing it).
 #[derive(Debug, Args)]
@@ -78,12 +78,12 @@ impl Program {
         }
     }
 
-    /// The file of this version inside a lab's directory.
-    pub fn file(self) -> &'static str {
+    /// Its index in [`Lab::files`].
+    fn index(self) -> usize {
         match self {
-            Program::Yours => "lab.rs",
-            Program::Starter => "starter.rs",
-            Program::Solution => "solution.rs",
+            Program::Yours => 0,
+            Program::Starter => 1,
+            Program::Solution => 2,
         }
     }
 }
@@ -97,26 +97,41 @@ pub struct Lab {
     pub slug: &'static str,
     /// Its title.
     pub title: &'static str,
+    /// The files of its three versions, in its directory: the student's copy, the starter, the
+    /// reference solution.
+    pub files: [&'static str; 3],
 }
 
 /// Every lab that has a checker, in order.
-pub const LABS: [Lab; 3] = [
+pub const LABS: [Lab; 4] = [
+    Lab {
+        number: 2,
+        slug: "02-watch-the-cycle",
+        title: "watch the cycle",
+        files: ["answers.txt", "starter.txt", "solution.txt"],
+    },
     Lab {
         number: 3,
         slug: "03-frozen-server",
         title: "the frozen server",
+        files: PROGRAM_FILES,
     },
     Lab {
         number: 4,
         slug: "04-legacy-code",
         title: "legacy code",
+        files: PROGRAM_FILES,
     },
     Lab {
         number: 6,
         slug: "06-yield-batch",
         title: "yield batch size",
+        files: PROGRAM_FILES,
     },
 ];
+
+/// The files of a lab whose versions are Rust programs.
+const PROGRAM_FILES: [&str; 3] = ["lab.rs", "starter.rs", "solution.rs"];
 
 impl Lab {
     /// Looks a lab up by number.
@@ -139,9 +154,14 @@ impl Lab {
             .join(self.slug)
     }
 
+    /// The name of a version's file in the lab's directory.
+    pub fn file_name(self, program: Program) -> &'static str {
+        self.files[program.index()]
+    }
+
     /// A version's file, relative to the workspace root (for messages).
     pub fn file(self, program: Program) -> String {
-        format!("bench-suite/labs/{}/{}", self.slug, program.file())
+        format!("bench-suite/labs/{}/{}", self.slug, self.file_name(program))
     }
 
     /// The statement, relative to the workspace root.
@@ -177,7 +197,7 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
         LabCommand::List => {
             for lab in LABS {
                 println!(
-                    "lab {}: {:<18} statement {}  edit {}",
+                    "lab {}: {:<18} statement {:<33} edit {}",
                     lab.number,
                     lab.title,
                     lab.statement(),
@@ -188,8 +208,8 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
         }
         LabCommand::Reset { lab } => {
             let lab = Lab::find(lab)?;
-            let from = lab.dir().join(Program::Starter.file());
-            let to = lab.dir().join(Program::Yours.file());
+            let from = lab.dir().join(lab.file_name(Program::Starter));
+            let to = lab.dir().join(lab.file_name(Program::Yours));
             std::fs::copy(&from, &to).map_err(|e| LabError::Io {
                 what: format!("copy {} over {}", from.display(), to.display()),
                 source: e,
@@ -222,6 +242,7 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
                 );
             }
             let verdict: Verdict = match lab.number {
+                2 => lab02::check(lab, program, quick)?,
                 3 => lab03::check(lab, program, quick)?,
                 4 => lab04::check(lab, program, quick)?,
                 _ => lab06::check(lab, program, quick)?,
@@ -236,6 +257,7 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
         } => {
             let lab = Lab::find(lab)?;
             match lab.number {
+                2 => lab02::run()?,
                 3 => lab03::run(program, dir)?,
                 4 => lab04::run(program, quick)?,
                 _ => lab06::run(program, quick)?,

@@ -78,7 +78,7 @@ const ECHO_EVERY: Duration = Duration::from_millis(2);
 /// A `SAVE` request is sent this often, on its own connection.
 const SAVE_EVERY: Duration = Duration::from_millis(400);
 /// The student's p99 must be at most the starter's divided by this.
-const REQUIRED_GAIN: f64 = 4.0;
+const REQUIRED_GAIN: f64 = 3.0;
 
 /// What the clients saw of one version of the server.
 #[derive(Debug, Default)]

@@ -5,7 +5,8 @@
 //! `lab reset N` copies over `lab.rs`, and `solution.rs`, the reference solution. All three
 //! are compiled into this binary as modules (below), so `cargo run --release -p evloop-bench --
 //! lab check N` rebuilds the student's edits in release mode before it checks them, with no
-//! nested build.
+//! nested build. (Lab 2 is the exception: its versions are answer files, `answers.txt`,
+//! `starter.txt` and `solution.txt`, about one program, `program.rs`.)
 //!
 //! A checker never calls a lab program in its own process: it starts this binary again as
 //! `evloop-bench lab run N --program P` (a hidden subcommand), with a time limit, reads the
@@ -13,6 +14,7 @@
 //! with the starter, or with a baseline measured in the same run, on the same machine.
 
 mod cli;
+mod lab02;
 mod lab03;
 mod lab04;
 mod lab06;
@@ -21,12 +23,17 @@ mod verdict;
 
 pub use cli::{command, main};
 
+/// Lab 2, the program whose cycles the student predicts (the same for every version: the
+/// versions are answer files).
+#[path = "../../labs/02-watch-the-cycle/program.rs"]
+mod lab02_program;
 /// Lab 3, the reference solution.
 #[path = "../../labs/03-frozen-server/solution.rs"]
 mod lab03_solution;
 /// Lab 3, the starter.
 #[path = "../../labs/03-frozen-server/starter.rs"]
 mod lab03_starter;
+
 /// Lab 3, the student's copy.
 #[path = "../../labs/03-frozen-server/lab.rs"]
 mod lab03_yours;

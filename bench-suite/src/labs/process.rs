@@ -177,6 +177,14 @@ impl Running {
             .collect()
     }
 
+    /// Every line the program wrote on stderr so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The last lines of stderr, indented, for error messages.
     fn stderr_tail(&self) -> String {
         let lines = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
