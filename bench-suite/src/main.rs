@@ -1,15 +1,21 @@
-//! `evloop-bench report`: see `docs/benchmarks.md`.
+//! `evloop-bench report`: see `docs/benchmarks.md`; `evloop-bench lab`: see `docs/labs/`.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use evloop_bench::report::cli::{Cli, Command};
 use evloop_bench::report::{self, markdown, sections};
+
+mod labs;
 
 fn main() -> ExitCode {
     // Process-pool workers are this executable started again: they stop here and serve jobs.
     evloop_bridge::process::init(evloop_bench::workloads::procs::registry);
-    let cli = Cli::parse();
+    let matches = Cli::command().subcommand(labs::command()).get_matches();
+    if let Some(("lab", lab)) = matches.subcommand() {
+        return labs::main(lab);
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Report(args) => match report::run(&args) {
             Ok(rep) => {

@@ -1,0 +1,59 @@
+//! `evloop-bench lab`: the course labs of `docs/labs/`, their programs and their checkers.
+//!
+//! Each lab has a directory under `bench-suite/labs/NN-topic/` holding three versions of one
+//! Rust file: `lab.rs`, the student's working copy, `starter.rs`, the pristine starter that
+//! `lab reset N` copies over `lab.rs`, and `solution.rs`, the reference solution. All three
+//! are compiled into this binary as modules (below), so `cargo run --release -p evloop-bench --
+//! lab check N` rebuilds the student's edits in release mode before it checks them, with no
+//! nested build. (Lab 2 is the exception: its versions are answer files, `answers.txt`,
+//! `starter.txt` and `solution.txt`, about one program, `program.rs`.)
+//!
+//! A checker never calls a lab program in its own process: it starts this binary again as
+//! `evloop-bench lab run N --program P` (a hidden subcommand), with a time limit, reads the
+//! figures the program's harness prints on its last line, and compares the student's program
+//! with the starter, or with a baseline measured in the same run, on the same machine.
+
+mod cli;
+mod lab02;
+mod lab03;
+mod lab04;
+mod lab06;
+mod process;
+mod verdict;
+
+pub use cli::{command, main};
+
+/// Lab 2, the program whose cycles the student predicts (the same for every version: the
+/// versions are answer files).
+#[path = "../../labs/02-watch-the-cycle/program.rs"]
+mod lab02_program;
+/// Lab 3, the reference solution.
+#[path = "../../labs/03-frozen-server/solution.rs"]
+mod lab03_solution;
+/// Lab 3, the starter.
+#[path = "../../labs/03-frozen-server/starter.rs"]
+mod lab03_starter;
+
+/// Lab 3, the student's copy.
+#[path = "../../labs/03-frozen-server/lab.rs"]
+mod lab03_yours;
+
+/// Lab 4, the reference solution.
+#[path = "../../labs/04-legacy-code/solution.rs"]
+mod lab04_solution;
+/// Lab 4, the starter.
+#[path = "../../labs/04-legacy-code/starter.rs"]
+mod lab04_starter;
+/// Lab 4, the student's copy.
+#[path = "../../labs/04-legacy-code/lab.rs"]
+mod lab04_yours;
+
+/// Lab 6, the reference solution.
+#[path = "../../labs/06-yield-batch/solution.rs"]
+mod lab06_solution;
+/// Lab 6, the starter.
+#[path = "../../labs/06-yield-batch/starter.rs"]
+mod lab06_starter;
+/// Lab 6, the student's copy.
+#[path = "../../labs/06-yield-batch/lab.rs"]
+mod lab06_yours;

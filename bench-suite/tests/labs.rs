@@ -1,0 +1,114 @@
+//! `evloop-bench lab`: every checker passes its lab's reference solution and fails its
+//! starter, in quick mode, and every lab has its statement and its three program files.
+//!
+//! The checks run one at a time: each one measures latencies, and two at once on a 2-core
+//! machine would measure each other.
+
+mod util;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use util::run;
+
+/// One check at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The labs that have a checker, with a word their verdict must show.
+const LABS: [(u8, &str, &str); 4] = [
+    (2, "02-watch-the-cycle", "you predicted"),
+    (3, "03-frozen-server", "p99"),
+    (4, "04-legacy-code", "heartbeat worst lateness"),
+    (6, "06-yield-batch", "of CPU"),
+];
+
+/// Runs `lab check N --program P --quick`; returns the exit code and stdout.
+fn check(lab: u8, program: &str) -> (Option<i32>, String) {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let out = run(&[
+        "lab",
+        "check",
+        &lab.to_string(),
+        "--program",
+        program,
+        "--quick",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    (
+        out.status.code(),
+        format!("{stdout}\n--- stderr ---\n{stderr}"),
+    )
+}
+
+/// The solution passes and the starter fails, each verdict with its measured numbers.
+fn solution_passes_and_starter_fails(lab: u8) {
+    let (_, _, word) = LABS.iter().find(|l| l.0 == lab).copied().unwrap();
+    let (code, out) = check(lab, "solution");
+    assert_eq!(code, Some(0), "lab {lab}: the solution should pass:\n{out}");
+    assert!(out.contains("\nPASS: "), "lab {lab}: no PASS line:\n{out}");
+    assert!(out.contains(word), "lab {lab}: no {word:?} in:\n{out}");
+    let (code, out) = check(lab, "starter");
+    assert_eq!(code, Some(1), "lab {lab}: the starter should fail:\n{out}");
+    assert!(out.contains("\nFAIL: "), "lab {lab}: no FAIL line:\n{out}");
+    assert!(out.contains(word), "lab {lab}: no {word:?} in:\n{out}");
+}
+
+#[test]
+fn lab2_watch_the_cycle() {
+    solution_passes_and_starter_fails(2);
+}
+
+#[test]
+fn lab3_frozen_server() {
+    solution_passes_and_starter_fails(3);
+}
+
+#[test]
+fn lab4_legacy_code() {
+    solution_passes_and_starter_fails(4);
+}
+
+#[test]
+fn lab6_yield_batch() {
+    solution_passes_and_starter_fails(6);
+}
+
+#[test]
+fn every_lab_has_a_statement_and_three_programs_and_is_listed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = run(&["lab", "list"]);
+    assert!(out.status.success());
+    let list = String::from_utf8_lossy(&out.stdout);
+    for (n, slug, _) in LABS {
+        let statement = root.join("../docs/labs").join(format!("{slug}.md"));
+        let text = std::fs::read_to_string(&statement)
+            .unwrap_or_else(|e| panic!("{}: {e}", statement.display()));
+        assert!(
+            text.contains(&format!("lab check {n}")) && text.contains(&format!("lab reset {n}")),
+            "{slug}.md does not give the check and reset commands"
+        );
+        let files = if n == 2 {
+            ["answers.txt", "starter.txt", "solution.txt", "program.rs"].as_slice()
+        } else {
+            ["lab.rs", "starter.rs", "solution.rs"].as_slice()
+        };
+        for file in files {
+            assert!(
+                root.join("labs").join(slug).join(file).is_file(),
+                "{slug}/{file}"
+            );
+        }
+        assert!(
+            list.contains(&format!("lab {n}:")),
+            "lab {n} not listed:\n{list}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_lab_is_an_error_that_says_where_the_labs_are() {
+    let out = run(&["lab", "check", "42"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lab list"));
+}
