@@ -15,10 +15,11 @@ use util::run;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The labs that have a checker, with a word their verdict must show.
-const LABS: [(u8, &str, &str); 4] = [
+const LABS: [(u8, &str, &str); 5] = [
     (2, "02-watch-the-cycle", "you predicted"),
     (3, "03-frozen-server", "p99"),
     (4, "04-legacy-code", "heartbeat worst lateness"),
+    (5, "05-cpu-bound", "speed-up"),
     (6, "06-yield-batch", "of CPU"),
 ];
 
@@ -67,6 +68,11 @@ fn lab3_frozen_server() {
 #[test]
 fn lab4_legacy_code() {
     solution_passes_and_starter_fails(4);
+}
+
+#[test]
+fn lab5_cpu_bound() {
+    solution_passes_and_starter_fails(5);
 }
 
 #[test]

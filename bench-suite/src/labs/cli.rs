@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand, ValueEnum};
 
 use super::verdict::{LabError, Verdict};
-use super::{lab02, lab03, lab04, lab06};
+use super::{lab02, lab03, lab04, lab05, lab06};
 
 /// The labs of `docs/labs/` (learn the event loop by breaking and fixing it).
 #[derive(Debug, Args)]
@@ -103,7 +103,7 @@ pub struct Lab {
 }
 
 /// Every lab that has a checker, in order.
-pub const LABS: [Lab; 4] = [
+pub const LABS: [Lab; 5] = [
     Lab {
         number: 2,
         slug: "02-watch-the-cycle",
@@ -120,6 +120,12 @@ pub const LABS: [Lab; 4] = [
         number: 4,
         slug: "04-legacy-code",
         title: "legacy code",
+        files: PROGRAM_FILES,
+    },
+    Lab {
+        number: 5,
+        slug: "05-cpu-bound",
+        title: "CPU-bound work",
         files: PROGRAM_FILES,
     },
     Lab {
@@ -245,6 +251,7 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
                 2 => lab02::check(lab, program, quick)?,
                 3 => lab03::check(lab, program, quick)?,
                 4 => lab04::check(lab, program, quick)?,
+                5 => lab05::check(lab, program, quick)?,
                 _ => lab06::check(lab, program, quick)?,
             };
             Ok(verdict.print())
@@ -260,6 +267,7 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
                 2 => lab02::run()?,
                 3 => lab03::run(program, dir)?,
                 4 => lab04::run(program, quick)?,
+                5 => lab05::run(program, quick)?,
                 _ => lab06::run(program, quick)?,
             }
             Ok(ExitCode::SUCCESS)

@@ -17,6 +17,7 @@ mod cli;
 mod lab02;
 mod lab03;
 mod lab04;
+mod lab05;
 mod lab06;
 mod process;
 mod verdict;
@@ -47,6 +48,16 @@ mod lab04_starter;
 /// Lab 4, the student's copy.
 #[path = "../../labs/04-legacy-code/lab.rs"]
 mod lab04_yours;
+
+/// Lab 5, the reference solution.
+#[path = "../../labs/05-cpu-bound/solution.rs"]
+mod lab05_solution;
+/// Lab 5, the starter.
+#[path = "../../labs/05-cpu-bound/starter.rs"]
+mod lab05_starter;
+/// Lab 5, the student's copy.
+#[path = "../../labs/05-cpu-bound/lab.rs"]
+mod lab05_yours;
 
 /// Lab 6, the reference solution.
 #[path = "../../labs/06-yield-batch/solution.rs"]

@@ -22,10 +22,21 @@ pub const BURN: ProcessFn<u64, u64> = ProcessFn::new("report_burn", |micros| {
     burn_cpu(Duration::from_micros(micros)).as_nanos() as u64
 });
 
+/// Counts the primes below the argument by trial division (CPU work for lab 5).
+pub const COUNT_PRIMES: ProcessFn<u64, u64> = ProcessFn::new("count_primes", count_primes);
+
+/// The number of primes below `limit`, by trial division: pure CPU work.
+pub fn count_primes(limit: u64) -> u64 {
+    (2..limit)
+        .filter(|&n| (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
+        .count() as u64
+}
+
 /// Every function above.
 pub fn registry() -> Registry {
     Registry::new()
         .register(ECHO)
         .register(SLEEP)
         .register(BURN)
+        .register(COUNT_PRIMES)
 }
