@@ -15,7 +15,8 @@ use util::run;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The labs that have a checker, with a word their verdict must show.
-const LABS: [(u8, &str, &str); 5] = [
+const LABS: [(u8, &str, &str); 6] = [
+    (1, "01-build-the-loop", "round-robin"),
     (2, "02-watch-the-cycle", "you predicted"),
     (3, "03-frozen-server", "p99"),
     (4, "04-legacy-code", "heartbeat worst lateness"),
@@ -53,6 +54,11 @@ fn solution_passes_and_starter_fails(lab: u8) {
     assert_eq!(code, Some(1), "lab {lab}: the starter should fail:\n{out}");
     assert!(out.contains("\nFAIL: "), "lab {lab}: no FAIL line:\n{out}");
     assert!(out.contains(word), "lab {lab}: no {word:?} in:\n{out}");
+}
+
+#[test]
+fn lab1_build_the_loop() {
+    solution_passes_and_starter_fails(1);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand, ValueEnum};
 
 use super::verdict::{LabError, Verdict};
-use super::{lab02, lab03, lab04, lab05, lab06};
+use super::{lab01, lab02, lab03, lab04, lab05, lab06};
 
 /// The labs of `docs/labs/` (learn the event loop by breaking and fixing it).
 #[derive(Debug, Args)]
@@ -103,7 +103,13 @@ pub struct Lab {
 }
 
 /// Every lab that has a checker, in order.
-pub const LABS: [Lab; 5] = [
+pub const LABS: [Lab; 6] = [
+    Lab {
+        number: 1,
+        slug: "01-build-the-loop",
+        title: "build the loop",
+        files: PROGRAM_FILES,
+    },
     Lab {
         number: 2,
         slug: "02-watch-the-cycle",
@@ -248,6 +254,7 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
                 );
             }
             let verdict: Verdict = match lab.number {
+                1 => lab01::check(lab, program, quick)?,
                 2 => lab02::check(lab, program, quick)?,
                 3 => lab03::check(lab, program, quick)?,
                 4 => lab04::check(lab, program, quick)?,
@@ -264,6 +271,7 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
         } => {
             let lab = Lab::find(lab)?;
             match lab.number {
+                1 => lab01::run(program),
                 2 => lab02::run()?,
                 3 => lab03::run(program, dir)?,
                 4 => lab04::run(program, quick)?,

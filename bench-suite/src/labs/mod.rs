@@ -14,6 +14,7 @@
 //! with the starter, or with a baseline measured in the same run, on the same machine.
 
 mod cli;
+mod lab01;
 mod lab02;
 mod lab03;
 mod lab04;
@@ -23,6 +24,16 @@ mod process;
 mod verdict;
 
 pub use cli::{command, main};
+
+/// Lab 1, the reference solution.
+#[path = "../../labs/01-build-the-loop/solution.rs"]
+mod lab01_solution;
+/// Lab 1, the starter.
+#[path = "../../labs/01-build-the-loop/starter.rs"]
+mod lab01_starter;
+/// Lab 1, the student's copy.
+#[path = "../../labs/01-build-the-loop/lab.rs"]
+mod lab01_yours;
 
 /// Lab 2, the program whose cycles the student predicts (the same for every version: the
 /// versions are answer files).
