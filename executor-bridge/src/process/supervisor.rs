@@ -1101,12 +1101,13 @@ impl Supervisor {
 /// The poller's error.
 #[allow(unsafe_code)]
 fn watch(poller: &Poller, fd: &impl AsFd, key: usize) -> io::Result<()> {
-    // SAFETY: `polling` requires a source to be deleted from the poller before it is closed.
-    // Every descriptor registered here belongs to a `Worker` of the supervisor, and every path
-    // that drops one deletes it first: `close` and `channel_closed` for the channel,
-    // `read_stderr` at end-of-file for stderr, `unwatch` for all three when the worker is
-    // reaped or abandoned. Workers are never dropped otherwise (the supervisor reaps every one
-    // before it exits).
+    // `polling` requires a source to be deleted from the poller before it is closed. Every
+    // descriptor registered here belongs to a `Worker` of the supervisor, and every path that
+    // drops one deletes it first: `close` and `channel_closed` for the channel, `read_stderr`
+    // at end-of-file for stderr, `unwatch` for all three when the worker is reaped or
+    // abandoned. Workers are never dropped otherwise (the supervisor reaps every one before it
+    // exits).
+    // SAFETY: so every descriptor registered here leaves the poller before it is closed.
     unsafe {
         poller.add_with_mode(
             fd.as_fd().as_raw_fd(),
