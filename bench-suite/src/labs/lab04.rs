@@ -4,12 +4,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::cli::{Lab, Program};
+use super::heartbeat::Heartbeat;
 use super::lab03::ms;
 use super::process;
 use super::verdict::{LabError, Verdict};
@@ -111,22 +111,7 @@ pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
         .build()
         .map_err(io_err("build the event loop"))?;
     let outcome = rt.block_on(async move {
-        let done = Rc::new(std::cell::Cell::new(false));
-        let worst = Rc::new(std::cell::Cell::new(Duration::ZERO));
-        let beats = Rc::new(std::cell::Cell::new(0u64));
-        let heartbeat = {
-            let (done, worst, beats) = (done.clone(), worst.clone(), beats.clone());
-            evloop::spawn(async move {
-                let mut due = Instant::now() + BEAT;
-                while !done.get() {
-                    evloop::sleep_until(due).await;
-                    let now = Instant::now();
-                    worst.set(worst.get().max(now - due));
-                    beats.set(beats.get() + 1);
-                    due = now + BEAT;
-                }
-            })
-        };
+        let heartbeat = Heartbeat::spawn(BEAT);
         evloop::yield_now().await;
         let start = Instant::now();
         let quotes = match program {
@@ -135,8 +120,7 @@ pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
             Program::Solution => super::lab04_solution::fetch_quotes(addr, symbols.clone()).await,
         };
         let fetch = start.elapsed();
-        done.set(true);
-        let _ = heartbeat.await;
+        let (worst, beats) = heartbeat.stop().await;
         let expected: Vec<String> = symbols.iter().map(|s| price(s)).collect();
         let problem = match quotes {
             Ok(q) if q == expected => String::new(),
@@ -144,8 +128,8 @@ pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
             Err(e) => format!("fetch_quotes failed: {e}"),
         };
         Outcome {
-            worst_ms: worst.get().as_secs_f64() * 1e3,
-            beats: beats.get(),
+            worst_ms: worst.as_secs_f64() * 1e3,
+            beats,
             fetch_ms: fetch.as_secs_f64() * 1e3,
             symbols: symbols.len(),
             problem,

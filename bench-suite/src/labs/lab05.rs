@@ -2,12 +2,12 @@
 //! with a process pool, the work function, and the checker, which compares the heartbeat's
 //! lateness and this process's own CPU time with the starter's.
 
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::cli::{Lab, Program};
+use super::heartbeat::Heartbeat;
 use super::lab03::ms;
 use super::process;
 use super::verdict::{LabError, Verdict};
@@ -83,22 +83,7 @@ pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
             source,
         })?;
     let outcome = rt.block_on(async {
-        let done = Rc::new(std::cell::Cell::new(false));
-        let worst = Rc::new(std::cell::Cell::new(Duration::ZERO));
-        let beats = Rc::new(std::cell::Cell::new(0u64));
-        let heartbeat = {
-            let (done, worst, beats) = (done.clone(), worst.clone(), beats.clone());
-            evloop::spawn(async move {
-                let mut due = Instant::now() + BEAT;
-                while !done.get() {
-                    evloop::sleep_until(due).await;
-                    let now = Instant::now();
-                    worst.set(worst.get().max(now - due));
-                    beats.set(beats.get() + 1);
-                    due = now + BEAT;
-                }
-            })
-        };
+        let heartbeat = Heartbeat::spawn(BEAT);
         evloop::yield_now().await;
         let (start, cpu) = (Instant::now(), process_cpu());
         let counts = match program {
@@ -107,16 +92,15 @@ pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
             Program::Solution => super::lab05_solution::count_all(&pool, limits.clone()).await,
         };
         let (wall, own_cpu) = (start.elapsed(), process_cpu() - cpu);
-        done.set(true);
-        let _ = heartbeat.await;
+        let (worst, beats) = heartbeat.stop().await;
         let problem = match counts {
             Ok(c) if c == expected => String::new(),
             Ok(c) => format!("expected the counts {expected:?}, got {c:?}"),
             Err(e) => format!("count_all failed: {e}"),
         };
         Outcome {
-            worst_ms: worst.get().as_secs_f64() * 1e3,
-            beats: beats.get(),
+            worst_ms: worst.as_secs_f64() * 1e3,
+            beats,
             wall_ms: wall.as_secs_f64() * 1e3,
             own_cpu_ms: own_cpu.as_secs_f64() * 1e3,
             limits: limits.len(),

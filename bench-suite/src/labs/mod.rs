@@ -14,6 +14,7 @@
 //! with the starter, or with a baseline measured in the same run, on the same machine.
 
 mod cli;
+mod heartbeat;
 mod lab01;
 mod lab02;
 mod lab03;
