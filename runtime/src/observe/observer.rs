@@ -171,7 +171,7 @@ impl Observer {
     }
 
     /// The loop's wait ended: in the OS poller if `polled`, otherwise parked on its thread
-    /// (it has no I/O source).
+    /// (it has neither I/O source nor timer).
     #[inline]
     pub(crate) fn unparked(&self, polled: bool) {
         if self.publish {

@@ -148,7 +148,7 @@ impl CycleRecord {
                     ));
                 } else {
                     report::trace(format_args!(
-                        "{p}cycle {cycle} poll:   {timeout}, no I/O source: parked {waited:.1?}"
+                        "{p}cycle {cycle} poll:   {timeout}, no I/O source or timer: parked {waited:.1?}"
                     ));
                 }
             }

@@ -85,8 +85,9 @@ impl Core {
     /// With tasks ready (or woken from other threads), the poll has timeout zero, and is
     /// skipped when it cannot report anything (no source is registered) or when the last one
     /// was less than [`IO_POLL_INTERVAL`] ago. With nothing ready, the loop waits until the
-    /// nearest timer deadline, or for ever: in the poller, or, with no source registered,
-    /// parked on its thread (see [`Shared::wait`]). Returns whether the poller was called.
+    /// nearest timer deadline, or for ever: in the poller, or, with no source registered and no
+    /// timer, parked on its thread (see [`Shared::wait`]). Returns whether the poller was
+    /// called.
     fn poll_io(&self, main_woken: &AtomicBool) -> bool {
         let work_ready = main_woken.load(Ordering::Relaxed)
             || !self.ready.borrow().is_empty()
@@ -107,11 +108,11 @@ impl Core {
             // reading the clock after it would cost every wake-up a clock read, and an older
             // value only makes the next zero-timeout poll come sooner.
             let deadline = self.timers.next_deadline().map(|d| d + self.timer_slack);
-            let has_sources = !self.reactor.is_empty();
+            let in_poller = !self.reactor.is_empty() || deadline.is_some();
             self.observer.parking(deadline);
             self.shared
-                .wait(deadline, has_sources, main_woken, |d| self.reactor.wait(d))
-                .map(|()| has_sources)
+                .wait(deadline, in_poller, main_woken, |d| self.reactor.wait(d))
+                .map(|()| in_poller)
         };
         let polled = polled.unwrap_or_else(|e| panic!("evloop: the OS poller failed: {e}"));
         self.observer.unparked(polled);

@@ -16,7 +16,7 @@ use crate::task::meta::Runnable;
 const RUNNING: u8 = 0;
 /// The loop waits in the OS poller: a wake notifies the poller.
 const IN_POLLER: u8 = 1;
-/// The loop has no I/O source and waits parked on its thread: a wake unparks it.
+/// The loop has neither I/O source nor timer and waits parked on its thread: a wake unparks it.
 const PARKED: u8 = 2;
 
 /// State shared between threads: wakers of the loop's tasks hold a `Weak` to it, and wake the
@@ -66,10 +66,13 @@ impl Shared {
         }
     }
 
-    /// Waits until `deadline` (`None`: no deadline) or a wake from another thread, in the OS
-    /// poller with `poll`, or, when the loop has no I/O source (`has_sources` false), parked on
-    /// its thread: two futex calls per wake-up instead of the poller's five system calls.
-    /// Returns at once if the injection queue is not empty or `main_woken` is set.
+    /// Waits for a wake from another thread and, with `in_poller`, in the OS poller with `poll`
+    /// until `deadline` (`None`: no deadline) or an I/O event; without (no I/O source, no
+    /// timer: only another thread can wake the loop), parked on its thread, which costs two
+    /// futex calls per wake-up instead of the poller's five system calls. (Timers stay in the
+    /// poller: its timerfd fires at the deadline, where a timed park would add the kernel's
+    /// timer slack, 50 us by default.) Returns at once if the injection queue is not empty or
+    /// `main_woken` is set.
     ///
     /// # Errors
     ///
@@ -77,26 +80,21 @@ impl Shared {
     pub(crate) fn wait(
         &self,
         deadline: Option<Instant>,
-        has_sources: bool,
+        in_poller: bool,
         main_woken: &AtomicBool,
         poll: impl FnOnce(Option<Instant>) -> io::Result<()>,
     ) -> io::Result<()> {
-        let how = if has_sources { IN_POLLER } else { PARKED };
+        let how = if in_poller { IN_POLLER } else { PARKED };
         self.waiting.store(how, Ordering::Relaxed);
         // Pairs with the fence in `wake`: either the waker sees `how` and wakes this thread, or
         // this thread sees what the waker published and does not wait.
         fence(Ordering::SeqCst);
         let result = if !self.injected.is_empty() || main_woken.load(Ordering::Relaxed) {
             Ok(())
-        } else if has_sources {
+        } else if in_poller {
             poll(deadline)
         } else {
-            match deadline {
-                None => thread::park(),
-                Some(deadline) => {
-                    thread::park_timeout(deadline.saturating_duration_since(Instant::now()))
-                }
-            }
+            thread::park();
             Ok(())
         };
         self.waiting.store(RUNNING, Ordering::Relaxed);
