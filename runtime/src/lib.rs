@@ -6,10 +6,12 @@
 //!
 //! 1. **Run** — `run_ready` (in `scheduler/cycle.rs`) runs every task that was ready when the cycle
 //!    began, each until it returns `Pending` at an `.await`. Tasks woken during this step run in
-//!    the next cycle, so a task that keeps waking itself cannot starve I/O.
+//!    the next cycle, so a task that keeps waking itself cannot starve I/O; a cooperative budget
+//!    makes a task yield after 128 operations that completed without waiting.
 //! 2. **Poll** — `poll_io` calls the OS multiplexer through [`polling`] (epoll on Linux, kqueue
-//!    on the BSDs and macOS): with timeout zero when tasks are ready, otherwise until the nearest
-//!    timer deadline, otherwise indefinitely. An idle loop sleeps in the kernel and uses no CPU.
+//!    on the BSDs and macOS): with timeout zero when tasks are ready (at most every 100 µs),
+//!    otherwise until the nearest timer deadline, otherwise indefinitely. An idle loop sleeps in
+//!    the kernel and uses no CPU.
 //! 3. **Resume** — `resume_woken` moves the tasks whose I/O completed, whose timer expired, or
 //!    that another thread woke, back into the ready queue.
 //!
@@ -25,8 +27,8 @@
 //!   locked; tasks need not be `Send`.
 //! - Tasks are [`async_task`] tasks. Their wakers are `Send + Sync`: a wake on the loop thread
 //!   pushes the task onto the ready queue directly; a wake from another thread pushes it onto a
-//!   lock-free injection queue ([`concurrent_queue`]) and calls `Poller::notify`, which wakes
-//!   the loop if it is parked in the poller.
+//!   lock-free injection queue ([`concurrent_queue`]) and wakes the loop only if it waits
+//!   (`Poller::notify`, or an unpark when the loop has no source and no timer).
 //! - Sockets are registered once, edge-triggered, for both directions. An operation is tried
 //!   first; `WouldBlock` clears the readiness flag and suspends the task until the next edge.
 //! - Deadlines are handed to the poller with nanosecond precision (`polling` arms a timerfd on

@@ -6,9 +6,10 @@ use std::task::{Context, Poll};
 
 /// Yields to the event loop once: the `asyncio.sleep(0)` equivalent.
 ///
-/// The task goes to the back of the ready queue. Every other task that is ready runs once and one
-/// I/O poll (with timeout zero) happens before it resumes, so a CPU-heavy loop that awaits this
-/// every few milliseconds keeps the rest of the loop responsive (slide 9).
+/// The task goes to the back of the ready queue. Every other task that is ready runs once before
+/// it resumes, and the loop polls the OS for I/O (timeout zero) if the last poll was 100 µs ago
+/// or more, so a CPU-heavy loop that awaits this every few milliseconds keeps the rest of the
+/// loop, sockets included, responsive (slide 9).
 ///
 /// # Examples
 ///
