@@ -39,7 +39,7 @@
 //!   `catch_unwind`: a panic becomes [`ExecError::Panicked`] and the worker goes on. A worker
 //!   stores the outcome in the cell and wakes the waker registered there, from its own thread;
 //!   if nobody is waiting yet, no wake-up happens at all. It then polls the queue for 50 µs
-//!   before it parks (crossbeam parks it on a futex), since a task that awaited one job often
+//!   ([`ThreadPoolBuilder::spin`]) before it parks (crossbeam parks it on a futex), since a task that awaited one job often
 //!   submits the next one as soon as it resumes; a worker still polling takes that job without
 //!   being woken. A worker idle for `keep_alive` exits.
 //! - **The awaiting side** is whatever polls the [`Handle`]: it registers its waker and

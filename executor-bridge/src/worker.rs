@@ -38,18 +38,29 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 use crate::job::Job;
 
-/// How long a worker that finished a job keeps polling the queue before it parks.
+/// How long a worker that finished a job keeps polling the queue before it parks, unless
+/// [`ThreadPoolBuilder::spin`](crate::ThreadPoolBuilder::spin) says otherwise.
 ///
-/// A task that awaits a job usually submits its next one as soon as it resumes, which takes a
-/// few microseconds plus the wake-up of the awaiting thread (the loop's `epoll_wait`, a parked
-/// `block_on`). A worker still polling picks that job up without being woken, saving a futex
-/// wake on the submitting side and the scheduler latency on the worker's. On the
-/// `run_in_executor` bench (2 cores) it took a round trip from 7.8 µs to 2.3 µs, and 5 µs of
-/// polling already gave most of that, since the loop never sleeps there. With 100 µs jobs the
-/// loop parks in `epoll_wait` meanwhile and needs tens of microseconds to wake up and submit
-/// again: polling for 0, 20, 50 and 100 µs gave round trips of 160, 134, 131 and 130 µs.
-/// The cost is bounded: at most this much CPU after each job, and none while the pool is idle.
-const SPIN: Duration = Duration::from_micros(50);
+/// A task that awaits a job usually submits its next one as soon as it resumes. A worker still
+/// polling picks that job up without being woken, saving a futex wake on the submitting side
+/// and the scheduler's latency on the worker's. Chosen from `run_in_executor` round trips on
+/// this project's 2-core machine, one worker, the loop parked on its thread or waiting in
+/// `epoll_wait` with a listener open, spins of 0, 10 and 50 µs interleaved in one process,
+/// medians of 5 runs, wall time / CPU time of the whole process per round trip:
+///
+/// | job | quiet machine: 0 / 10 / 50 µs | both cores busy with other processes: 0 / 10 / 50 µs |
+/// |---|---|---|
+/// | `\|\| 1` | 24 / 3.7 / 2.7 µs wall, 19 / 4.5 / 3.5 µs CPU | 13.7 / 5.5 / 6.8 µs wall, 4.6 / 5.5 / 6.7 µs CPU |
+/// | 10 µs of work | 48 / 30 / 29 µs wall, 40 / 36 / 35 µs CPU | 17.2 / 14.3 / 15.0 µs wall, 14.4 / 14.3 / 14.5 µs CPU |
+/// | 1 ms of work | 1,052 / 1,037 / 1,032 µs wall, CPU equal | 1.6-1.8 ms wall for all three (other processes' share of the cores) |
+///
+/// Not spinning is never faster, and on a quiet machine it costs more CPU, not less: a parked
+/// worker and a parked loop pay the kernel's wake-up path (and an idle core's exit from its
+/// sleep state) on every job. 50 µs beats 10 µs on a quiet machine, where the loop that
+/// resumes after a job needs tens of microseconds to wake and submit again, and ties with it on
+/// a busy one. The cost is bounded: at most 50 µs of CPU after each job, so about 5% of a core
+/// for a pool that gets one job per millisecond, and none while the pool is idle.
+pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 /// Queue polls between two clock reads while spinning.
 const SPIN_BATCH: u32 = 32;
@@ -76,6 +87,9 @@ pub(crate) struct Shared {
     pub(crate) max_workers: usize,
     /// How long an idle worker waits for a job before it exits.
     keep_alive: Duration,
+    /// How long a worker that finished a job polls the queue before it parks
+    /// ([`DEFAULT_SPIN`] unless the builder says otherwise).
+    spin: Duration,
     /// Worker `n` is named `{thread_name_prefix}-{n}`.
     thread_name_prefix: String,
     /// One slot per live worker, holding where the job it runs was submitted (`None` while it
@@ -107,6 +121,7 @@ impl Shared {
         receiver: Receiver<Job>,
         max_workers: usize,
         keep_alive: Duration,
+        spin: Duration,
         thread_name_prefix: String,
     ) -> Self {
         Shared {
@@ -122,6 +137,7 @@ impl Shared {
             exited: Condvar::new(),
             max_workers,
             keep_alive,
+            spin,
             thread_name_prefix,
             running: Mutex::new(Vec::new()),
         }
@@ -227,11 +243,11 @@ impl Shared {
         WORKER_OF.with(|pool| pool.set(0));
     }
 
-    /// Waits for the next job: polls the queue for [`SPIN`], then parks for up to
+    /// Waits for the next job: polls the queue for `spin`, then parks for up to
     /// `keep_alive` at a time. `None` means this worker exits (its accounting is done).
     fn next_job(&self) -> Option<Job> {
         let start = Instant::now();
-        'spin: loop {
+        'spin: while !self.spin.is_zero() {
             for _ in 0..SPIN_BATCH {
                 match self.receiver.try_recv() {
                     Ok(job) => return Some(job),
@@ -239,7 +255,7 @@ impl Shared {
                     Err(TryRecvError::Disconnected) => break 'spin,
                 }
             }
-            if start.elapsed() >= SPIN {
+            if start.elapsed() >= self.spin {
                 break;
             }
         }

@@ -1,4 +1,5 @@
-//! Workers start lazily, never exceed `max_workers`, and exit after `keep_alive` idle.
+//! Workers start lazily, never exceed `max_workers`, poll the queue for `spin` after a job,
+//! and exit after `keep_alive` idle.
 
 mod util;
 
@@ -9,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use evloop_bridge::ThreadPool;
-use util::{eventually, finish, threads_named, Rendezvous};
+use util::{eventually, finish, thread_states, threads_named, Rendezvous};
 
 /// The name of the worker thread that runs a job.
 fn worker_name(pool: &ThreadPool) -> String {
@@ -135,5 +136,44 @@ fn a_worker_waits_out_its_keep_alive() {
         worker_name(&pool),
         first,
         "the worker exited while within its keep-alive"
+    );
+}
+
+#[test]
+fn a_worker_polls_the_queue_for_spin_after_a_job_then_sleeps() {
+    let spinning = ThreadPool::builder()
+        .max_workers(1)
+        .thread_name_prefix("xb-spin")
+        .spin(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let parked = ThreadPool::builder()
+        .max_workers(1)
+        .thread_name_prefix("xb-nospin")
+        .spin(Duration::ZERO)
+        .build()
+        .unwrap();
+    assert_eq!(finish(spinning.submit(|| 1)), Ok(1));
+    assert_eq!(finish(parked.submit(|| 2)), Ok(2));
+    // A spinning thread stays runnable (`R`), busy or waiting for a core; a parked one sleeps.
+    assert!(
+        eventually(|| thread_states("xb-nospin") == ['S']),
+        "the worker with no spin never slept: {:?}",
+        thread_states("xb-nospin")
+    );
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        thread_states("xb-spin"),
+        ['R'],
+        "the spinning worker parked"
+    );
+    // The spinning worker takes the next job without being woken, and still answers.
+    assert_eq!(finish(spinning.submit(|| 3)), Ok(3));
+    assert_eq!(thread_states("xb-nospin"), ['S'], "the parked worker woke");
+    // Dropping the pool ends the spin: the worker sees the queue disconnected and exits.
+    drop(spinning);
+    assert!(
+        eventually(|| threads_named("xb-spin") == 0),
+        "the spinning worker outlived its pool"
     );
 }

@@ -27,6 +27,23 @@ pub fn threads_named(prefix: &str) -> usize {
         .count()
 }
 
+/// The scheduler states (`R` running or runnable, `S` sleeping, ...) of this process's threads
+/// whose names start with `{prefix}-`, from Linux's `/proc/self/task/*/stat`.
+pub fn thread_states(prefix: &str) -> Vec<char> {
+    let pattern = format!("{prefix}-");
+    let tasks = fs::read_dir("/proc/self/task").expect("this test needs Linux's /proc");
+    tasks
+        .filter_map(|task| {
+            let path = task.ok()?.path();
+            let comm = fs::read_to_string(path.join("comm")).ok()?;
+            let stat = fs::read_to_string(path.join("stat")).ok()?;
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            let state = stat[stat.rfind(')')? + 1..].trim_start().chars().next()?;
+            comm.starts_with(&pattern).then_some(state)
+        })
+        .collect()
+}
+
 /// The handle's outcome, waited for at most [`PATIENCE`]: a job that never finishes fails the
 /// test instead of hanging it.
 #[track_caller]
