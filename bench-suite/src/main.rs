@@ -42,9 +42,9 @@ fn main() -> ExitCode {
         Command::MemoryChild { unit, count, stack } => {
             exit_with(sections::memory::child(&unit, count, stack))
         }
-        Command::PipeEcho => {
-            exit_with(evloop_bench::workloads::floors::pipe_echo().map(|()| String::new()))
-        }
+        Command::PipeEcho => exit_with(
+            evloop_bench::workloads::floors::pipe_echo().map(|cpu| cpu.as_nanos().to_string()),
+        ),
         Command::EchoClients {
             addr,
             conns,

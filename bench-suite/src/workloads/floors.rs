@@ -6,6 +6,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::workloads::cpu::process_cpu;
+
 /// Two threads passing a token back and forth `iters` times through two `std::sync::mpsc`
 /// channels (each receive parks the thread on a futex); returns the time per round trip times
 /// `iters`, measured on the first thread.
@@ -53,19 +55,22 @@ pub fn pipe_ping_pong(
 }
 
 /// The child side of [`pipe_ping_pong`]: echoes every byte of stdin to stdout, unbuffered,
-/// until stdin closes.
+/// until stdin closes. Returns the CPU time this process used from the first byte it read to
+/// the end of its input, the floor's share of CPU on the echoing side.
 ///
 /// # Errors
 ///
 /// Returns the error of a failed read or write.
-pub fn pipe_echo() -> io::Result<()> {
+pub fn pipe_echo() -> io::Result<Duration> {
     let mut stdin = io::stdin().lock();
     let mut stdout = io::stdout().lock();
     let mut buf = [0u8; 64];
+    let mut since = None;
     loop {
         let n = stdin.read(&mut buf)?;
+        let first = *since.get_or_insert_with(process_cpu);
         if n == 0 {
-            return Ok(());
+            return Ok(process_cpu() - first);
         }
         stdout.write_all(&buf[..n])?;
         stdout.flush()?;

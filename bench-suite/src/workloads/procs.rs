@@ -22,6 +22,11 @@ pub const BURN: ProcessFn<u64, u64> = ProcessFn::new("report_burn", |micros| {
     burn_cpu(Duration::from_micros(micros)).as_nanos() as u64
 });
 
+/// The CPU time the worker process has used so far, in ns (its own polling included).
+pub const CPU_TIME: ProcessFn<(), u64> = ProcessFn::new("report_cpu_time", |()| {
+    crate::workloads::cpu::process_cpu().as_nanos() as u64
+});
+
 /// Counts the primes below the argument by trial division (CPU work for lab 5).
 pub const COUNT_PRIMES: ProcessFn<u64, u64> = ProcessFn::new("count_primes", count_primes);
 
@@ -39,4 +44,5 @@ pub fn registry() -> Registry {
         .register(SLEEP)
         .register(BURN)
         .register(COUNT_PRIMES)
+        .register(CPU_TIME)
 }

@@ -48,10 +48,11 @@ enum Workload {
     Offload10us,
     Offload10usCpu,
     ProcessPoolRoundTrip,
+    ProcessPoolCpu,
 }
 
 impl Workload {
-    const ALL: [Workload; 14] = [
+    const ALL: [Workload; 15] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::YieldWithSockets,
@@ -66,6 +67,7 @@ impl Workload {
         Workload::Offload10us,
         Workload::Offload10usCpu,
         Workload::ProcessPoolRoundTrip,
+        Workload::ProcessPoolCpu,
     ];
 
     /// What the row measures, its unit, and which figures are better.
@@ -139,6 +141,12 @@ impl Workload {
                 "µs",
                 Lower,
             ),
+            Workload::ProcessPoolCpu => (
+                "CPU time per process-pool round trip, both processes (the worker's polling included)"
+                    .into(),
+                "µs",
+                Lower,
+            ),
         }
     }
 
@@ -157,7 +165,10 @@ impl Workload {
     }
 
     fn summary(self) -> bool {
-        !matches!(self, Workload::OffloadCpu | Workload::Offload10usCpu)
+        !matches!(
+            self,
+            Workload::OffloadCpu | Workload::Offload10usCpu | Workload::ProcessPoolCpu
+        )
     }
 }
 
@@ -325,22 +336,35 @@ fn measure(
                 per_op_us(cpu)
             }
         }
-        (Workload::ProcessPoolRoundTrip, Peer::Evloop) => {
+        (Workload::ProcessPoolRoundTrip | Workload::ProcessPoolCpu, Peer::Evloop) => {
             let pool = rts
                 .procs
                 .as_ref()
                 .map_err(|e| SectionError::Failed(e.clone()))?;
-            per_op_us(rts.evloop.block_on(async {
-                let start = std::time::Instant::now();
+            let failed = |e: evloop::ExecError| SectionError::Failed(e.to_string());
+            rts.evloop.block_on(async {
+                let worker_cpu = evloop::run_in_process(pool, &procs::CPU_TIME, ())
+                    .await
+                    .map_err(failed)?;
+                let (cpu, start) = (process_cpu(), std::time::Instant::now());
                 for i in 0..ops {
                     let back = evloop::run_in_process(pool, &procs::ECHO, black_box(i)).await;
-                    black_box(back.map_err(|e| SectionError::Failed(e.to_string()))?);
+                    black_box(back.map_err(failed)?);
                 }
-                Ok::<_, SectionError>(start.elapsed())
-            })?)
+                let (took, cpu) = (start.elapsed(), process_cpu() - cpu);
+                let worker_cpu = evloop::run_in_process(pool, &procs::CPU_TIME, ())
+                    .await
+                    .map_err(failed)?
+                    - worker_cpu;
+                Ok::<_, SectionError>(if w == Workload::ProcessPoolCpu {
+                    per_op_us(cpu + Duration::from_nanos(worker_cpu))
+                } else {
+                    per_op_us(took)
+                })
+            })?
         }
         // tokio and smol have no process pool.
-        (Workload::ProcessPoolRoundTrip, _) => return Ok(None),
+        (Workload::ProcessPoolRoundTrip | Workload::ProcessPoolCpu, _) => return Ok(None),
     };
     Ok(Some(v))
 }
@@ -355,23 +379,47 @@ fn floor(w: Workload, ops: u64) -> Result<Option<f64>, SectionError> {
         Workload::EchoThroughput64 => Ok(Some(
             64.0 * ops as f64 / floors::mio_echo(64, ops)?.as_secs_f64(),
         )),
-        Workload::ProcessPoolRoundTrip => {
-            let mut cmd = children::self_command(&["pipe-echo"])?;
-            cmd.stdin(Stdio::piped());
-            let mut child = spawn(cmd)?;
-            let c = child.child();
-            let (mut to, mut from) = (
-                c.stdin.take().expect("piped"),
-                c.stdout.take().expect("piped"),
-            );
-            floors::pipe_ping_pong(&mut to, &mut from, 100)?; // warm-up
-            let took = floors::pipe_ping_pong(&mut to, &mut from, ops)?;
-            drop(to);
-            child.finish(Duration::from_secs(10))?;
-            Ok(Some(nanos(took) / ops as f64 / 1e3))
+        Workload::ProcessPoolRoundTrip | Workload::ProcessPoolCpu => {
+            let (took, cpu) = pipe_floor(ops)?;
+            let per_op = if w == Workload::ProcessPoolCpu {
+                cpu
+            } else {
+                took
+            };
+            Ok(Some(nanos(per_op) / ops as f64 / 1e3))
         }
         _ => Ok(None),
     }
+}
+
+/// The pipe floor of the process-pool rows: `ops` one-byte round trips to a child process
+/// after a warm-up. Returns their wall time and the CPU time both processes spent on as many.
+fn pipe_floor(ops: u64) -> Result<(Duration, Duration), SectionError> {
+    let mut cmd = children::self_command(&["pipe-echo"])?;
+    cmd.stdin(Stdio::piped());
+    let mut child = spawn(cmd)?;
+    let c = child.child();
+    let (mut to, mut from) = (
+        c.stdin.take().expect("piped"),
+        c.stdout.take().expect("piped"),
+    );
+    // CPU time is counted over the warm-up too, on both sides: the child counts from the
+    // first byte it reads.
+    const WARM_UP: u64 = 100;
+    let cpu = process_cpu();
+    floors::pipe_ping_pong(&mut to, &mut from, WARM_UP)?;
+    let took = floors::pipe_ping_pong(&mut to, &mut from, ops)?;
+    let cpu = process_cpu() - cpu;
+    drop(to);
+    let mut child_cpu = String::new();
+    std::io::Read::read_to_string(&mut from, &mut child_cpu)?;
+    child.finish(Duration::from_secs(10))?;
+    let child_cpu: u64 = child_cpu
+        .trim()
+        .parse()
+        .map_err(|_| SectionError::Failed(format!("the pipe-echo child printed {child_cpu:?}")))?;
+    let cpu = (cpu + Duration::from_nanos(child_cpu)).mul_f64(ops as f64 / (ops + WARM_UP) as f64);
+    Ok((took, cpu))
 }
 
 /// asyncio's figures of one round, by workload, in the rows' units.
