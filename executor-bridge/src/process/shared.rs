@@ -92,6 +92,9 @@ pub(crate) struct Inbox {
     pub(crate) broken: Option<String>,
     /// Jobs submitted whose outcome the supervisor has not delivered yet.
     in_flight: usize,
+    /// Threads blocked on [`Shared::changed`] (submitters waiting for room, `wait_finished`):
+    /// with none, nothing needs the condition variable's wake-up.
+    blocked: usize,
     /// Whether the supervisor has exited: every worker is reaped.
     finished: bool,
     /// Wakers of [`Finished`](crate::process::Finished) futures.
@@ -144,12 +147,7 @@ impl Shared {
             }
             match self.max_in_flight {
                 Some(capacity) if inbox.in_flight >= capacity => match self.full_policy {
-                    FullQueuePolicy::Block => {
-                        inbox = self
-                            .changed
-                            .wait(inbox)
-                            .unwrap_or_else(PoisonError::into_inner);
-                    }
+                    FullQueuePolicy::Block => inbox = self.block(inbox),
                     _ => break Some(ExecError::QueueFull { capacity }),
                 },
                 _ => break None,
@@ -202,9 +200,23 @@ impl Shared {
         if count > 0 {
             let mut inbox = self.lock();
             inbox.in_flight = inbox.in_flight.saturating_sub(count);
+            let blocked = inbox.blocked > 0;
             drop(inbox);
-            self.changed.notify_all();
+            if blocked {
+                self.changed.notify_all();
+            }
         }
+    }
+
+    /// Waits on [`Shared::changed`], counted in [`Inbox::blocked`].
+    fn block<'a>(&self, mut inbox: MutexGuard<'a, Inbox>) -> MutexGuard<'a, Inbox> {
+        inbox.blocked += 1;
+        let mut inbox = self
+            .changed
+            .wait(inbox)
+            .unwrap_or_else(PoisonError::into_inner);
+        inbox.blocked -= 1;
+        inbox
     }
 
     /// Requests a shutdown: no new job is accepted; with `cancel_pending`, queued jobs are
@@ -235,10 +247,7 @@ impl Shared {
     pub(crate) fn wait_finished(&self) {
         let mut inbox = self.lock();
         while !inbox.finished {
-            inbox = self
-                .changed
-                .wait(inbox)
-                .unwrap_or_else(PoisonError::into_inner);
+            inbox = self.block(inbox);
         }
     }
 

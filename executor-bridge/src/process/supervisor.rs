@@ -786,7 +786,14 @@ impl Supervisor {
         let eof = loop {
             match (&**channel).read(scratch) {
                 Ok(0) => break true,
-                Ok(n) => worker.inbuf.extend_from_slice(&scratch[..n]),
+                Ok(n) => {
+                    worker.inbuf.extend_from_slice(&scratch[..n]);
+                    if n < scratch.len() {
+                        // All there was: the channel is watched level-triggered, so anything
+                        // that arrives later (end-of-file too) is reported by the next wait.
+                        break false;
+                    }
+                }
                 Err(error) => match error.kind() {
                     io::ErrorKind::Interrupted => {}
                     io::ErrorKind::WouldBlock => break false,
@@ -893,13 +900,18 @@ impl Supervisor {
                 let Some(running) = self.take_job(generation) else {
                     return;
                 };
-                running.task.complete(payload);
-                self.shared.jobs_done(1);
                 let worker = self.workers.get_mut(&generation).expect("present");
                 worker.phase = Phase::Idle(Instant::now());
                 if worker.retiring {
                     self.close(generation);
+                } else {
+                    // Lent before the caller wakes: a caller that submits its next job as soon
+                    // as it resumes sends it straight to this worker, with no wake-up of this
+                    // thread on the way in.
+                    self.publish();
                 }
+                self.shared.jobs_done(1);
+                running.task.complete(payload);
             }
             (_, kind) => {
                 let message = format!(
