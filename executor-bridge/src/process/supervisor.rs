@@ -579,9 +579,9 @@ impl Supervisor {
             Ok(spawned) => spawned,
             Err(error) => {
                 let message = format!(
-                    "could not start a worker process from {} ({error}); check that the \
-                     program exists and that the process and descriptor limits leave room",
-                    self.config.program.display()
+                    "could not start a worker process from {} ({error}); {}",
+                    self.config.program.display(),
+                    start_hint(&error)
                 );
                 self.start_failed(message);
                 return false;
@@ -1103,6 +1103,34 @@ impl Supervisor {
             }
             Phase::Closing => {}
         }
+    }
+}
+
+/// What to do about a worker process that could not be started with `error`.
+fn start_hint(error: &io::Error) -> &'static str {
+    match error.raw_os_error() {
+        Some(code) if code == rustix::io::Errno::MFILE.raw_os_error() => {
+            "this process has no file descriptor left (the pool keeps three per worker and \
+             needs a few more while one starts): raise the \
+             descriptor limit (`ulimit -n`, RLIMIT_NOFILE) or close descriptors"
+        }
+        Some(code) if code == rustix::io::Errno::NFILE.raw_os_error() => {
+            "the system's table of open files is full (`fs.file-max`): close files or raise it"
+        }
+        Some(code) if code == rustix::io::Errno::AGAIN.raw_os_error() => {
+            "no new process could be made: the process limit is reached (`ulimit -u`, \
+             RLIMIT_NPROC, or the system's `kernel.pid_max`)"
+        }
+        Some(code) if code == rustix::io::Errno::NOMEM.raw_os_error() => {
+            "the system is out of memory for a new process"
+        }
+        _ if error.kind() == io::ErrorKind::NotFound => {
+            "no program at that path: check `ProcessPoolBuilder::program`"
+        }
+        _ if error.kind() == io::ErrorKind::PermissionDenied => {
+            "the program is not executable by this user"
+        }
+        _ => "check that the program exists and that the process and descriptor limits leave room",
     }
 }
 
