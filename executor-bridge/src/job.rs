@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
 use crate::error::{panic_message, ExecError};
-use crate::outcome::Outcome;
+use crate::outcome::{poll_state, Outcome, Stage, State};
 
 /// Creates a job running `f`, submitted at `location`: the part that goes into the queue and
 /// the outcome cell the caller's handle reads.
@@ -28,10 +28,7 @@ where
     T: Send + 'static,
 {
     let cell = Arc::new(JobCell {
-        state: Mutex::new(State {
-            stage: Stage::Queued(f),
-            waker: None,
-        }),
+        state: Mutex::new(State::queued(f)),
     });
     let job = Job {
         cell: Some(cell.clone()),
@@ -44,29 +41,6 @@ where
 struct JobCell<F, T> {
     /// The stage and the waker; see the module docs for why one lock.
     state: Mutex<State<F, T>>,
-}
-
-/// The mutable part of a [`JobCell`].
-struct State<F, T> {
-    /// Where the job is in its life.
-    stage: Stage<F, T>,
-    /// The waker of the last poll that returned `Pending`, woken when the outcome is stored.
-    /// `None` while nobody waits: a job whose handle is first polled after it finished (or
-    /// never) costs no wake-up.
-    waker: Option<Waker>,
-}
-
-/// A job's life: `Queued` → `Running` → `Done` → `Taken`, or `Queued` → `Done` (with an error)
-/// when it is cancelled, rejected or shut down before it starts.
-enum Stage<F, T> {
-    /// Submitted, not started: the closure is here and `Handle::cancel` can still win.
-    Queued(F),
-    /// A worker took the closure and is running it.
-    Running,
-    /// The outcome, waiting for the handle to take it.
-    Done(Result<T, ExecError>),
-    /// The handle took the outcome.
-    Taken,
 }
 
 impl<F, T> JobCell<F, T> {
@@ -166,31 +140,7 @@ where
     T: Send,
 {
     fn poll_outcome(&self, waker: &Waker) -> Poll<Result<T, ExecError>> {
-        let mut state = self.lock();
-        match &state.stage {
-            Stage::Done(_) => {
-                let Stage::Done(outcome) = mem::replace(&mut state.stage, Stage::Taken) else {
-                    unreachable!("matched above");
-                };
-                let stale = state.waker.take();
-                drop(state);
-                drop(stale);
-                Poll::Ready(outcome)
-            }
-            Stage::Taken => {
-                drop(state);
-                panic!("evloop_bridge::Handle used after it returned the job's result")
-            }
-            Stage::Queued(_) | Stage::Running => {
-                let stale = match &mut state.waker {
-                    Some(registered) if registered.will_wake(waker) => None,
-                    slot => slot.replace(waker.clone()),
-                };
-                drop(state);
-                drop(stale);
-                Poll::Pending
-            }
-        }
+        poll_state(self.lock(), waker)
     }
 
     fn cancel(&self) -> bool {

@@ -91,6 +91,7 @@
 
 mod builder;
 mod error;
+mod finished;
 mod handle;
 mod job;
 mod outcome;
@@ -100,8 +101,9 @@ mod worker;
 
 pub use crate::builder::{FullQueuePolicy, ThreadPoolBuilder};
 pub use crate::error::{BuildError, ExecError};
+pub use crate::finished::Finished;
 pub use crate::handle::Handle;
-pub use crate::pool::{Finished, ThreadPool};
+pub use crate::pool::ThreadPool;
 pub use crate::process::{ProcessPool, ProcessPoolBuilder};
 
 /// Compile-time checks of the auto traits users rely on: pools and handles cross threads

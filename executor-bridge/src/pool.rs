@@ -1,15 +1,13 @@
 //! [`ThreadPool`]: the `concurrent.futures.ThreadPoolExecutor` of the bridge.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::task::{Context, Poll};
 
 use crossbeam_channel::{Sender, TrySendError};
 
 use crate::builder::{FullQueuePolicy, ThreadPoolBuilder};
 use crate::error::ExecError;
+use crate::finished::Finished;
 use crate::handle::Handle;
 use crate::job::{self, Job};
 use crate::worker::Shared;
@@ -233,9 +231,7 @@ impl ThreadPool {
     /// assert!(job.is_done());
     /// ```
     pub fn finished(&self) -> Finished {
-        Finished {
-            shared: self.inner.shared.clone(),
-        }
+        Finished::new(self.inner.shared.clone())
     }
 
     /// Where the jobs running now were submitted (the callers of [`submit`](Self::submit)),
@@ -305,30 +301,6 @@ impl Drop for Inner {
     /// an event loop's) never blocks. [`ThreadPool::finished`] waits for them if needed.
     fn drop(&mut self) {
         self.shutdown(false, false);
-    }
-}
-
-/// The future returned by [`ThreadPool::finished`]: resolves once the pool is shut down and
-/// all its worker threads have exited.
-#[must_use = "a future does nothing unless polled"]
-pub struct Finished {
-    /// The workers' shared state, which records their exits.
-    shared: Arc<Shared>,
-}
-
-impl Future for Finished {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.shared.poll_finished(cx.waker())
-    }
-}
-
-impl fmt::Debug for Finished {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Finished")
-            .field("workers", &self.shared.workers())
-            .finish()
     }
 }
 

@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
+use crate::finished::FinishSignal;
 use crate::job::Job;
 
 /// How long a worker that finished a job keeps polling the queue before it parks, unless
@@ -111,7 +112,7 @@ struct Threads {
     /// Whether the pool is shut down (no job can be queued any more): once no worker is left,
     /// the pool has finished.
     closed: bool,
-    /// Wakers of the [`Finished`](crate::pool::Finished) futures waiting for the pool to finish.
+    /// Wakers of the [`Finished`](crate::Finished) futures waiting for the pool to finish.
     finish_wakers: Vec<Waker>,
 }
 
@@ -304,26 +305,13 @@ impl Shared {
     }
 
     /// Records that the pool is shut down (its queue is disconnected), waking the
-    /// [`Finished`](crate::pool::Finished) futures if no worker is left.
+    /// [`Finished`](crate::Finished) futures if no worker is left.
     pub(crate) fn close(&self) {
         let mut threads = self.lock_threads();
         threads.closed = true;
         let wakers = self.finish_if_done(&mut threads);
         drop(threads);
         wakers.into_iter().for_each(Waker::wake);
-    }
-
-    /// `Ready` once the pool is shut down and every worker has exited; otherwise registers
-    /// `waker`, woken by the last worker's exit.
-    pub(crate) fn poll_finished(&self, waker: &Waker) -> Poll<()> {
-        let mut threads = self.lock_threads();
-        if threads.closed && self.workers.load(SeqCst) == 0 {
-            return Poll::Ready(());
-        }
-        if !threads.finish_wakers.iter().any(|w| w.will_wake(waker)) {
-            threads.finish_wakers.push(waker.clone());
-        }
-        Poll::Pending
     }
 
     /// Joins every worker (once the queue is disconnected, they finish the queued jobs and
@@ -353,5 +341,18 @@ impl Shared {
     /// Locks the join handles; nothing panics while they are locked.
     fn lock_threads(&self) -> MutexGuard<'_, Threads> {
         self.threads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl FinishSignal for Shared {
+    fn poll_finished(&self, waker: &Waker) -> Poll<()> {
+        let mut threads = self.lock_threads();
+        if threads.closed && self.workers.load(SeqCst) == 0 {
+            return Poll::Ready(());
+        }
+        if !threads.finish_wakers.iter().any(|w| w.will_wake(waker)) {
+            threads.finish_wakers.push(waker.clone());
+        }
+        Poll::Pending
     }
 }

@@ -6,12 +6,11 @@
 //! resolves at once to [`ExecError::Cancelled`] and asks the pool, through [`StopJob`], to
 //! kill the worker running it.
 
-use std::mem;
 use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
 
 use crate::error::ExecError;
-use crate::outcome::Outcome;
+use crate::outcome::{poll_state, Outcome, Stage, State};
 
 /// The pool, as a cell sees it: the only thing a cell asks of it is to stop a job.
 pub(crate) trait StopJob: Send + Sync {
@@ -43,32 +42,11 @@ pub(crate) struct JobCell<T> {
     /// Decodes the worker's reply into the result.
     decode: Decode<T>,
     /// Where the job is, and the waiting side's waker.
-    state: Mutex<State<T>>,
+    state: Mutex<State<(), T>>,
     /// The pool, to stop the job on cancel; dangling once the pool has finished.
     pool: Weak<dyn StopJob>,
     /// Whether dropping the handle cancels the job.
     cancel_on_drop: bool,
-}
-
-/// The mutable part of a [`JobCell`].
-struct State<T> {
-    /// Where the job is in its life.
-    stage: Stage<T>,
-    /// The waker of the last poll that returned `Pending`.
-    waker: Option<Waker>,
-}
-
-/// A job's life: `Queued` → `Running` → `Done` → `Taken`; `Queued` or `Running` → `Done` with an
-/// error when cancelled, timed out, refused, or when its worker dies.
-enum Stage<T> {
-    /// In the pool's queue.
-    Queued,
-    /// Sent to a worker.
-    Running,
-    /// The outcome, waiting for the handle.
-    Done(Result<T, ExecError>),
-    /// The handle took the outcome.
-    Taken,
 }
 
 impl<T> JobCell<T> {
@@ -82,10 +60,7 @@ impl<T> JobCell<T> {
         JobCell {
             id,
             decode,
-            state: Mutex::new(State {
-                stage: Stage::Queued,
-                waker: None,
-            }),
+            state: Mutex::new(State::queued(())),
             pool,
             cancel_on_drop,
         }
@@ -93,7 +68,7 @@ impl<T> JobCell<T> {
 
     /// Locks the state; nothing panics under the lock except a foreign `Waker::clone`, after
     /// which the state is still consistent.
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
+    fn lock(&self) -> MutexGuard<'_, State<(), T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -103,7 +78,7 @@ impl<T> JobCell<T> {
         let (waker, was_running) = {
             let mut state = self.lock();
             let was_running = match state.stage {
-                Stage::Queued => false,
+                Stage::Queued(()) => false,
                 Stage::Running => true,
                 Stage::Done(_) | Stage::Taken => return None,
             };
@@ -120,7 +95,7 @@ impl<T> JobCell<T> {
 impl<T: Send> Task for JobCell<T> {
     fn start(&self) -> bool {
         let mut state = self.lock();
-        if matches!(state.stage, Stage::Queued) {
+        if matches!(state.stage, Stage::Queued(())) {
             state.stage = Stage::Running;
             true
         } else {
@@ -141,31 +116,7 @@ impl<T: Send> Task for JobCell<T> {
 
 impl<T: Send> Outcome<T> for JobCell<T> {
     fn poll_outcome(&self, waker: &Waker) -> Poll<Result<T, ExecError>> {
-        let mut state = self.lock();
-        match &state.stage {
-            Stage::Done(_) => {
-                let Stage::Done(outcome) = mem::replace(&mut state.stage, Stage::Taken) else {
-                    unreachable!("matched above");
-                };
-                let stale = state.waker.take();
-                drop(state);
-                drop(stale);
-                Poll::Ready(outcome)
-            }
-            Stage::Taken => {
-                drop(state);
-                panic!("evloop_bridge::Handle used after it returned the job's result")
-            }
-            Stage::Queued | Stage::Running => {
-                let stale = match &mut state.waker {
-                    Some(registered) if registered.will_wake(waker) => None,
-                    slot => slot.replace(waker.clone()),
-                };
-                drop(state);
-                drop(stale);
-                Poll::Pending
-            }
-        }
+        poll_state(self.lock(), waker)
     }
 
     /// Cancels the job whether queued or running: the outcome is `Cancelled` at once, and
@@ -185,7 +136,7 @@ impl<T: Send> Outcome<T> for JobCell<T> {
     }
 
     fn settle_unstarted(&self, error: ExecError) -> bool {
-        let queued = matches!(self.lock().stage, Stage::Queued);
+        let queued = matches!(self.lock().stage, Stage::Queued(()));
         queued && self.settle(Err(error)).is_some()
     }
 

@@ -86,4 +86,5 @@ pub use self::builder::ProcessPoolBuilder;
 pub use self::child::init;
 pub use self::function::{ProcessFn, Registry};
 pub use self::map::Map;
-pub use self::pool::{Finished, ProcessPool};
+pub use self::pool::ProcessPool;
+pub use crate::finished::Finished;

@@ -1,16 +1,14 @@
 //! [`ProcessPool`]: the `concurrent.futures.ProcessPoolExecutor` of the bridge.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ExecError;
+use crate::finished::Finished;
 use crate::handle::Handle;
 use crate::process::builder::ProcessPoolBuilder;
 use crate::process::cell::{Decode, JobCell, StopJob, Task};
@@ -290,9 +288,7 @@ impl ProcessPool {
     /// by dropping its last clone), every job that was to run has run, and every worker
     /// process has exited and been reaped. It does not keep the pool alive.
     pub fn finished(&self) -> Finished {
-        Finished {
-            shared: self.inner.parts.shared.clone(),
-        }
+        Finished::new(self.inner.parts.shared.clone())
     }
 
     /// The most workers taking jobs at once.
@@ -331,26 +327,5 @@ impl fmt::Debug for ProcessPool {
             .field("shut_down", &shut_down)
             .field("broken", &broken)
             .finish()
-    }
-}
-
-/// The future returned by [`ProcessPool::finished`].
-#[must_use = "a future does nothing unless polled"]
-pub struct Finished {
-    /// The pool's shared state, which records the supervisor's exit.
-    shared: Arc<Shared>,
-}
-
-impl Future for Finished {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.shared.poll_finished(cx.waker())
-    }
-}
-
-impl fmt::Debug for Finished {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Finished").finish_non_exhaustive()
     }
 }

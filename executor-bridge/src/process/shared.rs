@@ -10,6 +10,7 @@ use polling::Poller;
 
 use crate::builder::FullQueuePolicy;
 use crate::error::ExecError;
+use crate::finished::FinishSignal;
 use crate::process::cell::{StopJob, Task};
 
 /// A job waiting for a worker.
@@ -97,7 +98,7 @@ pub(crate) struct Inbox {
     blocked: usize,
     /// Whether the supervisor has exited: every worker is reaped.
     finished: bool,
-    /// Wakers of [`Finished`](crate::process::Finished) futures.
+    /// Wakers of [`Finished`](crate::Finished) futures.
     finish_wakers: Vec<Waker>,
 }
 
@@ -251,18 +252,6 @@ impl Shared {
         }
     }
 
-    /// `Ready` once the supervisor has exited; otherwise registers `waker`.
-    pub(crate) fn poll_finished(&self, waker: &Waker) -> Poll<()> {
-        let mut inbox = self.lock();
-        if inbox.finished {
-            return Poll::Ready(());
-        }
-        if !inbox.finish_wakers.iter().any(|w| w.will_wake(waker)) {
-            inbox.finish_wakers.push(waker.clone());
-        }
-        Poll::Pending
-    }
-
     /// Whether the pool accepts no more jobs, and why it stopped starting workers if it did.
     pub(crate) fn status(&self) -> (bool, Option<String>, usize) {
         let inbox = self.lock();
@@ -274,5 +263,18 @@ impl StopJob for Shared {
     fn stop_job(&self, job: u64) {
         self.lock().stops.push(job);
         self.wake_supervisor();
+    }
+}
+
+impl FinishSignal for Shared {
+    fn poll_finished(&self, waker: &Waker) -> Poll<()> {
+        let mut inbox = self.lock();
+        if inbox.finished {
+            return Poll::Ready(());
+        }
+        if !inbox.finish_wakers.iter().any(|w| w.will_wake(waker)) {
+            inbox.finish_wakers.push(waker.clone());
+        }
+        Poll::Pending
     }
 }
