@@ -98,24 +98,32 @@ fn sleep_1ms_latency(c: &mut Criterion) {
 
 /// CPU time (of the whole process, not wall time) per timer when 1,000 tasks sleep 1 to 1,000 µs
 /// each: tokio rounds deadlines to its 1 ms wheel and fires many per wake-up, evloop and smol
-/// fire each at its own deadline.
+/// fire each at its own deadline (evloop also with a 1 ms `timer_slack`, which coalesces them).
 fn timer_spread_cpu(c: &mut Criterion) {
     let mut group = c.benchmark_group("timer_spread_cpu");
     group.sample_size(20);
 
     let rt = evloop::Builder::new().build().unwrap();
     group.bench_function("evloop", |b| {
-        b.iter_custom(|iters| rt.block_on(timer::evloop_spread(iters)))
+        b.iter_custom(|iters| rt.block_on(timer::evloop_spread(iters)).cpu)
+    });
+
+    let rt = evloop::Builder::new()
+        .timer_slack(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    group.bench_function("evloop_slack_1ms", |b| {
+        b.iter_custom(|iters| rt.block_on(timer::evloop_spread(iters)).cpu)
     });
 
     let rt = evloop_bench::tokio_current_thread();
     group.bench_function("tokio", |b| {
-        b.iter_custom(|iters| rt.block_on(timer::tokio_spread(iters)))
+        b.iter_custom(|iters| rt.block_on(timer::tokio_spread(iters)).cpu)
     });
 
     let ex = LocalExecutor::new();
     group.bench_function("smol", |b| {
-        b.iter_custom(|iters| async_io::block_on(ex.run(timer::smol_spread(&ex, iters))))
+        b.iter_custom(|iters| async_io::block_on(ex.run(timer::smol_spread(&ex, iters))).cpu)
     });
     group.finish();
 }

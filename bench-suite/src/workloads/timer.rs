@@ -94,12 +94,23 @@ pub fn spread_delay(i: u64) -> Duration {
     Duration::from_micros(1 + (i * 7_919) % SPREAD)
 }
 
+/// What a run of spread timers cost and how late they fired.
+#[derive(Clone, Copy, Debug)]
+pub struct Spread {
+    /// The CPU time the whole process used meanwhile (not the wall time).
+    pub cpu: Duration,
+    /// The sum over all timers of how late each one's task resumed after its deadline.
+    pub lateness: Duration,
+}
+
 /// Runs `iters` timers, [`SPREAD`] tasks at a time, sleeping 1 to 1,000 µs each (spawned
-/// eagerly, awaited together); returns the CPU time the whole process used meanwhile, not the
-/// wall time: how much work the runtime does per timer when deadlines do not coincide.
+/// eagerly, awaited together; each task returns how late it resumed); returns the CPU time the
+/// whole process used meanwhile, not the wall time (how much work the runtime does per timer
+/// when deadlines do not coincide), and the total lateness.
 macro_rules! spread_rounds {
-    ($iters:expr, |$delay:ident| $spawn_sleep:expr, |$task:ident| $join:expr) => {{
+    ($iters:expr, |$delay:ident| $sleep:expr, |$task:ident| $spawn:expr, |$handle:ident| $join:expr) => {{
         let start = crate::workloads::cpu::process_cpu();
+        let mut lateness = Duration::ZERO;
         let mut left = $iters;
         while left > 0 {
             let n = left.min(SPREAD);
@@ -107,40 +118,51 @@ macro_rules! spread_rounds {
             let tasks: Vec<_> = (0..n)
                 .map(|i| {
                     let $delay = spread_delay(i);
-                    $spawn_sleep
+                    let $task = async move {
+                        let deadline = Instant::now() + $delay;
+                        $sleep;
+                        Instant::now().saturating_duration_since(deadline)
+                    };
+                    $spawn
                 })
                 .collect();
-            for $task in tasks {
-                $join;
+            for $handle in tasks {
+                lateness += $join;
             }
         }
-        crate::workloads::cpu::process_cpu() - start
+        Spread {
+            cpu: crate::workloads::cpu::process_cpu() - start,
+            lateness,
+        }
     }};
 }
 
-/// Spread timers on evloop; returns the process's CPU time.
-pub async fn evloop_spread(iters: u64) -> Duration {
-    spread_rounds!(iters, |delay| evloop::spawn(evloop::sleep(delay)), |task| {
-        task.await.unwrap()
-    })
-}
-
-/// Spread timers on tokio; returns the process's CPU time.
-pub async fn tokio_spread(iters: u64) -> Duration {
+/// Spread timers on evloop (whatever timer slack the running loop was built with).
+pub async fn evloop_spread(iters: u64) -> Spread {
     spread_rounds!(
         iters,
-        |delay| tokio::spawn(tokio::time::sleep(delay)),
-        |task| task.await.unwrap()
+        |delay| evloop::sleep(delay).await,
+        |task| evloop::spawn(task),
+        |handle| handle.await.unwrap()
     )
 }
 
-/// Spread timers on smol, spawning on `ex`; returns the process's CPU time.
-pub async fn smol_spread(ex: &LocalExecutor<'_>, iters: u64) -> Duration {
+/// Spread timers on tokio.
+pub async fn tokio_spread(iters: u64) -> Spread {
     spread_rounds!(
         iters,
-        |delay| ex.spawn(async move {
-            async_io::Timer::after(delay).await;
-        }),
-        |task| task.await
+        |delay| tokio::time::sleep(delay).await,
+        |task| tokio::spawn(task),
+        |handle| handle.await.unwrap()
+    )
+}
+
+/// Spread timers on smol, spawning on `ex`.
+pub async fn smol_spread(ex: &LocalExecutor<'_>, iters: u64) -> Spread {
+    spread_rounds!(
+        iters,
+        |delay| async_io::Timer::after(delay).await,
+        |task| ex.spawn(task),
+        |handle| handle.await
     )
 }

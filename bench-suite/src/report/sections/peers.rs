@@ -19,12 +19,17 @@ use crate::workloads::cpu::{burn_cpu, process_cpu};
 use crate::workloads::peers::{tokio_current_thread, Peer};
 use crate::workloads::{echo, floors, offload, procs, spawn as spawning, timer, wake, yielding};
 
+/// The timer slack of the rows that measure evloop with one.
+const SLACK: Duration = Duration::from_millis(1);
+
 /// The script that measures asyncio, shipped in the crate and written beside the report.
 const ASYNCIO_SCRIPT: &str = include_str!("../../../python/asyncio_peers.py");
 
 /// The three runtimes, built once for the whole section (as criterion does).
 struct Runtimes {
     evloop: evloop::Runtime,
+    /// evloop with a 1 ms timer slack, for the spread-timer rows that say so.
+    evloop_slack: evloop::Runtime,
     tokio: tokio::runtime::Runtime,
     smol: LocalExecutor<'static>,
     /// evloop's process pool (one worker), or why it did not start.
@@ -40,6 +45,9 @@ enum Workload {
     TimerArmCancel,
     TimerFire,
     TimerSpreadCpu,
+    TimerSpreadLateness,
+    TimerSpreadCpuSlack,
+    TimerSpreadLatenessSlack,
     CrossThreadWake,
     EchoRoundTrip,
     EchoThroughput64,
@@ -52,13 +60,16 @@ enum Workload {
 }
 
 impl Workload {
-    const ALL: [Workload; 15] = [
+    const ALL: [Workload; 18] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::YieldWithSockets,
         Workload::TimerArmCancel,
         Workload::TimerFire,
         Workload::TimerSpreadCpu,
+        Workload::TimerSpreadLateness,
+        Workload::TimerSpreadCpuSlack,
+        Workload::TimerSpreadLatenessSlack,
         Workload::CrossThreadWake,
         Workload::EchoRoundTrip,
         Workload::EchoThroughput64,
@@ -97,6 +108,23 @@ impl Workload {
             Workload::TimerSpreadCpu => (
                 "CPU time per timer, 1,000 tasks sleeping 1–1,000 µs each".into(),
                 "ns",
+                Lower,
+            ),
+            Workload::TimerSpreadLateness => (
+                "mean lateness of those timers (how long after its deadline each task resumed)"
+                    .into(),
+                "µs",
+                Lower,
+            ),
+            Workload::TimerSpreadCpuSlack => (
+                "CPU time per spread timer, evloop with `timer_slack(1 ms)` (tokio's wheel has 1 ms slots)"
+                    .into(),
+                "ns",
+                Lower,
+            ),
+            Workload::TimerSpreadLatenessSlack => (
+                "mean lateness of spread timers, evloop with `timer_slack(1 ms)`".into(),
+                "µs",
                 Lower,
             ),
             Workload::CrossThreadWake => (
@@ -158,7 +186,10 @@ impl Workload {
             | Workload::YieldWithSockets
             | Workload::TimerArmCancel
             | Workload::TimerFire
-            | Workload::TimerSpreadCpu => base,
+            | Workload::TimerSpreadCpu
+            | Workload::TimerSpreadLateness
+            | Workload::TimerSpreadCpuSlack
+            | Workload::TimerSpreadLatenessSlack => base,
             Workload::EchoThroughput64 => (base / 1000).max(5),
             _ => (base / 10).max(50),
         }
@@ -252,14 +283,28 @@ fn measure(
         (Workload::TimerFire, Peer::Smol) => {
             per_op(async_io::block_on(ex.run(timer::smol_fire(ex, ops))))
         }
-        (Workload::TimerSpreadCpu, Peer::Evloop) => {
-            per_op(rts.evloop.block_on(timer::evloop_spread(ops)))
-        }
-        (Workload::TimerSpreadCpu, Peer::Tokio) => {
-            per_op(rts.tokio.block_on(timer::tokio_spread(ops)))
-        }
-        (Workload::TimerSpreadCpu, Peer::Smol) => {
-            per_op(async_io::block_on(ex.run(timer::smol_spread(ex, ops))))
+        (
+            Workload::TimerSpreadCpu
+            | Workload::TimerSpreadLateness
+            | Workload::TimerSpreadCpuSlack
+            | Workload::TimerSpreadLatenessSlack,
+            peer,
+        ) => {
+            let spread = match peer {
+                Peer::Evloop
+                    if matches!(w, Workload::TimerSpreadCpu | Workload::TimerSpreadLateness) =>
+                {
+                    rts.evloop.block_on(timer::evloop_spread(ops))
+                }
+                Peer::Evloop => rts.evloop_slack.block_on(timer::evloop_spread(ops)),
+                Peer::Tokio => rts.tokio.block_on(timer::tokio_spread(ops)),
+                Peer::Smol => async_io::block_on(ex.run(timer::smol_spread(ex, ops))),
+            };
+            if matches!(w, Workload::TimerSpreadCpu | Workload::TimerSpreadCpuSlack) {
+                per_op(spread.cpu)
+            } else {
+                per_op_us(spread.lateness)
+            }
         }
         (Workload::CrossThreadWake, peer) => {
             let bell = wake::Bell::default();
@@ -493,6 +538,16 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
             .notes
             .push("asyncio rows skipped: `python3` was not found on this machine.".into());
     }
+    section.notes.push(format!(
+        "Spread-timer rows: rounds of 1,000 tasks, spawned eagerly and awaited together, each \
+         sleeping 1 to 1,000 µs (every delay once, scrambled) and returning how late it resumed; \
+         CPU time of the whole process per timer, and the mean lateness. evloop fires each \
+         timer at its own deadline by default; the rows marked `timer_slack` run the same \
+         workload on an evloop loop built with `Builder::timer_slack({} ms)`, which lets a \
+         timer fire up to that late so that nearby deadlines share a wake-up. tokio and smol \
+         run the same workload again in those rows.",
+        SLACK.as_millis()
+    ));
     section.notes.push(
         "Process-pool row: evloop's pool has one worker started before the run, and awaits \
          `run_in_process` of a registered function that returns its argument; tokio and smol \
@@ -506,6 +561,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     );
     let rts = Runtimes {
         evloop: evloop::Builder::new().build()?,
+        evloop_slack: evloop::Builder::new().timer_slack(SLACK).build()?,
         tokio: tokio_current_thread(),
         smol: LocalExecutor::new(),
         procs: evloop::ProcessPool::builder(procs::registry())
