@@ -44,7 +44,14 @@ fn measure(unit: &str, count: usize, stack: Option<usize>) -> Result<Usage, Sect
     if let Some(s) = &stack_arg {
         args.extend(["--stack", s]);
     }
-    let out = spawn(children::self_command(&args)?)?.finish(Duration::from_secs(120))?;
+    let mut cmd = children::self_command(&args)?;
+    if unit != "threads" {
+        // One malloc arena: a runtime's helper thread (a watchdog, a reactor thread) whose
+        // first allocation falls inside the measurement would otherwise reserve a 64 MiB arena
+        // and count it as the tasks' address space, in some runs and not others.
+        cmd.env("MALLOC_ARENA_MAX", "1");
+    }
+    let out = spawn(cmd)?.finish(Duration::from_secs(120))?;
     let mut fields = out.split_whitespace().map(str::parse::<u64>);
     match (fields.next(), fields.next()) {
         (Some(Ok(resident)), Some(Ok(virtual_size))) => Ok(Usage {
@@ -75,7 +82,10 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     section.notes.push(format!(
         "Tasks: {} tasks per runtime, each written inline as `async {{ sleep(60 s).await }}` \
          (a relaxed increment of a static counter before the sleep tells the parent when all \
-         sleep; it adds no state to the task). Threads: {} threads parked on a barrier, with \
+         sleep; it adds no state to the task); the task children run with \
+         `MALLOC_ARENA_MAX=1`, so that a helper thread's first allocation (evloop's watchdog, \
+         smol's reactor thread) cannot reserve a 64 MiB malloc arena during the measurement and \
+         count it as the tasks' address space. Threads: {} threads parked on a barrier, with \
          Rust's default stack (2 MiB unless `RUST_MIN_STACK` says otherwise) and with a 64 KiB \
          stack. A thread's virtual size includes its share of the C library's per-thread malloc \
          arenas (reserved, up to 8 per CPU), so it falls as the thread count grows. Thread \
