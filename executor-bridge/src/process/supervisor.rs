@@ -910,8 +910,9 @@ impl Supervisor {
                     // thread on the way in.
                     self.publish();
                 }
-                self.shared.jobs_done(1);
                 running.task.complete(payload);
+                // After the outcome: a submitter blocked for room finds this job done.
+                self.shared.jobs_done(1);
             }
             (_, kind) => {
                 let message = format!(
