@@ -10,30 +10,10 @@ use std::time::{Duration, Instant};
 use evloop_bridge::{ExecError, ProcessPool};
 use rustix::process::{kill_process, Pid, Signal};
 use util::procs::{
-    pool, process_exists, registry, CORRUPT, EXIT, HANG_UP, PANIC, PID, PID_FILE_THEN_SLEEP, SEED,
-    SEEDED, SLEEP, SQUARE, WORKER_TEST,
+    pid_file, pool, process_exists, read_pid, registry, CORRUPT, EXIT, HANG_UP, PANIC, PID,
+    PID_FILE_THEN_SLEEP, SEED, SEEDED, SLEEP, SQUARE, WORKER_TEST,
 };
 use util::{eventually, finish, within, PATIENCE};
-
-/// A fresh path in the temporary directory for a job to write its worker's pid to.
-fn pid_file(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("evloop-{name}-{}.pid", std::process::id()))
-}
-
-/// Waits for the pid a job wrote to `path`.
-fn read_pid(path: &std::path::Path) -> u32 {
-    let mut pid = None;
-    assert!(
-        eventually(|| {
-            pid = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|s| s.parse().ok());
-            pid.is_some()
-        }),
-        "the job never wrote its pid"
-    );
-    pid.unwrap()
-}
 
 #[test]
 fn a_worker_killed_mid_job_fails_only_that_job_while_100_others_complete() {

@@ -31,7 +31,8 @@ pub(crate) struct Spawned {
 
 /// Starts `program args` as worker `generation`: stdin from `/dev/null`, stdout shared with
 /// this process (so a function that prints behaves as usual), stderr piped to the pool, and a
-/// socket pair whose child end the worker finds through [`WORKER_ENV`].
+/// socket pair whose child end the worker finds through [`WORKER_ENV`]. With `use_pidfd`, and
+/// where the kernel has them, a pidfd of the process comes with it.
 ///
 /// # Errors
 ///
@@ -42,6 +43,7 @@ pub(crate) fn spawn(
     args: &[OsString],
     max_frame: usize,
     generation: u64,
+    use_pidfd: bool,
 ) -> io::Result<Spawned> {
     // Close-on-exec on both ends: no other process started meanwhile by another thread can
     // inherit them. The worker's end loses the flag only in the worker, after the fork.
@@ -86,10 +88,10 @@ pub(crate) fn spawn(
     let flags = rustix::fs::fcntl_getfl(&stderr)?;
     rustix::fs::fcntl_setfl(&stderr, flags | rustix::fs::OFlags::NONBLOCK)?;
     let pid = Pid::from_child(&child);
-    let pidfd = match rustix::process::pidfd_open(pid, PidfdFlags::empty()) {
-        Ok(pidfd) => Some(pidfd),
-        Err(rustix::io::Errno::NOSYS) => None,
-        Err(error) => {
+    let pidfd = match use_pidfd.then(|| rustix::process::pidfd_open(pid, PidfdFlags::empty())) {
+        None | Some(Err(rustix::io::Errno::NOSYS)) => None,
+        Some(Ok(pidfd)) => Some(pidfd),
+        Some(Err(error)) => {
             let _ = child.kill();
             let _ = child.wait();
             return Err(error.into());

@@ -74,6 +74,8 @@ pub(crate) struct Config {
     pub(crate) stderr_tail: usize,
     /// Whether workers' stderr is copied to this process's stderr.
     pub(crate) forward_stderr: bool,
+    /// Whether workers are watched through pidfds (where the kernel has them).
+    pub(crate) pidfd: bool,
 }
 
 /// A job running on a worker.
@@ -574,6 +576,7 @@ impl Supervisor {
             &self.config.args,
             self.config.max_frame,
             generation,
+            self.config.pidfd,
         );
         let spawned = match spawned {
             Ok(spawned) => spawned,

@@ -168,3 +168,23 @@ pub const SPIN: ProcessFn<u64, u64> = ProcessFn::new("spin", |ms| {
 pub fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
+
+/// A fresh path in the temporary directory for a job to write its worker's pid to.
+pub fn pid_file(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("evloop-{name}-{}.pid", std::process::id()))
+}
+
+/// Waits for the pid a job wrote to `path`.
+pub fn read_pid(path: &std::path::Path) -> u32 {
+    let mut pid = None;
+    assert!(
+        super::eventually(|| {
+            pid = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|s| s.parse().ok());
+            pid.is_some()
+        }),
+        "the job never wrote its pid"
+    );
+    pid.unwrap()
+}

@@ -1,0 +1,98 @@
+//! Supervision without pidfds, as on kernels before Linux 5.3 (`ProcessPoolBuilder::pidfd(false)`):
+//! a worker's death is seen at the end of its channel, and jobs get the same outcomes as with
+//! pidfds; every worker is reaped.
+
+mod util;
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use evloop_bridge::ExecError;
+use rustix::process::{kill_process, Pid, Signal};
+use util::procs::{
+    pid_file, pool, process_exists, read_pid, PID, PID_FILE_THEN_SLEEP, SLEEP, SQUARE,
+};
+use util::{finish, within, PATIENCE};
+
+#[test]
+fn without_pidfds_a_killed_worker_fails_only_its_job_and_is_reaped_and_replaced() {
+    let pool = pool().pidfd(false).max_workers(2).build().unwrap();
+    let path = pid_file("nopidfd-kill");
+    let _ = std::fs::remove_file(&path);
+    let victim = pool.submit(
+        &PID_FILE_THEN_SLEEP,
+        (path.to_string_lossy().into_owned(), 60_000),
+    );
+    let others: Vec<_> = (0..50u64).map(|x| pool.submit(&SQUARE, x)).collect();
+    let pid = read_pid(&path);
+    kill_process(Pid::from_raw(pid as i32).unwrap(), Signal::KILL).unwrap();
+    match finish(victim) {
+        Err(ExecError::WorkerDied {
+            pid: died, signal, ..
+        }) => {
+            assert_eq!(died, pid);
+            assert_eq!(signal, Some(9));
+        }
+        other => panic!("expected WorkerDied, got {other:?}"),
+    }
+    for (x, handle) in (0..50u64).zip(others) {
+        assert_eq!(finish(handle), Ok(x * x));
+    }
+    assert!(!process_exists(pid), "the killed worker was not reaped");
+    // Back at full strength: two jobs run at once on two live workers.
+    let both = [pool.submit(&SLEEP, 200), pool.submit(&SLEEP, 200)];
+    let pids: HashSet<_> = both.map(|h| finish(h).unwrap()).into_iter().collect();
+    assert_eq!(pids.len(), 2);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn without_pidfds_cancelling_a_running_job_kills_its_worker_at_once() {
+    let pool = pool().pidfd(false).max_workers(1).build().unwrap();
+    let path = pid_file("nopidfd-cancel");
+    let _ = std::fs::remove_file(&path);
+    let long = pool.submit(
+        &PID_FILE_THEN_SLEEP,
+        (path.to_string_lossy().into_owned(), 10_000),
+    );
+    let pid = read_pid(&path);
+    let start = Instant::now();
+    assert!(long.cancel());
+    assert_eq!(finish(long), Err(ExecError::Cancelled));
+    let next = finish(pool.submit(&PID, ())).unwrap();
+    assert!(start.elapsed() < PATIENCE / 2);
+    assert_ne!(next, pid, "the cancelled job's worker ran the next job");
+    assert!(
+        within("the cancelled worker's reaping", move || {
+            util::eventually(|| !process_exists(pid))
+        }),
+        "the cancelled worker survives"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn without_pidfds_retired_and_shut_down_workers_are_reaped_and_no_job_is_lost() {
+    let pool = pool()
+        .pidfd(false)
+        .max_workers(1)
+        .max_tasks_per_child(Some(3))
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = (0..9)
+        .map(|_| pool.submit(&PID, ()))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| finish(h).unwrap())
+        .collect();
+    let distinct: HashSet<_> = pids.iter().copied().collect();
+    assert_eq!(distinct.len(), 3, "each worker serves 3 jobs: {pids:?}");
+    let finished = pool.finished();
+    drop(pool);
+    within("the pool's end", move || {
+        futures_lite::future::block_on(finished)
+    });
+    for pid in distinct {
+        assert!(!process_exists(pid), "worker {pid} survives the pool");
+    }
+}
