@@ -8,47 +8,16 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use evloop_bridge::{ExecError, ProcessPool};
-use rustix::process::{kill_process, Pid, Signal};
 use util::procs::{
-    pid_file, pool, process_exists, read_pid, registry, CORRUPT, EXIT, HANG_UP, PANIC, PID,
-    PID_FILE_THEN_SLEEP, SEED, SEEDED, SLEEP, SQUARE, WORKER_TEST,
+    kill_a_worker_mid_job, pid_file, pool, process_exists, read_pid, registry, CORRUPT, EXIT,
+    HANG_UP, PANIC, PID, PID_FILE_THEN_SLEEP, SEED, SEEDED, SLEEP, SQUARE, WORKER_TEST,
 };
-use util::{eventually, finish, within, PATIENCE};
+use util::{eventually, finish, within};
 
 #[test]
 fn a_worker_killed_mid_job_fails_only_that_job_while_100_others_complete() {
     let pool = pool().max_workers(2).build().unwrap();
-    let path = pid_file("sigkill");
-    let _ = std::fs::remove_file(&path);
-    let victim = pool.submit(
-        &PID_FILE_THEN_SLEEP,
-        (path.to_string_lossy().into_owned(), 60_000),
-    );
-    let others: Vec<_> = (0..100u64).map(|x| pool.submit(&SQUARE, x)).collect();
-    let pid = read_pid(&path);
-    kill_process(Pid::from_raw(pid as i32).unwrap(), Signal::KILL).unwrap();
-    let error = finish(victim).unwrap_err();
-    match &error {
-        ExecError::WorkerDied {
-            pid: died, signal, ..
-        } => {
-            assert_eq!(*died, pid);
-            assert_eq!(*signal, Some(9), "{error}");
-        }
-        other => panic!("expected WorkerDied, got {other:?}"),
-    }
-    assert!(error.to_string().contains("SIGKILL"), "{error}");
-    for (x, handle) in (0..100u64).zip(others) {
-        assert_eq!(finish(handle), Ok(x * x));
-    }
-    // The pool is back at full strength: two jobs run at the same time again.
-    let start = Instant::now();
-    let both = [pool.submit(&SLEEP, 300), pool.submit(&SLEEP, 300)];
-    let pids: HashSet<_> = both.map(|h| finish(h).unwrap()).into_iter().collect();
-    assert_eq!(pids.len(), 2);
-    assert!(!pids.contains(&pid));
-    assert!(start.elapsed() < PATIENCE);
-    let _ = std::fs::remove_file(&path);
+    kill_a_worker_mid_job(&pool, "sigkill", 100);
 }
 
 #[test]

@@ -8,42 +8,16 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use evloop_bridge::ExecError;
-use rustix::process::{kill_process, Pid, Signal};
 use util::procs::{
-    pid_file, pool, process_exists, read_pid, PID, PID_FILE_THEN_SLEEP, SLEEP, SQUARE,
+    kill_a_worker_mid_job, pid_file, pool, process_exists, read_pid, PID, PID_FILE_THEN_SLEEP,
 };
 use util::{finish, within, PATIENCE};
 
 #[test]
 fn without_pidfds_a_killed_worker_fails_only_its_job_and_is_reaped_and_replaced() {
     let pool = pool().pidfd(false).max_workers(2).build().unwrap();
-    let path = pid_file("nopidfd-kill");
-    let _ = std::fs::remove_file(&path);
-    let victim = pool.submit(
-        &PID_FILE_THEN_SLEEP,
-        (path.to_string_lossy().into_owned(), 60_000),
-    );
-    let others: Vec<_> = (0..50u64).map(|x| pool.submit(&SQUARE, x)).collect();
-    let pid = read_pid(&path);
-    kill_process(Pid::from_raw(pid as i32).unwrap(), Signal::KILL).unwrap();
-    match finish(victim) {
-        Err(ExecError::WorkerDied {
-            pid: died, signal, ..
-        }) => {
-            assert_eq!(died, pid);
-            assert_eq!(signal, Some(9));
-        }
-        other => panic!("expected WorkerDied, got {other:?}"),
-    }
-    for (x, handle) in (0..50u64).zip(others) {
-        assert_eq!(finish(handle), Ok(x * x));
-    }
+    let pid = kill_a_worker_mid_job(&pool, "nopidfd-kill", 50);
     assert!(!process_exists(pid), "the killed worker was not reaped");
-    // Back at full strength: two jobs run at once on two live workers.
-    let both = [pool.submit(&SLEEP, 200), pool.submit(&SLEEP, 200)];
-    let pids: HashSet<_> = both.map(|h| finish(h).unwrap()).into_iter().collect();
-    assert_eq!(pids.len(), 2);
-    let _ = std::fs::remove_file(&path);
 }
 
 #[test]

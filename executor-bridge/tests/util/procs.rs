@@ -188,3 +188,48 @@ pub fn read_pid(path: &std::path::Path) -> u32 {
     );
     pid.unwrap()
 }
+
+/// Kills, with `SIGKILL`, the worker of a long job while `others` quick jobs are in flight on
+/// a pool of two workers, and checks what a user relies on: only the long job fails, with
+/// `WorkerDied` naming the pid and the signal; every other job completes; the pool is back at
+/// two workers, neither of them the dead one. Returns the dead worker's pid.
+pub fn kill_a_worker_mid_job(pool: &ProcessPool, name: &str, others: u64) -> u32 {
+    use evloop_bridge::ExecError;
+    use rustix::process::{kill_process, Pid, Signal};
+
+    let path = pid_file(name);
+    let _ = std::fs::remove_file(&path);
+    let victim = pool.submit(
+        &PID_FILE_THEN_SLEEP,
+        (path.to_string_lossy().into_owned(), 60_000),
+    );
+    let quick: Vec<_> = (0..others).map(|x| pool.submit(&SQUARE, x)).collect();
+    let pid = read_pid(&path);
+    kill_process(Pid::from_raw(pid as i32).unwrap(), Signal::KILL).unwrap();
+    let error = super::finish(victim).unwrap_err();
+    match &error {
+        ExecError::WorkerDied {
+            pid: died, signal, ..
+        } => {
+            assert_eq!(*died, pid);
+            assert_eq!(*signal, Some(9), "{error}");
+        }
+        other => panic!("expected WorkerDied, got {other:?}"),
+    }
+    assert!(error.to_string().contains("SIGKILL"), "{error}");
+    for (x, handle) in (0..others).zip(quick) {
+        assert_eq!(super::finish(handle), Ok(x * x));
+    }
+    // Back at full strength: two jobs run at the same time again, on live workers.
+    let start = Instant::now();
+    let both = [pool.submit(&SLEEP, 300), pool.submit(&SLEEP, 300)];
+    let pids: std::collections::HashSet<_> = both
+        .map(|h| super::finish(h).unwrap())
+        .into_iter()
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert!(!pids.contains(&pid));
+    assert!(start.elapsed() < super::PATIENCE);
+    let _ = std::fs::remove_file(&path);
+    pid
+}
