@@ -222,10 +222,11 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
             let lab = Lab::find(lab)?;
             let from = lab.dir().join(lab.file_name(Program::Starter));
             let to = lab.dir().join(lab.file_name(Program::Yours));
-            std::fs::copy(&from, &to).map_err(|e| LabError::Io {
-                what: format!("copy {} over {}", from.display(), to.display()),
-                source: e,
-            })?;
+            std::fs::copy(&from, &to).map_err(LabError::io(format!(
+                "copy {} over {}",
+                from.display(),
+                to.display()
+            )))?;
             println!(
                 "lab {}: {} is the starter again",
                 lab.number,

@@ -29,14 +29,7 @@ struct Outcome {
 ///
 /// The runtime could not be built.
 pub fn run() -> Result<(), LabError> {
-    let rt = evloop::Builder::new()
-        .name("lab02")
-        .trace_cycles(true)
-        .build()
-        .map_err(|source| LabError::Io {
-            what: "build the event loop".into(),
-            source,
-        })?;
+    let rt = process::build_loop(evloop::Builder::new().name("lab02").trace_cycles(true))?;
     let seen = rt.block_on(super::lab02_program::main());
     process::print_result(&Outcome {
         order: seen.order.join(" "),
@@ -68,10 +61,10 @@ fn parse_answers(text: &str) -> BTreeMap<String, String> {
 /// The answers file cannot be read, or the program does not finish.
 pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabError> {
     let path = lab.dir().join(lab.file_name(program));
-    let text = std::fs::read_to_string(&path).map_err(|e| LabError::Io {
-        what: format!("read the answers in {}", path.display()),
-        source: e,
-    })?;
+    let text = std::fs::read_to_string(&path).map_err(LabError::io(format!(
+        "read the answers in {}",
+        path.display()
+    )))?;
     let answers = parse_answers(&text);
     let mut child = process::start(lab, Program::Yours, quick, &[])?;
     let actual: Outcome = child.result(Duration::from_secs(60))?;

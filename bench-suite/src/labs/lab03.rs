@@ -46,21 +46,19 @@ pub mod disk {
 ///
 /// A runtime or listener that cannot be created.
 pub fn run(program: Program, dir: Option<PathBuf>) -> Result<(), LabError> {
-    let io_err = |what: &str| {
-        let what = what.to_owned();
-        move |source| LabError::Io { what, source }
-    };
     let dir = dir.unwrap_or_else(std::env::temp_dir);
-    let rt = evloop::Builder::new()
-        .name("lab03")
-        .slow_poll_threshold(Duration::from_millis(50))
-        .build()
-        .map_err(io_err("build the event loop"))?;
+    let rt = process::build_loop(
+        evloop::Builder::new()
+            .name("lab03")
+            .slow_poll_threshold(Duration::from_millis(50)),
+    )?;
     rt.block_on(async move {
         let listener = evloop::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(io_err("listen on loopback"))?;
-        let addr = listener.local_addr().map_err(io_err("read the address"))?;
+            .map_err(LabError::io("listen on loopback"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(LabError::io("read the address"))?;
         println!("listening {addr}");
         match program {
             Program::Yours => super::lab03_yours::serve(listener, dir).await,
@@ -194,10 +192,7 @@ fn measure(lab: Lab, program: Program, seconds: f64) -> Result<Load, LabError> {
         program.name()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| LabError::Io {
-        what: format!("create {}", dir.display()),
-        source: e,
-    })?;
+    std::fs::create_dir_all(&dir).map_err(LabError::io(format!("create {}", dir.display())))?;
     let dir_arg = dir.to_string_lossy().into_owned();
     let mut server = process::start(lab, program, false, &["--dir", &dir_arg])?;
     let addr_line = server.line("listening ", Duration::from_secs(30))?;

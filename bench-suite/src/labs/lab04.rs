@@ -94,22 +94,13 @@ struct Outcome {
 ///
 /// The service or the runtime could not be started.
 pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
-    let io_err = |what: &'static str| {
-        move |source| LabError::Io {
-            what: what.into(),
-            source,
-        }
-    };
-    let addr = start_service().map_err(io_err("start the quote service"))?;
+    let addr = start_service().map_err(LabError::io("start the quote service"))?;
     let symbols: Vec<String> = ["ACME", "INITECH", "GLOBEX", "UMBRELLA", "HOOLI", "STARK"]
         .iter()
         .take(if quick { 4 } else { 6 })
         .map(|s| s.to_string())
         .collect();
-    let rt = evloop::Builder::new()
-        .name("lab04")
-        .build()
-        .map_err(io_err("build the event loop"))?;
+    let rt = process::build_loop(evloop::Builder::new().name("lab04"))?;
     let outcome = rt.block_on(async move {
         let heartbeat = Heartbeat::spawn(BEAT);
         evloop::yield_now().await;

@@ -62,10 +62,8 @@ pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
         .max_workers(workers)
         .prestart(true)
         .build()
-        .map_err(|e| LabError::Io {
-            what: "start the process pool".into(),
-            source: std::io::Error::other(e),
-        })?;
+        .map_err(std::io::Error::other)
+        .map_err(LabError::io("start the process pool"))?;
     let rounds = if quick { 1 } else { 2 };
     let (limits, expected): (Vec<u64>, Vec<u64>) = LIMITS
         .iter()
@@ -73,15 +71,7 @@ pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
         .take(LIMITS.len() * rounds)
         .copied()
         .unzip();
-    let rt = evloop::Builder::new()
-        .name("lab05")
-        .slow_poll_reports(false)
-        .stall_watchdog(false)
-        .build()
-        .map_err(|source| LabError::Io {
-            what: "build the event loop".into(),
-            source,
-        })?;
+    let rt = process::quiet_loop("lab05")?;
     let outcome = rt.block_on(async {
         let heartbeat = Heartbeat::spawn(BEAT);
         evloop::yield_now().await;

@@ -149,15 +149,7 @@ pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
             super::lab06_solution::WHY,
         ),
     };
-    let rt = evloop::Builder::new()
-        .name("lab06")
-        .slow_poll_reports(false)
-        .stall_watchdog(false)
-        .build()
-        .map_err(|source| LabError::Io {
-            what: "build the event loop".into(),
-            source,
-        })?;
+    let rt = process::quiet_loop("lab06")?;
     let (mut base_cpu, mut base_worst) = (Duration::MAX, Duration::MAX);
     let mut best = Run {
         cpu: Duration::MAX,

@@ -24,6 +24,32 @@ pub fn print_result<T: serde::Serialize>(result: &T) {
     );
 }
 
+/// Builds the event loop a lab program runs on.
+///
+/// # Errors
+///
+/// [`LabError::Io`] if the OS refuses its poller.
+pub fn build_loop(builder: evloop::Builder) -> Result<evloop::Runtime, LabError> {
+    builder
+        .build()
+        .map_err(LabError::io("build the event loop"))
+}
+
+/// The loop of a lab that measures a heartbeat's lateness: no slow-poll report and no
+/// watchdog, whose output and work would land in the measurement.
+///
+/// # Errors
+///
+/// [`LabError::Io`] if the OS refuses its poller.
+pub fn quiet_loop(name: &str) -> Result<evloop::Runtime, LabError> {
+    build_loop(
+        evloop::Builder::new()
+            .name(name)
+            .slow_poll_reports(false)
+            .stall_watchdog(false),
+    )
+}
+
 /// A lab program running in a child process; killed when dropped.
 #[derive(Debug)]
 pub struct Running {
@@ -45,10 +71,7 @@ pub struct Running {
 ///
 /// [`LabError::Io`] if this binary cannot be started again.
 pub fn start(lab: Lab, program: Program, quick: bool, extra: &[&str]) -> Result<Running, LabError> {
-    let exe = std::env::current_exe().map_err(|e| LabError::Io {
-        what: "find the evloop-bench executable".into(),
-        source: e,
-    })?;
+    let exe = std::env::current_exe().map_err(LabError::io("find the evloop-bench executable"))?;
     let mut cmd = Command::new(exe);
     cmd.args([
         "lab",
@@ -68,10 +91,9 @@ pub fn start(lab: Lab, program: Program, quick: bool, extra: &[&str]) -> Result<
         Program::Yours => format!("your program for lab {}", lab.number),
         other => format!("the {} of lab {}", other.name(), lab.number),
     };
-    let mut child = cmd.spawn().map_err(|e| LabError::Io {
-        what: format!("start {label}"),
-        source: e,
-    })?;
+    let mut child = cmd
+        .spawn()
+        .map_err(LabError::io(format!("start {label}")))?;
     let (tx, stdout) = mpsc::channel();
     let out = child.stdout.take().expect("stdout is piped");
     let err = child.stderr.take().expect("stderr is piped");

@@ -75,6 +75,14 @@ pub enum LabError {
     },
 }
 
+impl LabError {
+    /// For `map_err`: the OS error of the step that `what` describes ("build the event loop").
+    pub fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> LabError {
+        let what = what.into();
+        move |source| LabError::Io { what, source }
+    }
+}
+
 impl fmt::Display for LabError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

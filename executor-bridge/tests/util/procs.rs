@@ -87,9 +87,8 @@ pub const PRINT: ProcessFn<String, String> = ProcessFn::new("print", |text| {
 /// Exits the worker with the code.
 pub const EXIT: ProcessFn<i32, ()> = ProcessFn::new("exit", |code| std::process::exit(code));
 
-/// Writes a frame header announcing 4 GiB on every Unix socket of the worker (its channel),
-/// as a stray write by a buggy library would.
-pub const CORRUPT: ProcessFn<(), ()> = ProcessFn::new("corrupt", |()| {
+/// Calls `f` with every socket this process has open (in a worker: its channel to the pool).
+fn each_socket(mut f: impl FnMut(std::os::fd::BorrowedFd<'_>)) {
     for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
         let entry = entry.unwrap();
         let target = std::fs::read_link(entry.path()).unwrap_or_default();
@@ -98,29 +97,26 @@ pub const CORRUPT: ProcessFn<(), ()> = ProcessFn::new("corrupt", |()| {
         };
         if target.to_string_lossy().starts_with("socket:") {
             // SAFETY: `fd` is listed in /proc/self/fd as a socket, so it is open; it is only
-            // borrowed for this write.
-            let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-            let _ = rustix::io::write(socket, &[0xff, 0xff, 0xff, 0xff, 3]);
+            // borrowed for this call of `f`.
+            f(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) });
         }
     }
+}
+
+/// Writes a frame header announcing 4 GiB on every Unix socket of the worker (its channel),
+/// as a stray write by a buggy library would.
+pub const CORRUPT: ProcessFn<(), ()> = ProcessFn::new("corrupt", |()| {
+    each_socket(|socket| {
+        let _ = rustix::io::write(socket, &[0xff, 0xff, 0xff, 0xff, 3]);
+    });
 });
 
 /// Shuts down every Unix socket of the worker (its channel), then sleeps for a minute: a
 /// worker that hangs up on the pool but does not exit.
 pub const HANG_UP: ProcessFn<(), ()> = ProcessFn::new("hang_up", |()| {
-    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
-        let entry = entry.unwrap();
-        let target = std::fs::read_link(entry.path()).unwrap_or_default();
-        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if target.to_string_lossy().starts_with("socket:") {
-            // SAFETY: `fd` is listed in /proc/self/fd as a socket, so it is open; it is only
-            // borrowed for this call.
-            let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-            let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Both);
-        }
-    }
+    each_socket(|socket| {
+        let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Both);
+    });
     std::thread::sleep(Duration::from_secs(60));
 });
 
