@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -60,27 +61,33 @@ pin_project! {
         core: Rc<Core>,
         // This task's metadata, in the same allocation as this future.
         meta: &'a TaskMeta,
-        // The user's future; `None` once dropped.
+        // The user's future, dropped in place by this harness's destructor (not an
+        // `Option`, whose tag would add 8 bytes to most tasks).
         #[pin]
-        future: Option<F>,
+        future: ManuallyDrop<F>,
     }
 
     impl<'a, F> PinnedDrop for TaskFuture<'a, F> {
         fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
+            let this = this.project();
             let core = &*this.core;
             let meta = *this.meta;
             // Drop the future in place, reporting (rather than propagating) a panic in its
             // destructor: it would otherwise unwind through the loop.
-            if this.future.is_some() {
-                let dropped = panic::catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
-                if let Err(payload) = dropped {
-                    report::warn(format_args!(
-                        "{} panicked while being dropped: {}",
-                        TaskLabel::new(meta, core.task_name(meta.id)),
-                        panic_message(payload.as_ref())
-                    ));
-                }
+            // SAFETY: the future is not moved: it is dropped in place, which the pinning
+            // guarantee allows.
+            let future = unsafe { this.future.get_unchecked_mut() };
+            // SAFETY: the future is dropped here only, once, as the harness itself is dropped;
+            // nothing uses it afterwards.
+            let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+                ManuallyDrop::drop(future)
+            }));
+            if let Err(payload) = dropped {
+                report::warn(format_args!(
+                    "{} panicked while being dropped: {}",
+                    TaskLabel::new(meta, core.task_name(meta.id)),
+                    panic_message(payload.as_ref())
+                ));
             }
             core.task_dropped(meta);
         }
@@ -93,7 +100,7 @@ impl<'a, F> TaskFuture<'a, F> {
         TaskFuture {
             core,
             meta,
-            future: Some(future),
+            future: ManuallyDrop::new(future),
         }
     }
 }
@@ -104,10 +111,9 @@ impl<F: Future> Future for TaskFuture<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let meta = *this.meta;
-        let future = this
-            .future
-            .as_pin_mut()
-            .expect("evloop task polled after its future was dropped");
+        // SAFETY: a structural projection: `ManuallyDrop` holds its value inline, and it is
+        // never moved out (only dropped in place, by the harness's destructor).
+        let future = unsafe { this.future.map_unchecked_mut(|f| &mut **f) };
         match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => {
                 if !meta.state().is_waiting() {

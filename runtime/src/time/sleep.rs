@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::scheduler::budget;
 use crate::scheduler::context::with_core;
-use crate::time::timers::Timers;
+use crate::time::timers::{self, TimerKey, Timers};
 
 /// Waits until `duration` has elapsed: the `asyncio.sleep()` equivalent.
 ///
@@ -47,7 +47,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// The returned future panics if it is polled outside an evloop event loop.
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
-        deadline,
+        deadline: timers::nanos(deadline),
         state: SleepState::Idle(Phase::NotPolled),
     }
 }
@@ -67,22 +67,23 @@ pub(crate) fn far_future() -> Instant {
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Sleep {
-    /// When the sleep ends.
-    deadline: Instant,
-    /// Where the timer is in the loop's timer map.
+    /// When the sleep ends, in nanoseconds since the process's time origin (8 bytes instead of
+    /// an `Instant`'s 16: with the state, a `Sleep` takes 24 bytes of its task).
+    deadline: u64,
+    /// Where the timer is in the loop's timers.
     state: SleepState,
 }
 
 /// Where a [`Sleep`] is. Two variants, so that the phases share the space of the registration
 /// (16 bytes instead of 24): every byte counts in a sleeping task.
 enum SleepState {
-    /// In the timer map of `timers` under `(deadline, id)`.
-    Registered { timers: Rc<Timers>, id: u64 },
-    /// Not in the timer map.
+    /// Pending in `timers` under `key`.
+    Registered { timers: Rc<Timers>, key: TimerKey },
+    /// Not in the loop's timers.
     Idle(Phase),
 }
 
-/// The phases of a [`Sleep`] that is not in the timer map.
+/// The phases of a [`Sleep`] that is not in the loop's timers.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Not polled yet (or [`Sleep::reset`]).
@@ -95,8 +96,11 @@ enum Phase {
 
 impl Sleep {
     /// When this sleep ends.
+    ///
+    /// A deadline more than a year before the process first created one (so long past) is
+    /// reported as that year's start.
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        timers::instant(self.deadline)
     }
 
     /// Whether the deadline has been reached (as seen by this future's last poll).
@@ -107,13 +111,13 @@ impl Sleep {
     /// Moves the deadline, whether or not this sleep already completed.
     pub fn reset(&mut self, deadline: Instant) {
         self.deregister();
-        self.deadline = deadline;
+        self.deadline = timers::nanos(deadline);
         self.state = SleepState::Idle(Phase::NotPolled);
     }
 
     fn deregister(&mut self) {
-        if let SleepState::Registered { timers, id } = &self.state {
-            timers.remove(self.deadline, *id);
+        if let SleepState::Registered { timers, key } = &self.state {
+            timers.remove(*key, self.deadline);
         }
     }
 }
@@ -130,25 +134,25 @@ impl Future for Sleep {
                 this.state = SleepState::Idle(Phase::Done);
                 return Poll::Ready(());
             }
-            SleepState::Registered { timers, id } => {
-                // Timers fire in step 3 of the cycle, which removes them from the map.
+            SleepState::Registered { timers, key } => {
+                // Timers fire in step 3 of the cycle, which removes them from the wheel.
                 if timers.has_fired(this.deadline) {
                     this.state = SleepState::Idle(Phase::Done);
                     return budget::ready_or_yield(cx, Poll::Ready(()));
                 }
-                timers.update_waker(this.deadline, *id, cx.waker());
+                timers.update_waker(*key, this.deadline, cx.waker());
                 return Poll::Pending;
             }
             SleepState::Idle(Phase::NotPolled) => {}
         }
         let timers = with_core("evloop::sleep", |core| core.timers().clone());
-        if Instant::now() >= this.deadline {
+        if timers::nanos(Instant::now()) >= this.deadline {
             // Already due: yield for one cycle, as `asyncio.sleep(0)` does.
             this.state = SleepState::Idle(Phase::Yielded);
             cx.waker().wake_by_ref();
         } else {
-            let id = timers.insert(this.deadline, cx.waker().clone());
-            this.state = SleepState::Registered { timers, id };
+            let key = timers.insert(this.deadline, cx.waker().clone());
+            this.state = SleepState::Registered { timers, key };
         }
         Poll::Pending
     }
@@ -163,7 +167,7 @@ impl Drop for Sleep {
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")
-            .field("deadline", &self.deadline)
+            .field("deadline", &self.deadline())
             .field("elapsed", &self.is_elapsed())
             .finish()
     }

@@ -1,121 +1,416 @@
-//! [`Timers`]: the pending timers of one loop, in deadline order.
+//! [`Timers`]: the pending timers of one loop, in a hierarchical timing wheel.
 //!
-//! All pending timers of a loop live in one ordered map keyed by `(deadline, id)`: the first key
-//! is the nearest deadline, which bounds how long step 2 of the cycle may wait in the poller.
-//! A timer is inserted on the first poll of its future and removed when it fires or when the
-//! future is dropped, so cancelled timers never linger. Deadlines are passed to the poller with
-//! nanosecond precision (no rounding up to whole milliseconds).
+//! Deadlines are nanoseconds since the process's time origin ([`nanos`]). The wheel has
+//! [`LEVELS`] levels of 64 slots: a slot of level `L` spans 64^`L` ns, so level 0 holds timers
+//! due within 64 ns of the wheel's position (one slot per nanosecond), level 3 within 16.7 ms,
+//! and level 10 the rest of the 64-bit range. A timer sits at the level of the highest base-64
+//! digit in which its deadline differs from the wheel's position; when the position reaches
+//! a slot of a higher level, the slot's timers move down ("cascade") to where they now belong,
+//! and a timer fires when the slot of its exact deadline is reached. Inserting and removing a
+//! timer cost a few array writes, whatever the number of timers.
+//!
+//! Timers live in a slab of 32-byte entries, allocated in pages, and a slot is a doubly linked
+//! list of slab indices, so a pending timer costs 32 bytes and no allocation of its own. A timer
+//! is inserted on the first poll of its future and removed when it fires or when the future is
+//! dropped: cancelled timers never linger. Timers with equal deadlines fire in the order they
+//! were inserted (a slot's list is first in, first out, and cascading keeps the order).
+//!
+//! Precision: the deadline the loop waits for is exact (to the nanosecond) when the nearest
+//! timer is at most 262 µs beyond a level-3 slot boundary away; further out, the loop may wake up
+//! at the start of the slot that holds the nearest timer (never after the timer's deadline),
+//! move that slot down, and wait again: a timer due in a minute costs at most three such early
+//! wake-ups, shared by every timer of the same slot.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+/// Levels of the wheel: 6 bits of the deadline each, 66 bits in all.
+const LEVELS: usize = 11;
+/// Slots per level.
+const SLOTS: usize = 64;
+/// Bits of a deadline per level.
+const BITS: u32 = 6;
+/// The levels (0 to 3, slots of at most 262 µs) whose nearest timer is found exactly, by
+/// walking its slot; above them the loop waits for the slot's start.
+const EXACT_LEVELS: usize = 4;
+/// The end of a list; a slab index that no entry has.
+const NIL: u32 = u32::MAX;
+/// Entries per page of the slab (8 KiB pages).
+const PAGE: usize = 256;
+
+/// The instant deadlines are counted from: a year before the process first asked for one (or
+/// as far back as the platform's clock goes), so that past instants the program may still hold
+/// keep their value.
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(|| {
+        let now = Instant::now();
+        [86400 * 365, 86400, 60]
+            .into_iter()
+            .find_map(|secs| now.checked_sub(Duration::from_secs(secs)))
+            .unwrap_or(now)
+    })
+}
+
+/// `instant` as nanoseconds since the process's time origin, saturating: an instant before the
+/// origin is 0, one more than 584 years after it is `u64::MAX`.
+#[inline]
+pub(crate) fn nanos(instant: Instant) -> u64 {
+    let since = instant.saturating_duration_since(origin()).as_nanos();
+    u64::try_from(since).unwrap_or(u64::MAX)
+}
+
+/// The instant `nanos` nanoseconds after the process's time origin.
+#[inline]
+pub(crate) fn instant(nanos: u64) -> Instant {
+    origin() + Duration::from_nanos(nanos)
+}
+
+/// Where a pending timer is: its index in the slab. Valid until the timer fires or is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimerKey(
+    /// The slab index.
+    u32,
+);
+
 /// The pending timers of one loop. Loop thread only.
 pub(crate) struct Timers {
-    /// Pending timers by `(deadline, id)`, the deadline in nanoseconds since `epoch`: a 16-byte
-    /// key instead of 24 for `(Instant, u64)`, which makes the map about a quarter smaller.
-    /// The id makes equal deadlines distinct keys and keeps them in creation order.
-    map: RefCell<BTreeMap<(u64, u64), Waker>>,
-    /// The instant deadlines are counted from: when the loop was created.
-    epoch: Instant,
-    /// Every timer with a deadline up to this (nanoseconds since `epoch`) has fired and left the
-    /// map: a `Sleep` compares its deadline with it instead of reading the clock.
-    fired_up_to: Cell<u64>,
-    /// Id given to the next timer.
-    next_id: Cell<u64>,
+    /// The wheel and its slab.
+    wheel: RefCell<Wheel>,
+    /// The wheel's position: every timer with a deadline up to this (nanoseconds since the
+    /// origin) has fired and left the wheel, and every timer in it is due later. A `Sleep`
+    /// compares its deadline with it instead of reading the clock. `u64::MAX` once the loop
+    /// has closed.
+    elapsed: Cell<u64>,
+}
+
+/// The state behind [`Timers`]'s `RefCell`.
+struct Wheel {
+    /// The slab: pages of [`PAGE`] entries, entry `i` at `pages[i / PAGE][i % PAGE]`. Pages are
+    /// never freed before the loop closes; a freed entry is reused by the next timer.
+    pages: Vec<Box<[Entry]>>,
+    /// The first free entry, chained through `Entry::next`; [`NIL`] when every entry is taken.
+    free: u32,
+    /// Pending timers.
+    len: usize,
+    /// `slots[level][slot]`: the timers of that slot, in insertion order.
+    slots: [[List; SLOTS]; LEVELS],
+    /// Bit `slot` of `occupied[level]` is set when that slot's list is not empty.
+    occupied: [u64; LEVELS],
+}
+
+/// A timer in the slab, or a free entry.
+struct Entry {
+    /// The deadline, in nanoseconds since the origin.
+    when: u64,
+    /// The waker to wake at the deadline; `None` in a free entry.
+    waker: Option<Waker>,
+    /// The previous timer of the slot; [`NIL`] for the first.
+    prev: u32,
+    /// The next timer of the slot, or the next free entry; [`NIL`] for the last.
+    next: u32,
+}
+
+/// A slot's list of timers.
+#[derive(Clone, Copy)]
+struct List {
+    /// The first timer; [`NIL`] when empty.
+    head: u32,
+    /// The last timer; [`NIL`] when empty.
+    tail: u32,
+}
+
+impl List {
+    const EMPTY: List = List {
+        head: NIL,
+        tail: NIL,
+    };
+}
+
+/// The level of a timer due at `when`, for a wheel at `elapsed` (`when > elapsed`): the
+/// highest base-64 digit in which they differ.
+#[inline]
+fn level_for(elapsed: u64, when: u64) -> usize {
+    let differ = (elapsed ^ when) | (SLOTS as u64 - 1);
+    ((63 - differ.leading_zeros()) / BITS) as usize
+}
+
+/// The slot of a timer due at `when` in `level`.
+#[inline]
+fn slot_for(when: u64, level: usize) -> usize {
+    ((when >> (BITS * level as u32)) % SLOTS as u64) as usize
+}
+
+/// When slot `slot` of `level` starts, for a wheel at `elapsed`: the digits of `elapsed` above
+/// `level`, then `slot`, then zeros.
+#[inline]
+fn slot_start(elapsed: u64, level: usize, slot: usize) -> u64 {
+    let shift = BITS * level as u32;
+    let above = elapsed
+        .checked_shr(shift + BITS)
+        .and_then(|high| high.checked_shl(shift + BITS))
+        .unwrap_or(0);
+    above | ((slot as u64) << shift)
+}
+
+impl Wheel {
+    fn new() -> Self {
+        Wheel {
+            pages: Vec::new(),
+            free: NIL,
+            len: 0,
+            slots: [[List::EMPTY; SLOTS]; LEVELS],
+            occupied: [0; LEVELS],
+        }
+    }
+
+    #[inline]
+    fn entry(&mut self, index: u32) -> &mut Entry {
+        let index = index as usize;
+        &mut self.pages[index / PAGE][index % PAGE]
+    }
+
+    /// A free entry holding `when` and `waker`, in no list yet.
+    fn allocate(&mut self, when: u64, waker: Waker) -> u32 {
+        if self.free == NIL {
+            let first = self.pages.len() * PAGE;
+            let page: Box<[Entry]> = (0..PAGE)
+                .map(|i| Entry {
+                    when: 0,
+                    waker: None,
+                    prev: NIL,
+                    next: if i + 1 < PAGE {
+                        (first + i + 1) as u32
+                    } else {
+                        NIL
+                    },
+                })
+                .collect();
+            assert!(
+                first + PAGE <= NIL as usize,
+                "evloop: more than 4 billion pending timers"
+            );
+            self.pages.push(page);
+            self.free = first as u32;
+        }
+        let index = self.free;
+        let entry = self.entry(index);
+        let next_free = entry.next;
+        entry.when = when;
+        entry.waker = Some(waker);
+        self.free = next_free;
+        self.len += 1;
+        index
+    }
+
+    /// Frees the entry `index` (in no list) and returns its waker.
+    fn release(&mut self, index: u32) -> Option<Waker> {
+        let free = self.free;
+        let entry = self.entry(index);
+        let waker = entry.waker.take();
+        entry.next = free;
+        entry.prev = NIL;
+        self.free = index;
+        self.len -= 1;
+        waker
+    }
+
+    /// Appends entry `index` to the slot of its deadline, for a wheel at `elapsed`.
+    fn link(&mut self, index: u32, elapsed: u64) {
+        let when = self.entry(index).when;
+        let level = level_for(elapsed, when);
+        let slot = slot_for(when, level);
+        let tail = self.slots[level][slot].tail;
+        {
+            let entry = self.entry(index);
+            entry.prev = tail;
+            entry.next = NIL;
+        }
+        if tail == NIL {
+            self.slots[level][slot].head = index;
+            self.occupied[level] |= 1 << slot;
+        } else {
+            self.entry(tail).next = index;
+        }
+        self.slots[level][slot].tail = index;
+    }
+
+    /// Takes entry `index` out of its slot's list, for a wheel at `elapsed`.
+    fn unlink(&mut self, index: u32, elapsed: u64) {
+        let (when, prev, next) = {
+            let entry = self.entry(index);
+            (entry.when, entry.prev, entry.next)
+        };
+        let level = level_for(elapsed, when);
+        let slot = slot_for(when, level);
+        match prev {
+            NIL => self.slots[level][slot].head = next,
+            prev => self.entry(prev).next = next,
+        }
+        match next {
+            NIL => self.slots[level][slot].tail = prev,
+            next => self.entry(next).prev = prev,
+        }
+        if self.slots[level][slot].head == NIL {
+            self.occupied[level] &= !(1 << slot);
+        }
+    }
+
+    /// The slot that holds the nearest timers: the first occupied slot of the lowest occupied
+    /// level (every occupied slot of a level lies after the wheel's position in that level,
+    /// and a level's timers are all due before those of the levels above).
+    #[inline]
+    fn nearest_slot(&self) -> Option<(usize, usize)> {
+        let level = self.occupied.iter().position(|&bits| bits != 0)?;
+        Some((level, self.occupied[level].trailing_zeros() as usize))
+    }
+
+    /// The earliest deadline in slot `slot` of `level`.
+    fn earliest_in(&mut self, level: usize, slot: usize) -> u64 {
+        let mut index = self.slots[level][slot].head;
+        let mut earliest = u64::MAX;
+        while index != NIL {
+            let entry = self.entry(index);
+            earliest = earliest.min(entry.when);
+            index = entry.next;
+        }
+        earliest
+    }
 }
 
 impl Timers {
     pub(crate) fn new() -> Self {
         Timers {
-            map: RefCell::new(BTreeMap::new()),
-            epoch: Instant::now(),
-            fired_up_to: Cell::new(0),
-            next_id: Cell::new(0),
+            wheel: RefCell::new(Wheel::new()),
+            elapsed: Cell::new(nanos(Instant::now())),
         }
     }
 
-    /// The map key of `deadline` (which is after the epoch: only future deadlines are added).
+    /// Whether the timer due at `when` has fired (and so left the wheel).
     #[inline]
-    fn key(&self, deadline: Instant, id: u64) -> (u64, u64) {
-        let nanos = deadline.saturating_duration_since(self.epoch).as_nanos();
-        (u64::try_from(nanos).unwrap_or(u64::MAX), id)
+    pub(crate) fn has_fired(&self, when: u64) -> bool {
+        when <= self.elapsed.get()
     }
 
-    /// Whether the timer with this deadline has fired (and so left the map).
+    /// Adds a timer due at `when` that wakes `waker`. A deadline that has already fired is
+    /// moved to the next nanosecond: it fires at the next step 3.
     #[inline]
-    pub(crate) fn has_fired(&self, deadline: Instant) -> bool {
-        self.key(deadline, 0).0 <= self.fired_up_to.get()
+    pub(crate) fn insert(&self, when: u64, waker: Waker) -> TimerKey {
+        let elapsed = self.elapsed.get();
+        let when = when.max(elapsed.saturating_add(1));
+        let mut wheel = self.wheel.borrow_mut();
+        let index = wheel.allocate(when, waker);
+        wheel.link(index, elapsed);
+        TimerKey(index)
     }
 
+    /// Replaces the waker of the pending timer `key` (due at `when`) if it would not wake the
+    /// same task.
     #[inline]
-    pub(crate) fn insert(&self, deadline: Instant, waker: Waker) -> u64 {
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        self.map.borrow_mut().insert(self.key(deadline, id), waker);
-        id
-    }
-
-    #[inline]
-    pub(crate) fn update_waker(&self, deadline: Instant, id: u64, waker: &Waker) {
-        if let Some(w) = self.map.borrow_mut().get_mut(&self.key(deadline, id)) {
+    pub(crate) fn update_waker(&self, key: TimerKey, when: u64, waker: &Waker) {
+        if self.has_fired(when) {
+            return;
+        }
+        let mut wheel = self.wheel.borrow_mut();
+        let entry = wheel.entry(key.0);
+        debug_assert_eq!(entry.when, when, "a timer key outlived its timer");
+        if let Some(w) = &mut entry.waker {
             if !w.will_wake(waker) {
                 w.clone_from(waker);
             }
         }
     }
 
+    /// Removes the timer `key` due at `when`, unless it has fired.
     #[inline]
-    pub(crate) fn remove(&self, deadline: Instant, id: u64) {
-        self.map.borrow_mut().remove(&self.key(deadline, id));
+    pub(crate) fn remove(&self, key: TimerKey, when: u64) {
+        if self.has_fired(when) {
+            return;
+        }
+        let waker = {
+            let mut wheel = self.wheel.borrow_mut();
+            debug_assert_eq!(
+                wheel.entry(key.0).when,
+                when,
+                "a timer key outlived its timer"
+            );
+            wheel.unlink(key.0, self.elapsed.get());
+            wheel.release(key.0)
+        };
+        // Dropped once the wheel is no longer borrowed.
+        drop(waker);
     }
 
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.map.borrow().is_empty()
+        self.wheel.borrow().len == 0
     }
 
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.map.borrow().len()
+        self.wheel.borrow().len
     }
 
-    /// The nearest deadline, if any timer is pending.
+    /// When the loop must wake up for the nearest timer, if any is pending: its deadline, or,
+    /// for a timer in a slot above [`EXACT_LEVELS`], the start of that slot (never later).
     #[inline]
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let map = self.map.borrow();
-        let (&(nanos, _), _) = map.first_key_value()?;
-        Some(self.epoch + Duration::from_nanos(nanos))
+        let mut wheel = self.wheel.borrow_mut();
+        let (level, slot) = wheel.nearest_slot()?;
+        let when = match level {
+            0 => slot_start(self.elapsed.get(), level, slot),
+            level if level < EXACT_LEVELS => wheel.earliest_in(level, slot),
+            _ => slot_start(self.elapsed.get(), level, slot),
+        };
+        Some(instant(when))
     }
 
     /// Removes every timer whose deadline is at or before `now`, collecting their wakers in
-    /// deadline order; returns how many fired.
+    /// deadline order (insertion order for equal deadlines); returns how many fired.
     pub(crate) fn fire_expired(&self, now: Instant, wakers: &mut Vec<Waker>) -> usize {
-        let (now, _) = self.key(now, 0);
-        self.fired_up_to.set(now);
-        let mut map = self.map.borrow_mut();
-        if map
-            .first_key_value()
-            .is_none_or(|(&(first, _), _)| first > now)
-        {
+        let now = nanos(now);
+        let mut elapsed = self.elapsed.get();
+        if now <= elapsed {
             return 0;
         }
-        // Detach the expired prefix in one split rather than one removal per timer.
-        let pending = match now.checked_add(1) {
-            Some(after) => map.split_off(&(after, 0)),
-            None => BTreeMap::new(),
-        };
-        let expired = std::mem::replace(&mut *map, pending);
-        let fired = expired.len();
-        wakers.extend(expired.into_values());
+        let mut wheel = self.wheel.borrow_mut();
+        let mut fired = 0;
+        while let Some((level, slot)) = wheel.nearest_slot() {
+            let start = slot_start(elapsed, level, slot);
+            if start > now {
+                break;
+            }
+            // The wheel moves to the slot's start: its timers due then fire, the others move
+            // down to the level they now belong to.
+            elapsed = start;
+            let mut index = std::mem::replace(&mut wheel.slots[level][slot], List::EMPTY).head;
+            wheel.occupied[level] &= !(1 << slot);
+            while index != NIL {
+                let (when, next) = {
+                    let entry = wheel.entry(index);
+                    (entry.when, entry.next)
+                };
+                if when <= start {
+                    wakers.extend(wheel.release(index));
+                    fired += 1;
+                } else {
+                    wheel.link(index, elapsed);
+                }
+                index = next;
+            }
+        }
+        self.elapsed.set(now);
         fired
     }
 
-    /// Drops every pending timer (at shutdown, once their tasks are gone).
+    /// Drops every pending timer (at shutdown, once their tasks are gone); a `Sleep` that
+    /// outlives the loop then counts as fired.
     pub(crate) fn clear(&self) {
-        let map = std::mem::take(&mut *self.map.borrow_mut());
-        drop(map);
+        self.elapsed.set(u64::MAX);
+        let wheel = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new());
+        drop(wheel);
     }
 }
 
@@ -126,7 +421,7 @@ mod tests {
     use std::task::{Wake, Waker};
     use std::time::{Duration, Instant};
 
-    use super::Timers;
+    use super::{instant, level_for, nanos, slot_start, Timers, LEVELS};
 
     /// Fires the timers due at `now` and returns the numbers of the wakers woken, in order.
     fn fire(timers: &Timers, now: Instant) -> Vec<usize> {
@@ -152,16 +447,28 @@ mod tests {
         Waker::from(Arc::new(Logged(n)))
     }
 
+    /// An empty wheel placed at a multiple of 2^48 ns (about 78 hours), so that the level of
+    /// a deadline depends only on its distance from the position.
+    fn wheel() -> (Timers, Instant) {
+        let timers = Timers::new();
+        let aligned = ((timers.elapsed.get() >> 48) + 1) << 48;
+        timers.elapsed.set(aligned);
+        (timers, instant(aligned))
+    }
+
+    fn insert(timers: &Timers, at: Instant, n: usize) -> super::TimerKey {
+        timers.insert(nanos(at), waker(n))
+    }
+
     #[test]
     fn fires_exactly_the_timers_due_by_now_in_deadline_order() {
-        let timers = Timers::new();
-        let t0 = timers.epoch;
+        let (timers, t0) = wheel();
         let ms = Duration::from_millis(1);
-        timers.insert(t0 + 3 * ms, waker(3));
-        timers.insert(t0 + ms, waker(1));
-        timers.insert(t0 + 2 * ms, waker(2));
-        timers.insert(t0 + 4 * ms, waker(4));
-        assert_eq!(timers.next_deadline(), Some(t0 + ms));
+        insert(&timers, t0 + 3 * ms, 3);
+        insert(&timers, t0 + ms, 1);
+        insert(&timers, t0 + 2 * ms, 2);
+        insert(&timers, t0 + 4 * ms, 4);
+        assert!(timers.next_deadline().unwrap() <= t0 + ms);
 
         assert_eq!(fire(&timers, t0), Vec::<usize>::new());
         // A deadline equal to `now` is due; one a nanosecond later is not.
@@ -177,49 +484,162 @@ mod tests {
     }
 
     #[test]
-    fn equal_deadlines_fire_in_creation_order() {
-        let timers = Timers::new();
-        let at = timers.epoch + Duration::from_millis(5);
+    fn equal_deadlines_fire_in_insertion_order_across_levels() {
+        let (timers, t0) = wheel();
+        let at = t0 + Duration::from_millis(5);
         for n in 0..10 {
-            timers.insert(at, waker(n));
+            insert(&timers, at, n);
         }
-        assert_eq!(fire(&timers, at), (0..10).collect::<Vec<_>>());
+        // Later insertions of the same deadline, made when the wheel is closer to it (at a
+        // lower level), still fire after the earlier ones.
+        fire(&timers, at - Duration::from_micros(100));
+        for n in 10..15 {
+            insert(&timers, at, n);
+        }
+        fire(&timers, at - Duration::from_nanos(10));
+        insert(&timers, at, 15);
+        assert_eq!(fire(&timers, at), (0..16).collect::<Vec<_>>());
     }
 
     #[test]
-    fn a_fired_deadline_is_known_without_the_map() {
-        let timers = Timers::new();
-        let t0 = timers.epoch;
-        let ms = Duration::from_millis(1);
-        let id = timers.insert(t0 + 2 * ms, waker(0));
-        assert!(!timers.has_fired(t0 + 2 * ms));
-        fire(&timers, t0 + 2 * ms);
-        assert!(timers.has_fired(t0 + 2 * ms));
-        assert!(!timers.has_fired(t0 + 3 * ms));
-        // Removing a timer that already fired is harmless.
-        timers.remove(t0 + 2 * ms, id);
+    fn the_nearest_deadline_is_exact_up_to_level_three_and_never_late_above() {
+        let (timers, t0) = wheel();
+        // Odd offsets, so that no deadline falls on a slot boundary.
+        for (offset, exact) in [
+            (Duration::from_nanos(37), true),
+            (Duration::from_nanos(3_001), true),
+            (Duration::from_micros(203) + Duration::from_nanos(7), true),
+            (Duration::from_millis(9) + Duration::from_nanos(11), true),
+            (Duration::from_secs(60) + Duration::from_nanos(13), false),
+        ] {
+            let at = t0 + offset;
+            let key = timers.insert(nanos(at), waker(0));
+            let next = timers.next_deadline().unwrap();
+            assert!(next <= at, "{offset:?}: woke after the deadline");
+            if exact {
+                assert_eq!(next, at, "{offset:?}");
+            } else {
+                assert!(next > t0, "{offset:?}");
+            }
+            timers.remove(key, nanos(at));
+        }
         assert!(timers.is_empty());
     }
 
     #[test]
-    #[inline]
-    fn removed_timers_never_fire_and_wakers_can_be_replaced() {
-        let timers = Timers::new();
-        let t0 = timers.epoch;
+    fn a_far_timer_cascades_down_and_fires_at_its_exact_deadline() {
+        let (timers, t0) = wheel();
+        let at = t0 + Duration::from_secs(3600) + Duration::from_nanos(12_345);
+        insert(&timers, at, 7);
+        // Follow the loop: wake up when asked, fire, ask again.
+        let mut wake_ups = 0;
+        let fired = loop {
+            let next = timers.next_deadline().expect("the timer is pending");
+            assert!(next <= at);
+            wake_ups += 1;
+            let fired = fire(&timers, next);
+            if !fired.is_empty() {
+                break fired;
+            }
+            assert!(wake_ups < LEVELS, "no progress");
+        };
+        assert_eq!(fired, [7]);
+        assert!(wake_ups <= 4, "{wake_ups} wake-ups");
+        assert!(timers.has_fired(nanos(at)));
+    }
+
+    #[test]
+    fn a_fired_deadline_is_known_without_the_wheel() {
+        let (timers, t0) = wheel();
         let ms = Duration::from_millis(1);
-        let a = timers.insert(t0 + ms, waker(1));
-        let b = timers.insert(t0 + ms, waker(2));
-        timers.remove(t0 + ms, a);
-        timers.update_waker(t0 + ms, b, &waker(20));
-        assert_eq!(fire(&timers, t0 + ms), [20]);
+        let key = insert(&timers, t0 + 2 * ms, 0);
+        assert!(!timers.has_fired(nanos(t0 + 2 * ms)));
+        fire(&timers, t0 + 2 * ms);
+        assert!(timers.has_fired(nanos(t0 + 2 * ms)));
+        assert!(!timers.has_fired(nanos(t0 + 3 * ms)));
+        // Removing a timer that already fired is harmless, even once its entry is reused.
+        let other = insert(&timers, t0 + 3 * ms, 1);
+        assert_eq!(other, key);
+        timers.remove(key, nanos(t0 + 2 * ms));
+        assert_eq!(timers.len(), 1);
+        assert_eq!(fire(&timers, t0 + 3 * ms), [1]);
+    }
+
+    #[test]
+    fn removed_timers_never_fire_and_wakers_can_be_replaced() {
+        let (timers, t0) = wheel();
+        let at = t0 + Duration::from_millis(1);
+        let a = insert(&timers, at, 1);
+        let b = insert(&timers, at, 2);
+        let c = insert(&timers, at, 3);
+        timers.remove(b, nanos(at));
+        timers.update_waker(c, nanos(at), &waker(30));
+        timers.remove(a, nanos(at));
+        assert_eq!(fire(&timers, at), [30]);
+    }
+
+    #[test]
+    fn thousands_of_timers_fire_in_order_and_free_entries_are_reused() {
+        let (timers, t0) = wheel();
+        // Deadlines over every level's range, in a scrambled order.
+        let deadlines: Vec<Duration> = (0..3000u64)
+            .map(|i| Duration::from_nanos((i * 7_919_993 % 3001).pow(3) + 1))
+            .collect();
+        let keys: Vec<_> = deadlines
+            .iter()
+            .enumerate()
+            .map(|(n, &d)| insert(&timers, t0 + d, n))
+            .collect();
+        // Remove every third.
+        for (n, key) in keys.iter().enumerate().filter(|(n, _)| n % 3 == 0) {
+            timers.remove(*key, nanos(t0 + deadlines[n]));
+        }
+        let mut expected: Vec<(Duration, usize)> = deadlines
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| n % 3 != 0)
+            .map(|(n, &d)| (d, n))
+            .collect();
+        expected.sort();
+        let mut woken = Vec::new();
+        let end = t0 + *deadlines.iter().max().unwrap();
+        while let Some(next) = timers.next_deadline() {
+            woken.extend(fire(&timers, next.min(end)));
+        }
+        assert_eq!(woken, expected.iter().map(|&(_, n)| n).collect::<Vec<_>>());
+        // The freed entries are reused before a new page is taken.
+        let pages = timers.wheel.borrow().pages.len();
+        for n in 0..1000 {
+            insert(&timers, end + Duration::from_millis(1), n);
+        }
+        assert_eq!(timers.wheel.borrow().pages.len(), pages);
+    }
+
+    #[test]
+    fn levels_and_slot_starts() {
+        assert_eq!(level_for(0, 1), 0);
+        assert_eq!(level_for(0, 63), 0);
+        assert_eq!(level_for(0, 64), 1);
+        assert_eq!(level_for(63, 64), 1);
+        assert_eq!(level_for(64, 127), 0);
+        assert_eq!(level_for(0, u64::MAX), 10);
+        assert_eq!(slot_start(130, 0, 5), 133);
+        assert_eq!(slot_start(130, 1, 3), 3 * 64);
+        assert_eq!(slot_start(u64::MAX - 1, 10, 15), 15 << 60);
+        assert_eq!(slot_start(u64::MAX - 1, 0, 63), u64::MAX);
     }
 
     #[test]
     fn the_last_nanosecond_does_not_overflow() {
-        let timers = Timers::new();
-        let far = timers.epoch + Duration::from_secs(u64::MAX / 1_000_000_000 + 1);
-        timers.insert(far, waker(9));
-        // The key saturates at u64::MAX nanoseconds, and firing at that key must not overflow.
-        assert_eq!(fire(&timers, far), [9]);
+        let (timers, _) = wheel();
+        timers.elapsed.set(u64::MAX - 100);
+        timers.insert(u64::MAX, waker(9));
+        // The deadline saturates at u64::MAX nanoseconds, and finding and firing it must not
+        // overflow.
+        let last = instant(u64::MAX);
+        assert_eq!(nanos(last), u64::MAX);
+        assert_eq!(timers.next_deadline(), Some(last));
+        assert_eq!(fire(&timers, last), [9]);
+        assert!(timers.has_fired(u64::MAX));
     }
 }
