@@ -54,6 +54,7 @@ impl Core {
             };
             self.run_task(runnable, ready_at);
         }
+        self.ready.borrow_mut().trim();
         self.observer.ran(n);
     }
 

@@ -99,6 +99,8 @@ struct Wheel {
     slots: [[List; SLOTS]; LEVELS],
     /// Bit `slot` of `occupied[level]` is set when that slot's list is not empty.
     occupied: [u64; LEVELS],
+    /// Scratch space of `fire_expired`: the due timers of a slot, as `(deadline, index)`.
+    due: Vec<(u64, u32)>,
 }
 
 /// A timer in the slab, or a free entry.
@@ -163,6 +165,7 @@ impl Wheel {
             len: 0,
             slots: [[List::EMPTY; SLOTS]; LEVELS],
             occupied: [0; LEVELS],
+            due: Vec::new(),
         }
     }
 
@@ -376,14 +379,17 @@ impl Timers {
             return 0;
         }
         let mut wheel = self.wheel.borrow_mut();
+        let mut due = std::mem::take(&mut wheel.due);
         let mut fired = 0;
         while let Some((level, slot)) = wheel.nearest_slot() {
             let start = slot_start(elapsed, level, slot);
             if start > now {
                 break;
             }
-            // The wheel moves to the slot's start: its timers due then fire, the others move
-            // down to the level they now belong to.
+            // The wheel moves to the slot's start. The slot's timers due by `now` fire, in
+            // deadline order (a slot above level 0 spans several deadlines, in insertion order;
+            // every other timer is due later than all of them); the others move down to the
+            // level they now belong to.
             elapsed = start;
             let mut index = std::mem::replace(&mut wheel.slots[level][slot], List::EMPTY).head;
             wheel.occupied[level] &= !(1 << slot);
@@ -392,15 +398,25 @@ impl Timers {
                     let entry = wheel.entry(index);
                     (entry.when, entry.next)
                 };
-                if when <= start {
-                    wakers.extend(wheel.release(index));
-                    fired += 1;
+                if when <= now {
+                    due.push((when, index));
                 } else {
                     wheel.link(index, elapsed);
                 }
                 index = next;
             }
+            // Stable: equal deadlines keep their insertion order.
+            due.sort_by_key(|&(when, _)| when);
+            for &(_, index) in &due {
+                wakers.extend(wheel.release(index));
+            }
+            fired += due.len();
+            due.clear();
         }
+        if due.capacity() > PAGE {
+            due = Vec::new();
+        }
+        wheel.due = due;
         self.elapsed.set(now);
         fired
     }
@@ -546,6 +562,20 @@ mod tests {
         assert_eq!(fired, [7]);
         assert!(wake_ups <= 4, "{wake_ups} wake-ups");
         assert!(timers.has_fired(nanos(at)));
+    }
+
+    #[test]
+    fn timers_of_one_slot_fired_together_fire_in_deadline_order() {
+        let (timers, t0) = wheel();
+        // One level-3 slot, deadlines inserted out of order, some equal.
+        let offsets = [70u64, 10, 50, 10, 90, 30, 50, 20];
+        for (n, us) in offsets.iter().enumerate() {
+            insert(&timers, t0 + Duration::from_micros(300 + us), n);
+        }
+        // Part of the slot is due: only that part fires, in order.
+        assert_eq!(fire(&timers, t0 + Duration::from_micros(345)), [1, 3, 7, 5]);
+        assert_eq!(fire(&timers, t0 + Duration::from_secs(1)), [2, 6, 0, 4]);
+        assert!(timers.is_empty());
     }
 
     #[test]
