@@ -23,7 +23,7 @@
 //! # Implementation
 //!
 //! - The loop thread owns everything loop-local: the ready queue (a `VecDeque`), the task
-//!   registry, the timers (a `BTreeMap` keyed by deadline) and the I/O registry. None of it is
+//!   registry, the timers (a hierarchical timing wheel over a slab) and the I/O registry. None of it is
 //!   locked; tasks need not be `Send`.
 //! - Tasks are [`async_task`] tasks. Their wakers are `Send + Sync`: a wake on the loop thread
 //!   pushes the task onto the ready queue directly; a wake from another thread pushes it onto a

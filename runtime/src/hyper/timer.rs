@@ -1,7 +1,7 @@
 //! [`EvloopTimer`] and [`EvloopSleep`]: hyper's timeouts on evloop's timers.
 //!
 //! hyper's [`Sleep`](::hyper::rt::Sleep) must be `Send + Sync`, while an evloop
-//! [`Sleep`](crate::Sleep) is bound to its loop (it holds the loop's timer map through an `Rc`).
+//! [`Sleep`](crate::Sleep) is bound to its loop (it holds the loop's timers through an `Rc`).
 //! So the handle given to hyper holds only plain data: the deadline and, once polled, the
 //! thread it belongs to and a key into a thread-local table. The loop-bound `evloop::Sleep`
 //! lives in that table, on the loop thread; the handle reaches it only from that thread and

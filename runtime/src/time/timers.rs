@@ -16,10 +16,10 @@
 //! were inserted (a slot's list is first in, first out, and cascading keeps the order).
 //!
 //! Precision: the deadline the loop waits for is exact (to the nanosecond) when the nearest
-//! timer is at most 262 µs beyond a level-3 slot boundary away; further out, the loop may wake up
-//! at the start of the slot that holds the nearest timer (never after the timer's deadline),
-//! move that slot down, and wait again: a timer due in a minute costs at most three such early
-//! wake-ups, shared by every timer of the same slot.
+//! timer is in a slot of level 0 to 3 (those of levels 1 to 3, at most 262 µs wide, are walked to
+//! find it). A timer further out lets the loop sleep until the start of its slot, never later
+//! than its deadline; the loop then moves the slot down and sleeps again. A timer due in a minute
+//! costs at most four such early wake-ups, shared by every timer of its slot.
 
 use std::cell::{Cell, RefCell};
 use std::sync::OnceLock;
@@ -544,24 +544,42 @@ mod tests {
 
     #[test]
     fn a_far_timer_cascades_down_and_fires_at_its_exact_deadline() {
-        let (timers, t0) = wheel();
-        let at = t0 + Duration::from_secs(3600) + Duration::from_nanos(12_345);
-        insert(&timers, at, 7);
-        // Follow the loop: wake up when asked, fire, ask again.
-        let mut wake_ups = 0;
-        let fired = loop {
-            let next = timers.next_deadline().expect("the timer is pending");
-            assert!(next <= at);
-            wake_ups += 1;
-            let fired = fire(&timers, next);
-            if !fired.is_empty() {
-                break fired;
+        // One minute ahead, from positions on and just before boundaries of high levels, and
+        // one hour ahead.
+        let (_, aligned) = wheel();
+        let minute = Duration::from_secs(60) + Duration::from_nanos(12_345);
+        let cases = [
+            (aligned, minute),
+            (aligned - Duration::from_nanos(1), minute),
+            (aligned - Duration::from_secs(30), minute),
+            (aligned - Duration::from_secs(1), minute),
+            (
+                aligned,
+                Duration::from_secs(3600) + Duration::from_nanos(12_345),
+            ),
+        ];
+        for (position, ahead) in cases {
+            let timers = Timers::new();
+            timers.elapsed.set(nanos(position));
+            let at = position + ahead;
+            insert(&timers, at, 7);
+            // Follow the loop: wake up when asked, fire, ask again.
+            let mut early = 0;
+            loop {
+                let next = timers.next_deadline().expect("the timer is pending");
+                assert!(next <= at);
+                let fired = fire(&timers, next);
+                if !fired.is_empty() {
+                    assert_eq!(fired, [7]);
+                    assert_eq!(next, at, "fired at its exact deadline");
+                    break;
+                }
+                early += 1;
+                assert!(early < LEVELS, "no progress");
             }
-            assert!(wake_ups < LEVELS, "no progress");
-        };
-        assert_eq!(fired, [7]);
-        assert!(wake_ups <= 4, "{wake_ups} wake-ups");
-        assert!(timers.has_fired(nanos(at)));
+            assert!(early <= 4, "{early} early wake-ups for {ahead:?}");
+            assert!(timers.has_fired(nanos(at)));
+        }
     }
 
     #[test]
