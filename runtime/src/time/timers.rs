@@ -678,6 +678,69 @@ mod tests {
     }
 
     #[test]
+    fn the_wheel_agrees_with_an_ordered_map_under_random_operations() {
+        use std::collections::BTreeMap;
+
+        // xorshift64: deterministic, so a failure replays.
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut random = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (timers, _) = wheel();
+        // The model: (deadline, insertion number) -> (key, timer number).
+        let mut model: BTreeMap<(u64, u64), (super::TimerKey, usize)> = BTreeMap::new();
+        let mut inserted = 0u64;
+        for step in 0..20_000 {
+            let now = timers.elapsed.get();
+            match random() % 8 {
+                // Insert, with a delay spread over every level (log-uniform up to 2^40 ns).
+                0..=3 => {
+                    let bits = random() % 41;
+                    let delay = 1 + random() % (1u64 << bits);
+                    let when = now + delay;
+                    let n = inserted as usize;
+                    let key = timers.insert(when, waker(n));
+                    model.insert((when, inserted), (key, n));
+                    inserted += 1;
+                }
+                // Remove a pending timer.
+                4 if !model.is_empty() => {
+                    let nth = (random() % model.len() as u64) as usize;
+                    let (&(when, seq), &(key, _)) = model.iter().nth(nth).unwrap();
+                    timers.remove(key, when);
+                    model.remove(&(when, seq));
+                }
+                // Fire: at the deadline the wheel asks for, or somewhat later.
+                _ => {
+                    let Some(next) = timers.next_deadline() else {
+                        continue;
+                    };
+                    let next = nanos(next);
+                    let earliest = model.keys().next().unwrap().0;
+                    assert!(
+                        next <= earliest,
+                        "step {step}: the loop would wake too late"
+                    );
+                    assert!(next > now, "step {step}: the wheel asks for the past");
+                    let at = match random() % 3 {
+                        0 => next,
+                        1 => next + random() % 100_000,
+                        _ => next + random() % (1 << 32),
+                    };
+                    let due: Vec<usize> =
+                        model.range(..(at + 1, 0)).map(|(_, &(_, n))| n).collect();
+                    model.retain(|&(when, _), _| when > at);
+                    assert_eq!(fire(&timers, instant(at)), due, "step {step}");
+                }
+            }
+            assert_eq!(timers.len(), model.len(), "step {step}");
+        }
+    }
+
+    #[test]
     fn the_last_nanosecond_does_not_overflow() {
         let (timers, _) = wheel();
         timers.elapsed.set(u64::MAX - 100);
