@@ -55,12 +55,27 @@ use crate::job::Job;
 /// | 10 µs of work | 48 / 30 / 29 µs wall, 40 / 36 / 35 µs CPU | 17.2 / 14.3 / 15.0 µs wall, 14.4 / 14.3 / 14.5 µs CPU |
 /// | 1 ms of work | 1,052 / 1,037 / 1,032 µs wall, CPU equal | 1.6-1.8 ms wall for all three (other processes' share of the cores) |
 ///
-/// Not spinning is never faster, and on a quiet machine it costs more CPU, not less: a parked
-/// worker and a parked loop pay the kernel's wake-up path (and an idle core's exit from its
-/// sleep state) on every job. 50 µs beats 10 µs on a quiet machine, where the loop that
-/// resumes after a job needs tens of microseconds to wake and submit again, and ties with it on
-/// a busy one. The cost is bounded: at most 50 µs of CPU after each job, so about 5% of a core
-/// for a pool that gets one job per millisecond, and none while the pool is idle.
+/// A second, wider set on the quiet machine (8 processes, 3 rounds of 3,000 round trips per
+/// spin in each; median, with the fastest and slowest round, and median CPU per round trip):
+///
+/// | job | 0 µs | 10 µs | 50 µs |
+/// |---|---|---|---|
+/// | `\|\| 1` | 27.5 µs (4.3–52.5), CPU 23.1 | 6.4 µs (3.8–42.5), CPU 7.6 | 6.5 µs (1.9–15.8), CPU 6.3 |
+/// | 10 µs of work | 22.6 µs (14.3–57.3), CPU 20.9 | 23.4 µs (14.4–39.0), CPU 25.4 | 29.4 µs (14.3–36.1), CPU 35.6 |
+///
+/// The spread is where the scheduler puts the two threads. When the loop and the worker end
+/// up on one CPU, each hands it to the other: `|| 1` takes about 4 µs and the 10 µs job
+/// 14.4 µs, whatever the spin. When the loop must be woken on the other, idle CPU, a round trip pays that
+/// CPU's wake-up, 20–40 µs on this machine. A spinning worker keeps its CPU busy, so the loop
+/// always wakes on the other one: the 10 µs job steadily pays the wake-up (29 µs), but the
+/// worker is there when the next job comes, which bounds the short jobs' tail (15.8 µs at
+/// worst, against 42.5 and 52.5). A worker that parks at once lets the threads share a CPU in
+/// about half the rounds, and pays two wake-ups per job in the others. 50 µs is kept for that
+/// bound and for the first set's figures; in the report's process (more threads, a monitor
+/// thread among them) the 10 µs job took 32–33 µs with 10 and with 50 µs of spin alike (two
+/// runs of each, alternated). The cost is bounded: at most 50 µs of CPU after each job, so
+/// about 5% of a core for a pool that gets one job per millisecond, and none while the pool
+/// is idle.
 pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 /// Queue polls between two clock reads while spinning.
