@@ -15,11 +15,12 @@
 //! dropped: cancelled timers never linger. Timers with equal deadlines fire in the order they
 //! were inserted (a slot's list is first in, first out, and cascading keeps the order).
 //!
-//! Precision: the deadline the loop waits for is exact (to the nanosecond) when the nearest
-//! timer is in a slot of level 0 to 3 (those of levels 1 to 3, at most 262 µs wide, are walked to
-//! find it). A timer further out lets the loop sleep until the start of its slot, never later
-//! than its deadline; the loop then moves the slot down and sleeps again. A timer due in a minute
-//! costs at most four such early wake-ups, shared by every timer of its slot.
+//! Precision: the loop sleeps until the exact deadline (to the nanosecond) of the nearest timer.
+//! A slot of level 0 holds one deadline; in a slot above, the earliest deadline is found by
+//! walking the slot once, and kept for that level. Removing the timer that had it leaves its
+//! deadline as a lower bound instead of walking the slot again (a server's timeouts are
+//! removed far more often than they fire): the loop may then wake at that deadline, never
+//! after the nearest one, move the slot down, and go back to sleep until the exact deadline.
 
 use std::cell::{Cell, RefCell};
 use std::sync::OnceLock;
@@ -32,9 +33,6 @@ const LEVELS: usize = 11;
 const SLOTS: usize = 64;
 /// Bits of a deadline per level.
 const BITS: u32 = 6;
-/// The levels (0 to 3, slots of at most 262 µs) whose nearest timer is found exactly, by
-/// walking its slot; above them the loop waits for the slot's start.
-const EXACT_LEVELS: usize = 4;
 /// The end of a list; a slab index that no entry has.
 const NIL: u32 = u32::MAX;
 /// Entries per page of the slab (8 KiB pages).
@@ -101,6 +99,11 @@ struct Wheel {
     occupied: [u64; LEVELS],
     /// Scratch space of `fire_expired`: the due timers of a slot, as `(deadline, index)`.
     due: Vec<(u64, u32)>,
+    /// `earliest[level]`: `(slot, deadline)`, no deadline in that slot of `level` is earlier
+    /// than `deadline`. Exact when the slot was walked; it stays a lower bound when the timer
+    /// that had it is removed (so that removing timers never makes the loop walk a slot
+    /// again). Dropped when the slot empties or moves down, or once the wheel has passed it.
+    earliest: [Option<(u8, u64)>; LEVELS],
 }
 
 /// A timer in the slab, or a free entry.
@@ -166,6 +169,7 @@ impl Wheel {
             slots: [[List::EMPTY; SLOTS]; LEVELS],
             occupied: [0; LEVELS],
             due: Vec::new(),
+            earliest: [None; LEVELS],
         }
     }
 
@@ -238,6 +242,11 @@ impl Wheel {
             self.entry(tail).next = index;
         }
         self.slots[level][slot].tail = index;
+        if let Some((known, earliest)) = &mut self.earliest[level] {
+            if usize::from(*known) == slot {
+                *earliest = (*earliest).min(when);
+            }
+        }
     }
 
     /// Takes entry `index` out of its slot's list, for a wheel at `elapsed`.
@@ -258,7 +267,23 @@ impl Wheel {
         }
         if self.slots[level][slot].head == NIL {
             self.occupied[level] &= !(1 << slot);
+            self.forget_earliest(level, slot);
         }
+    }
+
+    /// Drops what is known of the earliest deadline of slot `slot` of `level`.
+    #[inline]
+    fn forget_earliest(&mut self, level: usize, slot: usize) {
+        if matches!(self.earliest[level], Some((known, _)) if usize::from(known) == slot) {
+            self.earliest[level] = None;
+        }
+    }
+
+    /// Takes slot `slot` of `level` out of the wheel and returns its first timer.
+    fn take_slot(&mut self, level: usize, slot: usize) -> u32 {
+        self.occupied[level] &= !(1 << slot);
+        self.forget_earliest(level, slot);
+        std::mem::replace(&mut self.slots[level][slot], List::EMPTY).head
     }
 
     /// The slot that holds the nearest timers: the first occupied slot of the lowest occupied
@@ -357,15 +382,23 @@ impl Timers {
     }
 
     /// When the loop must wake up for the nearest timer, if any is pending: its deadline, or,
-    /// for a timer in a slot above [`EXACT_LEVELS`], the start of that slot (never later).
+    /// after that timer was removed, the deadline it had (never later than the nearest).
     #[inline]
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let elapsed = self.elapsed.get();
         let mut wheel = self.wheel.borrow_mut();
         let (level, slot) = wheel.nearest_slot()?;
-        let when = match level {
-            0 => slot_start(self.elapsed.get(), level, slot),
-            level if level < EXACT_LEVELS => wheel.earliest_in(level, slot),
-            _ => slot_start(self.elapsed.get(), level, slot),
+        if level == 0 {
+            // One deadline per slot: the slot's start.
+            return Some(instant(slot_start(elapsed, level, slot)));
+        }
+        let when = match wheel.earliest[level] {
+            Some((known, earliest)) if usize::from(known) == slot && earliest > elapsed => earliest,
+            _ => {
+                let earliest = wheel.earliest_in(level, slot);
+                wheel.earliest[level] = Some((slot as u8, earliest));
+                earliest
+            }
         };
         Some(instant(when))
     }
@@ -391,8 +424,7 @@ impl Timers {
             // every other timer is due later than all of them); the others move down to the
             // level they now belong to.
             elapsed = start;
-            let mut index = std::mem::replace(&mut wheel.slots[level][slot], List::EMPTY).head;
-            wheel.occupied[level] &= !(1 << slot);
+            let mut index = wheel.take_slot(level, slot);
             while index != NIL {
                 let (when, next) = {
                     let entry = wheel.entry(index);
@@ -518,32 +550,64 @@ mod tests {
     }
 
     #[test]
-    fn the_nearest_deadline_is_exact_up_to_level_three_and_never_late_above() {
+    fn the_nearest_deadline_is_exact_at_every_level() {
         let (timers, t0) = wheel();
         // Odd offsets, so that no deadline falls on a slot boundary.
-        for (offset, exact) in [
-            (Duration::from_nanos(37), true),
-            (Duration::from_nanos(3_001), true),
-            (Duration::from_micros(203) + Duration::from_nanos(7), true),
-            (Duration::from_millis(9) + Duration::from_nanos(11), true),
-            (Duration::from_secs(60) + Duration::from_nanos(13), false),
+        for offset in [
+            Duration::from_nanos(37),
+            Duration::from_nanos(3_001),
+            Duration::from_micros(203) + Duration::from_nanos(7),
+            Duration::from_millis(9) + Duration::from_nanos(11),
+            Duration::from_secs(60) + Duration::from_nanos(13),
+            Duration::from_secs(86_400 * 400) + Duration::from_nanos(17),
         ] {
             let at = t0 + offset;
             let key = timers.insert(nanos(at), waker(0));
-            let next = timers.next_deadline().unwrap();
-            assert!(next <= at, "{offset:?}: woke after the deadline");
-            if exact {
-                assert_eq!(next, at, "{offset:?}");
-            } else {
-                assert!(next > t0, "{offset:?}");
-            }
+            assert_eq!(timers.next_deadline(), Some(at), "{offset:?}");
             timers.remove(key, nanos(at));
         }
         assert!(timers.is_empty());
     }
 
     #[test]
-    fn a_far_timer_cascades_down_and_fires_at_its_exact_deadline() {
+    fn after_the_nearest_timer_is_removed_the_loop_may_wake_early_but_never_late() {
+        let (timers, t0) = wheel();
+        // Three timers in one level-4 slot (16.7 ms wide).
+        let at = |us: u64| t0 + Duration::from_millis(20) + Duration::from_micros(us);
+        let first = insert(&timers, at(100), 1);
+        insert(&timers, at(300), 3);
+        insert(&timers, at(200), 2);
+        assert_eq!(timers.next_deadline(), Some(at(100)));
+        timers.remove(first, nanos(at(100)));
+        // The slot is not walked again: the removed deadline stays as a bound.
+        let next = timers.next_deadline().unwrap();
+        assert!(next <= at(200));
+        // Waking then moves the slot down, after which the deadline is exact again.
+        assert_eq!(fire(&timers, next), Vec::<usize>::new());
+        assert_eq!(timers.next_deadline(), Some(at(200)));
+        assert_eq!(fire(&timers, at(300)), [2, 3]);
+    }
+
+    #[test]
+    fn what_is_known_of_a_slot_does_not_outlive_it() {
+        let (timers, t0) = wheel();
+        // A level-2 slot (4 us wide) is looked at, then emptied by a removal.
+        let a = t0 + Duration::from_micros(10);
+        let key = insert(&timers, a, 1);
+        assert_eq!(timers.next_deadline(), Some(a));
+        timers.remove(key, nanos(a));
+        // The wheel moves one level-3 block (262 us) on, and the same slot number, now a
+        // later time, gets a timer: its deadline, not the old one, is the nearest.
+        let block = Duration::from_nanos(1 << 18);
+        fire(&timers, t0 + block);
+        let b = t0 + block + Duration::from_micros(10) + Duration::from_nanos(5);
+        insert(&timers, b, 2);
+        assert_eq!(timers.next_deadline(), Some(b));
+        assert_eq!(fire(&timers, b), [2]);
+    }
+
+    #[test]
+    fn a_far_timer_moves_down_and_fires_at_its_exact_deadline_in_one_wake_up() {
         // One minute ahead, from positions on and just before boundaries of high levels, and
         // one hour ahead.
         let (_, aligned) = wheel();
@@ -576,8 +640,9 @@ mod tests {
                 }
                 early += 1;
                 assert!(early < LEVELS, "no progress");
+                assert!(timers.len() == 1);
             }
-            assert!(early <= 4, "{early} early wake-ups for {ahead:?}");
+            assert_eq!(early, 0, "{early} early wake-ups for {ahead:?}");
             assert!(timers.has_fired(nanos(at)));
         }
     }
