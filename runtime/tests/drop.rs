@@ -212,3 +212,28 @@ fn a_destructor_that_always_spawns_cannot_keep_run_from_returning() {
     // Shutdown cancelled a bounded number of generations, then gave up (and said so).
     assert!((2..=1000).contains(&drops), "{drops} drops");
 }
+
+#[test]
+fn a_sleep_that_outlives_its_loop_completes_once_its_deadline_has_passed() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+
+    // Registered in the loop's timers, then taken out of the loop before they fire.
+    let (mut soon, mut late) = evloop::run(async {
+        let mut soon = Box::pin(evloop::sleep(Duration::from_millis(1)));
+        let mut late = Box::pin(evloop::sleep(Duration::from_secs(3600)));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(soon.as_mut().poll(&mut cx).is_pending());
+        assert!(late.as_mut().poll(&mut cx).is_pending());
+        (soon, late)
+    });
+    // The loop is gone, so nothing fires them: polled again, each asks the clock. Neither
+    // completes early, neither panics, and dropping them touches nothing that is gone.
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(soon.as_mut().poll(&mut cx), Poll::Ready(()));
+    assert!(soon.is_elapsed());
+    assert_eq!(late.as_mut().poll(&mut cx), Poll::Pending);
+    assert!(!late.is_elapsed());
+    drop((soon, late));
+}

@@ -59,7 +59,9 @@ pub(crate) fn far_future() -> Instant {
 
 /// Future returned by [`sleep`] and [`sleep_until`].
 ///
-/// A `Sleep` is `!Send`: its timer lives in the loop of the thread that first polled it.
+/// A `Sleep` is `!Send`: its timer lives in the loop of the thread that first polled it. If
+/// that loop closes first, nothing wakes the sleep any more; polled again, it completes once
+/// its deadline has passed.
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>() {}
@@ -139,6 +141,14 @@ impl Future for Sleep {
                 if timers.has_fired(this.deadline) {
                     this.state = SleepState::Idle(Phase::Done);
                     return budget::ready_or_yield(cx, Poll::Ready(()));
+                }
+                if timers.is_closed() {
+                    // The loop is gone and nothing will fire the timer: the clock decides.
+                    if timers::nanos(Instant::now()) >= this.deadline {
+                        this.state = SleepState::Idle(Phase::Done);
+                        return Poll::Ready(());
+                    }
+                    return Poll::Pending;
                 }
                 timers.update_waker(*key, this.deadline, cx.waker());
                 return Poll::Pending;

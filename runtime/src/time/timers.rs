@@ -79,9 +79,10 @@ pub(crate) struct Timers {
     wheel: RefCell<Wheel>,
     /// The wheel's position: every timer with a deadline up to this (nanoseconds since the
     /// origin) has fired and left the wheel, and every timer in it is due later. A `Sleep`
-    /// compares its deadline with it instead of reading the clock. `u64::MAX` once the loop
-    /// has closed.
+    /// compares its deadline with it instead of reading the clock.
     elapsed: Cell<u64>,
+    /// The loop has closed and dropped its timers: keys no longer name slab entries.
+    closed: Cell<bool>,
 }
 
 /// The state behind [`Timers`]'s `RefCell`.
@@ -313,6 +314,7 @@ impl Timers {
         Timers {
             wheel: RefCell::new(Wheel::new()),
             elapsed: Cell::new(nanos(Instant::now())),
+            closed: Cell::new(false),
         }
     }
 
@@ -338,7 +340,7 @@ impl Timers {
     /// same task.
     #[inline]
     pub(crate) fn update_waker(&self, key: TimerKey, when: u64, waker: &Waker) {
-        if self.has_fired(when) {
+        if self.has_fired(when) || self.closed.get() {
             return;
         }
         let mut wheel = self.wheel.borrow_mut();
@@ -354,7 +356,7 @@ impl Timers {
     /// Removes the timer `key` due at `when`, unless it has fired.
     #[inline]
     pub(crate) fn remove(&self, key: TimerKey, when: u64) {
-        if self.has_fired(when) {
+        if self.has_fired(when) || self.closed.get() {
             return;
         }
         let waker = {
@@ -374,6 +376,12 @@ impl Timers {
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.wheel.borrow().len == 0
+    }
+
+    /// Whether the loop has closed and dropped its timers.
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.get()
     }
 
     #[inline]
@@ -453,10 +461,10 @@ impl Timers {
         fired
     }
 
-    /// Drops every pending timer (at shutdown, once their tasks are gone); a `Sleep` that
-    /// outlives the loop then counts as fired.
+    /// Drops every pending timer (at shutdown, once their tasks are gone). Removing the timer
+    /// of a `Sleep` that outlives the loop, or replacing its waker, then does nothing.
     pub(crate) fn clear(&self) {
-        self.elapsed.set(u64::MAX);
+        self.closed.set(true);
         let wheel = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new());
         drop(wheel);
     }
