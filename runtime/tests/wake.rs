@@ -141,3 +141,104 @@ fn an_idle_loop_uses_no_cpu() {
         "idle loop burned {cpu:?} of CPU"
     );
 }
+
+/// Runs `rounds` round trips on `rt`: a thread wakes the loop through a task's waker, the task
+/// answers through a channel; returns the loop's stats afterwards.
+fn ping_pong(rt: &evloop::Runtime, rounds: usize) -> evloop::Stats {
+    let (ring_tx, ring_rx) = std::sync::mpsc::channel::<()>();
+    let (answer_tx, answer_rx) = std::sync::mpsc::channel::<()>();
+    let signal = Arc::new(Mutex::new(None::<Arc<Signal>>));
+    let slot = signal.clone();
+    let ringer = std::thread::spawn(move || {
+        for _ in 0..rounds {
+            // Wait until the task has armed its signal, then set it and wait for the answer.
+            let armed = loop {
+                if let Some(s) = slot.lock().unwrap().take() {
+                    break s;
+                }
+                std::thread::yield_now();
+            };
+            armed.set();
+            answer_rx.recv().unwrap();
+        }
+        drop(ring_tx);
+    });
+    rt.block_on(async {
+        for _ in 0..rounds {
+            let s = Arc::new(Signal::default());
+            *signal.lock().unwrap() = Some(s.clone());
+            Wait(s).await;
+            answer_tx.send(()).unwrap();
+        }
+    });
+    ringer.join().unwrap();
+    assert!(ring_rx.recv().is_err());
+    rt.stats()
+}
+
+#[test]
+fn an_idle_spin_catches_quick_wakes_from_another_thread() {
+    // A generous spin: on a loaded machine the other thread may take a while to be scheduled.
+    let stats = util::within(Duration::from_secs(60), || {
+        let rt = evloop::Builder::new()
+            .idle_spin(Duration::from_millis(1))
+            .build()
+            .unwrap();
+        ping_pong(&rt, 2_000)
+    });
+    assert!(stats.wakes_while_spinning > 0, "{stats:?}");
+}
+
+#[test]
+fn without_an_idle_spin_the_loop_never_spins() {
+    let stats = util::within(Duration::from_secs(60), || {
+        ping_pong(&evloop::Builder::new().build().unwrap(), 500)
+    });
+    assert_eq!(stats.wakes_while_spinning, 0, "{stats:?}");
+}
+
+#[test]
+fn a_loop_woken_by_its_sockets_does_not_spin() {
+    use std::io::{Read, Write};
+
+    let stats = util::within(Duration::from_secs(60), || {
+        let rt = evloop::Builder::new()
+            .idle_spin(Duration::from_millis(1))
+            .build()
+            .unwrap();
+        let (stats, client) = rt.block_on(async {
+            use futures_lite::{AsyncReadExt, AsyncWriteExt};
+            let listener = evloop::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            // A client on another thread: it wakes the loop only through the socket.
+            let client = std::thread::spawn(move || {
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                let mut buf = [0u8; 8];
+                for _ in 0..300 {
+                    s.write_all(&buf).unwrap();
+                    s.read_exact(&mut buf).unwrap();
+                }
+            });
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 8];
+            for _ in 0..300 {
+                conn.read_exact(&mut buf).await.unwrap();
+                conn.write_all(&buf).await.unwrap();
+            }
+            (evloop::stats(), client)
+        });
+        client.join().unwrap();
+        stats
+    });
+    assert_eq!(stats.wakes_while_spinning, 0, "{stats:?}");
+}
+
+#[test]
+fn an_idle_spin_over_a_millisecond_is_refused() {
+    let err = evloop::Builder::new()
+        .idle_spin(Duration::from_millis(2))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("idle spin"), "{err}");
+}

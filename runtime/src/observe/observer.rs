@@ -64,6 +64,8 @@ struct Counters {
     timers_fired: Cell<u64>,
     /// See [`Stats::forced_yields`].
     forced_yields: Cell<u64>,
+    /// See [`Stats::wakes_while_spinning`].
+    wakes_while_spinning: Cell<u64>,
 }
 
 /// Adds `n` to a counter.
@@ -154,6 +156,9 @@ impl Observer {
     /// Step 2 did not call the poller.
     #[inline]
     pub(crate) fn poll_skipped(&self, why: Skip) {
+        if let Skip::WokenWhileSpinning(_) = why {
+            bump(&self.counters.wakes_while_spinning, 1);
+        }
         if let Some(trace) = &self.trace {
             trace.borrow_mut().skipped(why);
         }
@@ -321,6 +326,7 @@ impl Observer {
             io_events: c.io_events.get(),
             timers_fired: c.timers_fired.get(),
             forced_yields: c.forced_yields.get(),
+            wakes_while_spinning: c.wakes_while_spinning.get(),
             timers_pending,
             io_sources,
             ..Stats::default()

@@ -44,6 +44,10 @@ pub struct Stats {
     /// [`Builder::coop_budget`](crate::Builder::coop_budget) operations in one poll without
     /// ever waiting. A high count points to a task that busy-loops on always-ready I/O.
     pub forced_yields: u64,
+    /// Times the loop, about to sleep, was woken from another thread while it spun for a wake
+    /// instead (see [`Builder::idle_spin`](crate::Builder::idle_spin)): wake-ups that cost
+    /// neither the loop a sleep nor the waking thread a system call.
+    pub wakes_while_spinning: u64,
     /// Timers waiting for their deadline (cancelled timers are removed at once).
     pub timers_pending: usize,
     /// I/O sources registered with the poller.

@@ -77,6 +77,12 @@ pub(crate) struct Core {
     timer_slack: Duration,
     /// How long closing the loop waits for the default pool's jobs.
     shutdown_timeout: Duration,
+    /// How long step 2 may spin for a wake from another thread before it sleeps; see
+    /// `Core::spin_for_wake`.
+    idle_spin: Duration,
+    /// Consecutive sleeps that another thread ended within `idle_spin` (saturating): step 2
+    /// spins only after [`cycle::SPIN_AFTER`] of them.
+    quick_wakes: Cell<u8>,
     /// When step 2 last called the poller (or when the loop started): with tasks ready, the
     /// next poll waits until `cycle::IO_POLL_INTERVAL` has passed since then.
     last_io_poll: Cell<Instant>,
@@ -105,6 +111,8 @@ pub(crate) struct LoopConfig {
     pub(crate) timer_slack: Duration,
     /// How long closing the loop waits for the default pool's jobs.
     pub(crate) shutdown_timeout: Duration,
+    /// How long step 2 may spin for a wake from another thread before it sleeps.
+    pub(crate) idle_spin: Duration,
 }
 
 impl Core {
@@ -117,6 +125,7 @@ impl Core {
             coop_budget,
             timer_slack,
             shutdown_timeout,
+            idle_spin,
         } = config;
         let shared = Arc::new(Shared::new(poller.clone()));
         let observer = Observer::new(probe, instruments, name.as_deref());
@@ -136,6 +145,8 @@ impl Core {
             coop_budget,
             timer_slack,
             shutdown_timeout,
+            idle_spin,
+            quick_wakes: Cell::new(0),
             last_io_poll: Cell::new(Instant::now()),
         })
     }
