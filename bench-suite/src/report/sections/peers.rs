@@ -22,6 +22,9 @@ use crate::workloads::{echo, floors, offload, procs, spawn as spawning, timer, w
 /// The timer slack of the rows that measure evloop with one.
 const SLACK: Duration = Duration::from_millis(1);
 
+/// The idle spin of the rows that measure evloop with one.
+const SPIN: Duration = Duration::from_micros(50);
+
 /// The script that measures asyncio, shipped in the crate and written beside the report.
 const ASYNCIO_SCRIPT: &str = include_str!("../../../python/asyncio_peers.py");
 
@@ -30,6 +33,8 @@ struct Runtimes {
     evloop: evloop::Runtime,
     /// evloop with a 1 ms timer slack, for the spread-timer rows that say so.
     evloop_slack: evloop::Runtime,
+    /// evloop with a 50 µs idle spin, for the rows that say so.
+    evloop_spin: evloop::Runtime,
     tokio: tokio::runtime::Runtime,
     smol: LocalExecutor<'static>,
     /// evloop's process pool (one worker), or why it did not start.
@@ -57,10 +62,15 @@ enum Workload {
     Offload10usCpu,
     ProcessPoolRoundTrip,
     ProcessPoolCpu,
+    CrossThreadWakeSpin,
+    Offload10usSpin,
+    Offload10usCpuSpin,
+    ProcessPoolRoundTripSpin,
+    ProcessPoolCpuSpin,
 }
 
 impl Workload {
-    const ALL: [Workload; 18] = [
+    const ALL: [Workload; 23] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::YieldWithSockets,
@@ -79,12 +89,41 @@ impl Workload {
         Workload::Offload10usCpu,
         Workload::ProcessPoolRoundTrip,
         Workload::ProcessPoolCpu,
+        Workload::CrossThreadWakeSpin,
+        Workload::Offload10usSpin,
+        Workload::Offload10usCpuSpin,
+        Workload::ProcessPoolRoundTripSpin,
+        Workload::ProcessPoolCpuSpin,
     ];
+
+    /// The workload a row with evloop's idle spin repeats, and whether `self` is one.
+    fn unspun(self) -> (Workload, bool) {
+        match self {
+            Workload::CrossThreadWakeSpin => (Workload::CrossThreadWake, true),
+            Workload::Offload10usSpin => (Workload::Offload10us, true),
+            Workload::Offload10usCpuSpin => (Workload::Offload10usCpu, true),
+            Workload::ProcessPoolRoundTripSpin => (Workload::ProcessPoolRoundTrip, true),
+            Workload::ProcessPoolCpuSpin => (Workload::ProcessPoolCpu, true),
+            w => (w, false),
+        }
+    }
 
     /// What the row measures, its unit, and which figures are better.
     fn describe(self, idle: usize) -> (String, &'static str, Better) {
         use Better::*;
         match self {
+            Workload::CrossThreadWakeSpin
+            | Workload::Offload10usSpin
+            | Workload::Offload10usCpuSpin
+            | Workload::ProcessPoolRoundTripSpin
+            | Workload::ProcessPoolCpuSpin => {
+                let (what, unit, better) = self.unspun().0.describe(idle);
+                (
+                    format!("{what}, evloop with `idle_spin(50 µs)`"),
+                    unit,
+                    better,
+                )
+            }
             Workload::Spawn => (
                 "spawn an empty task and await it (batches of 1,000)".into(),
                 "ns",
@@ -180,7 +219,7 @@ impl Workload {
 
     /// Operations per sample, from the section's base count.
     fn ops(self, base: u64) -> u64 {
-        match self {
+        match self.unspun().0 {
             Workload::Spawn
             | Workload::Yield
             | Workload::YieldWithSockets
@@ -197,7 +236,7 @@ impl Workload {
 
     fn summary(self) -> bool {
         !matches!(
-            self,
+            self.unspun().0,
             Workload::OffloadCpu | Workload::Offload10usCpu | Workload::ProcessPoolCpu
         )
     }
@@ -213,11 +252,12 @@ fn measure(
 ) -> Result<Option<f64>, SectionError> {
     let per_op = |d: Duration| nanos(d) / ops as f64;
     let per_op_us = |d: Duration| nanos(d) / ops as f64 / 1e3;
+    // A row with the idle spin repeats its workload on the spinning loop.
+    let (w, spin) = w.unspun();
+    let evloop = if spin { &rts.evloop_spin } else { &rts.evloop };
     let ex = &rts.smol;
     let v = match (w, peer) {
-        (Workload::Spawn, Peer::Evloop) => {
-            per_op(rts.evloop.block_on(spawning::evloop_batches(ops)))
-        }
+        (Workload::Spawn, Peer::Evloop) => per_op(evloop.block_on(spawning::evloop_batches(ops))),
         (Workload::Spawn, Peer::Tokio) => per_op(rts.tokio.block_on(spawning::tokio_batches(ops))),
         (Workload::Spawn, Peer::Smol) => {
             per_op(async_io::block_on(ex.run(spawning::smol_batches(ex, ops))))
@@ -241,7 +281,7 @@ fn measure(
         (Workload::Yield, Peer::Smol) => per_op(async_io::block_on(
             ex.run(ex.spawn(yielding::yield_loop(ops, futures_lite::future::yield_now))),
         )),
-        (Workload::YieldWithSockets, Peer::Evloop) => per_op(rts.evloop.block_on(async {
+        (Workload::YieldWithSockets, Peer::Evloop) => per_op(evloop.block_on(async {
             let sockets = yielding::evloop_idle_sockets(idle).await?;
             let took = evloop::spawn(yielding::yield_loop(ops, evloop::yield_now))
                 .await
@@ -278,7 +318,7 @@ fn measure(
         (Workload::TimerArmCancel, Peer::Smol) => per_op(async_io::block_on(
             ex.run(ex.spawn(timer::arm_cancel(ops, async_io::Timer::after))),
         )),
-        (Workload::TimerFire, Peer::Evloop) => per_op(rts.evloop.block_on(timer::evloop_fire(ops))),
+        (Workload::TimerFire, Peer::Evloop) => per_op(evloop.block_on(timer::evloop_fire(ops))),
         (Workload::TimerFire, Peer::Tokio) => per_op(rts.tokio.block_on(timer::tokio_fire(ops))),
         (Workload::TimerFire, Peer::Smol) => {
             per_op(async_io::block_on(ex.run(timer::smol_fire(ex, ops))))
@@ -294,7 +334,7 @@ fn measure(
                 Peer::Evloop
                     if matches!(w, Workload::TimerSpreadCpu | Workload::TimerSpreadLateness) =>
                 {
-                    rts.evloop.block_on(timer::evloop_spread(ops))
+                    evloop.block_on(timer::evloop_spread(ops))
                 }
                 Peer::Evloop => rts.evloop_slack.block_on(timer::evloop_spread(ops)),
                 Peer::Tokio => rts.tokio.block_on(timer::tokio_spread(ops)),
@@ -311,7 +351,7 @@ fn measure(
             let (tx, ringer) = wake::ringer(bell.clone(), ops);
             let answer = wake::answer(bell, tx, ops);
             match peer {
-                Peer::Evloop => rts.evloop.block_on(answer),
+                Peer::Evloop => evloop.block_on(answer),
                 Peer::Tokio => rts.tokio.block_on(answer),
                 Peer::Smol => async_io::block_on(ex.run(answer)),
             }
@@ -321,7 +361,7 @@ fn measure(
                     .map_err(|_| SectionError::Failed("the ringing thread panicked".into()))?,
             )
         }
-        (Workload::EchoRoundTrip, Peer::Evloop) => per_op_us(rts.evloop.block_on(async {
+        (Workload::EchoRoundTrip, Peer::Evloop) => per_op_us(evloop.block_on(async {
             let mut c = echo::evloop_clients(1).await?;
             echo::round_trips(&mut c[0], ops).await
         })?),
@@ -335,7 +375,7 @@ fn measure(
         }))?),
         (Workload::EchoThroughput64, peer) => {
             let took = match peer {
-                Peer::Evloop => rts.evloop.block_on(async {
+                Peer::Evloop => evloop.block_on(async {
                     let mut c = echo::evloop_clients(64).await?;
                     echo::evloop_throughput(&mut c, ops).await
                 })?,
@@ -370,7 +410,7 @@ fn measure(
             };
             let cpu = process_cpu();
             let took = match peer {
-                Peer::Evloop => rts.evloop.block_on(offload::evloop_round_trips(ops, job)),
+                Peer::Evloop => evloop.block_on(offload::evloop_round_trips(ops, job)),
                 Peer::Tokio => rts.tokio.block_on(offload::tokio_round_trips(ops, job)),
                 Peer::Smol => async_io::block_on(offload::smol_round_trips(ops, job)),
             };
@@ -387,7 +427,7 @@ fn measure(
                 .as_ref()
                 .map_err(|e| SectionError::Failed(e.clone()))?;
             let failed = |e: evloop::ExecError| SectionError::Failed(e.to_string());
-            rts.evloop.block_on(async {
+            evloop.block_on(async {
                 let worker_cpu = evloop::run_in_process(pool, &procs::CPU_TIME, ())
                     .await
                     .map_err(failed)?;
@@ -410,12 +450,21 @@ fn measure(
         }
         // tokio and smol have no process pool.
         (Workload::ProcessPoolRoundTrip | Workload::ProcessPoolCpu, _) => return Ok(None),
+        (
+            Workload::CrossThreadWakeSpin
+            | Workload::Offload10usSpin
+            | Workload::Offload10usCpuSpin
+            | Workload::ProcessPoolRoundTripSpin
+            | Workload::ProcessPoolCpuSpin,
+            _,
+        ) => unreachable!("a row with the idle spin measures the workload it repeats"),
     };
     Ok(Some(v))
 }
 
 /// The floor of `w`, if it has one: one sample, in the row's unit.
 fn floor(w: Workload, ops: u64) -> Result<Option<f64>, SectionError> {
+    let w = w.unspun().0;
     match w {
         Workload::CrossThreadWake => Ok(Some(
             nanos(floors::thread_ping_pong(ops)) / ops as f64 / 1e3,
@@ -548,6 +597,13 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
          run the same workload again in those rows.",
         SLACK.as_millis()
     ));
+    section.notes.push(format!(
+        "Rows marked `idle_spin`: the same workload on an evloop loop built with \
+         `Builder::idle_spin({} µs)`, which, once other threads keep waking it shortly after it \
+         sleeps, spins up to that long for their wake before sleeping (off by default); tokio \
+         and smol run the same workload again in those rows.",
+        SPIN.as_micros()
+    ));
     section.notes.push(
         "Process-pool row: evloop's pool has one worker started before the run, and awaits \
          `run_in_process` of a registered function that returns its argument; tokio and smol \
@@ -562,6 +618,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     let rts = Runtimes {
         evloop: evloop::Builder::new().build()?,
         evloop_slack: evloop::Builder::new().timer_slack(SLACK).build()?,
+        evloop_spin: evloop::Builder::new().idle_spin(SPIN).build()?,
         tokio: tokio_current_thread(),
         smol: LocalExecutor::new(),
         procs: evloop::ProcessPool::builder(procs::registry())
