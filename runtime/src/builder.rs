@@ -193,20 +193,23 @@ impl Builder {
     /// row that another thread ended within `spin`, it spins for up to `spin` before its next
     /// sleep, watching for such a wake (and yielding its core to any thread waiting for it);
     /// once a spin ends without one, or a sleep ends otherwise (I/O, a timer, a longer wait),
-    /// it stops spinning until the pattern comes back. A loop woken by its sockets never
+    /// it stops spinning until the pattern comes back. It also compares: while spinning gets
+    /// the wake later than sleeping did (the spin keeps a core that the waking thread needs),
+    /// it sleeps, and tries a spin once every 64 waits. A loop woken by its sockets never
     /// spins. While it spins the loop does not poll for I/O, so readiness is seen at most
     /// `spin` late, and it never spins past its next timer. The cost is up to `spin` of CPU
-    /// per sleep while the pattern holds; [`Stats::wakes_while_spinning`] counts the wake-ups
+    /// per wait while the pattern holds; [`Stats::wakes_while_spinning`] counts the wake-ups
     /// it caught.
     ///
     /// Measured with 50 µs in the report's rows on this project's 2-core virtual machine
-    /// (idle): the cross-thread wake round trip took 0.7–3.2 µs instead of 15–21 µs, and a
-    /// 10 µs thread-pool job 13.4–14.1 µs instead of 32–33 µs with less CPU per round trip
-    /// (27 µs instead of 38 µs, the job's 10 µs included). But a process-pool round trip took
-    /// 21–24 µs instead of 14–15 µs, with more CPU (34–39 µs instead of 25–28 µs): its reply
-    /// comes through the pool's supervisor thread, which then competes with the spinning loop
-    /// and the worker for the two cores. Hence off by default: turn it on for a loop whose
-    /// other threads answer it within microseconds, and measure.
+    /// (idle): the cross-thread wake round trip took about 3 µs instead of 15–21 µs, and a
+    /// 10 µs thread-pool job 14 µs instead of 32–33 µs, with less CPU per round trip (28 µs
+    /// instead of 36–38 µs, the job's 10 µs included). But a process-pool round trip took
+    /// 21 µs instead of 16–17 µs, with more CPU (33 µs instead of 26–28 µs): its reply comes
+    /// through the pool's supervisor thread, which then competes with the spinning loop and
+    /// the worker for the two cores, and the loop's comparison does not see all of that cost.
+    /// Hence off by default: turn it on for a loop whose other threads answer it within
+    /// microseconds, and measure.
     ///
     /// A spin over one millisecond makes [`build`](Self::build) fail.
     ///

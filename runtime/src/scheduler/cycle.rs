@@ -29,10 +29,6 @@ use crate::scheduler::{budget, Core};
 /// 100 µs instead of one per cycle. An idle loop is unaffected: it blocks in the poller.
 pub(crate) const IO_POLL_INTERVAL: Duration = Duration::from_micros(100);
 
-/// Sleeps in a row that another thread ended within the idle spin, before step 2 spins (see
-/// [`Builder::idle_spin`](crate::Builder::idle_spin)).
-pub(crate) const SPIN_AFTER: u8 = 2;
-
 /// Checks of the injection queue between two clock reads while spinning.
 const SPIN_BATCH: u32 = 32;
 use crate::task::meta::{MetaKey, Runnable};
@@ -122,13 +118,15 @@ impl Core {
             }
             let in_poller = !self.reactor.is_empty() || deadline.is_some();
             self.observer.parking(deadline);
-            let began = self.learns_to_spin().then(Instant::now);
+            let began = self.idle_spin.is_on().then(Instant::now);
             let waited = self
                 .shared
                 .wait(deadline, in_poller, main_woken, |d| self.reactor.wait(d))
                 .map(|()| in_poller);
             if let Some(began) = began {
-                self.learn_from_sleep(began, main_woken);
+                let by_thread =
+                    !self.shared.injected.is_empty() || main_woken.load(Ordering::Relaxed);
+                self.idle_spin.slept(began.elapsed(), by_thread);
             }
             waited
         };
@@ -137,58 +135,42 @@ impl Core {
         polled
     }
 
-    /// Whether step 2 keeps track of how its sleeps end (the idle spin is on).
-    #[inline]
-    fn learns_to_spin(&self) -> bool {
-        !self.idle_spin.is_zero()
-    }
-
-    /// With nothing ready and the last [`SPIN_AFTER`] sleeps ended by another thread within the
-    /// idle spin, spins (for at most the idle spin, and never past `deadline`) until another
-    /// thread queues a task or wakes the main future; returns how long that took, or `None`
-    /// (and stops spinning until the pattern comes back) if it did not happen. While the loop
-    /// spins, its state stays "running", so a waking thread only queues the task: no system
-    /// call on either side.
+    /// With nothing ready, and [`IdleSpin`](crate::scheduler::spin::IdleSpin) saying so, spins
+    /// (for at most the idle spin, and never past `deadline`) until another thread queues a
+    /// task or wakes the main future; returns how long that took, or `None` if it did not
+    /// happen. While the loop spins, its state stays "running", so a waking thread only
+    /// queues the task: no system call on either side.
     fn spin_for_wake(
         &self,
         deadline: Option<Instant>,
         main_woken: &AtomicBool,
     ) -> Option<Duration> {
-        if !self.learns_to_spin() || self.quick_wakes.get() < SPIN_AFTER {
+        if !self.idle_spin.should_spin() {
             return None;
         }
         let start = Instant::now();
-        let limit = deadline.map_or(self.idle_spin, |d| {
-            self.idle_spin.min(d.saturating_duration_since(start))
+        let limit = deadline.map_or(self.idle_spin.limit(), |d| {
+            self.idle_spin
+                .limit()
+                .min(d.saturating_duration_since(start))
         });
         loop {
             for _ in 0..SPIN_BATCH {
                 if !self.shared.injected.is_empty() || main_woken.load(Ordering::Relaxed) {
-                    return Some(start.elapsed());
+                    let after = start.elapsed();
+                    self.idle_spin.caught(after);
+                    return Some(after);
                 }
                 std::hint::spin_loop();
             }
             if start.elapsed() >= limit {
-                self.quick_wakes.set(0);
+                self.idle_spin.missed();
                 return None;
             }
             // Lets a thread that shares this core (the one about to wake the loop, on a busy
             // machine) run.
             std::thread::yield_now();
         }
-    }
-
-    /// A sleep that began at `began` ended: counts it toward spinning if another thread ended
-    /// it within the idle spin, and starts the count again otherwise.
-    fn learn_from_sleep(&self, began: Instant, main_woken: &AtomicBool) {
-        let by_thread = !self.shared.injected.is_empty() || main_woken.load(Ordering::Relaxed);
-        let quick = began.elapsed() < self.idle_spin;
-        let count = if by_thread && quick {
-            self.quick_wakes.get().saturating_add(1)
-        } else {
-            0
-        };
-        self.quick_wakes.set(count);
     }
 
     /// With tasks ready: `Ok(now)` if the poller must be called now (with timeout zero),

@@ -16,6 +16,7 @@ pub(crate) mod ready;
 pub(crate) mod registry;
 pub(crate) mod shared;
 pub(crate) mod shutdown;
+pub(crate) mod spin;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -36,6 +37,7 @@ use crate::scheduler::default_pool::DefaultPool;
 use crate::scheduler::ready::ReadyQueue;
 use crate::scheduler::registry::TaskRegistry;
 use crate::scheduler::shared::Shared;
+use crate::scheduler::spin::IdleSpin;
 use crate::task::meta::{MetaKey, Runnable, TaskId, TaskMeta};
 use crate::time::timers::Timers;
 
@@ -77,12 +79,9 @@ pub(crate) struct Core {
     timer_slack: Duration,
     /// How long closing the loop waits for the default pool's jobs.
     shutdown_timeout: Duration,
-    /// How long step 2 may spin for a wake from another thread before it sleeps; see
-    /// `Core::spin_for_wake`.
-    idle_spin: Duration,
-    /// Consecutive sleeps that another thread ended within `idle_spin` (saturating): step 2
-    /// spins only after [`cycle::SPIN_AFTER`] of them.
-    quick_wakes: Cell<u8>,
+    /// Whether step 2 spins for a wake from another thread before it sleeps, learnt from how
+    /// its recent waits ended.
+    idle_spin: IdleSpin,
     /// When step 2 last called the poller (or when the loop started): with tasks ready, the
     /// next poll waits until `cycle::IO_POLL_INTERVAL` has passed since then.
     last_io_poll: Cell<Instant>,
@@ -145,8 +144,7 @@ impl Core {
             coop_budget,
             timer_slack,
             shutdown_timeout,
-            idle_spin,
-            quick_wakes: Cell::new(0),
+            idle_spin: IdleSpin::new(idle_spin),
             last_io_poll: Cell::new(Instant::now()),
         })
     }
