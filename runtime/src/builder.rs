@@ -205,9 +205,10 @@ impl Builder {
     /// (idle): the cross-thread wake round trip took about 3 µs instead of 15–21 µs, and a
     /// 10 µs thread-pool job 14 µs instead of 32–33 µs, with less CPU per round trip (28 µs
     /// instead of 36–38 µs, the job's 10 µs included). But a process-pool round trip took
-    /// 21 µs instead of 16–17 µs, with more CPU (33 µs instead of 26–28 µs): its reply comes
-    /// through the pool's supervisor thread, which then competes with the spinning loop and
-    /// the worker for the two cores, and the loop's comparison does not see all of that cost.
+    /// 17–21 µs instead of 16–17 µs, with more CPU (31–33 µs instead of 25–28 µs): its reply
+    /// comes through the pool's supervisor thread, which then competes with the spinning loop
+    /// and the worker for the two cores, and the loop's comparison does not see all of that
+    /// cost.
     /// Hence off by default: turn it on for a loop whose other threads answer it within
     /// microseconds, and measure.
     ///
