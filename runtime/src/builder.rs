@@ -257,24 +257,8 @@ impl Builder {
                 "evloop: the cooperative budget must be at least 1 operation per poll",
             ));
         }
-        if self.timer_slack > Duration::from_secs(1) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "evloop: the timer slack must be at most 1 s, got {:?}",
-                    self.timer_slack
-                ),
-            ));
-        }
-        if self.idle_spin > Duration::from_millis(1) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "evloop: the idle spin must be at most 1 ms, got {:?}",
-                    self.idle_spin
-                ),
-            ));
-        }
+        at_most("timer slack", self.timer_slack, Duration::from_secs(1))?;
+        at_most("idle spin", self.idle_spin, Duration::from_millis(1))?;
         let settings = Settings::resolve(
             &self,
             |name| std::env::var_os(name),
@@ -337,6 +321,17 @@ const DEFAULT_COOP_BUDGET: u32 = 128;
 
 /// How long closing a loop waits for its default pool's jobs, by default.
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `Ok` if the setting `what` is at most `max`, else an `InvalidInput` error saying so.
+fn at_most(what: &str, value: Duration, max: Duration) -> io::Result<()> {
+    if value <= max {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("evloop: the {what} must be at most {max:?}, got {value:?}"),
+    ))
+}
 
 /// How long an idle loop spins for a wake from another thread before it sleeps, once such
 /// wakes keep coming quickly: off unless asked for; see [`Builder::idle_spin`].
