@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::observe::trace::Skip;
 use crate::scheduler::{budget, Core};
+use crate::task::meta::{MetaKey, Runnable};
 
 /// How long a loop with ready tasks may go without asking the OS for I/O readiness.
 ///
@@ -31,7 +32,6 @@ pub(crate) const IO_POLL_INTERVAL: Duration = Duration::from_micros(100);
 
 /// Checks of the injection queue between two clock reads while spinning.
 const SPIN_BATCH: u32 = 32;
-use crate::task::meta::{MetaKey, Runnable};
 
 impl Core {
     /// One cycle: the three steps. `main_woken`: the future given to `block_on` is ready to be
@@ -90,8 +90,9 @@ impl Core {
     /// skipped when it cannot report anything (no source is registered) or when the last one
     /// was less than [`IO_POLL_INTERVAL`] ago. With nothing ready, the loop waits until the
     /// nearest timer deadline, or for ever: in the poller, or, with no source registered and no
-    /// timer, parked on its thread (see [`Shared::wait`]). Returns whether the poller was
-    /// called.
+    /// timer, parked on its thread (see [`Shared::wait`]); with an idle spin, first, when its
+    /// recent waits call for it, it spins for a wake from another thread and skips the wait if
+    /// one comes ([`Core::spin_for_wake`]). Returns whether the poller was called.
     fn poll_io(&self, main_woken: &AtomicBool) -> bool {
         let work_ready = main_woken.load(Ordering::Relaxed)
             || !self.ready.borrow().is_empty()
