@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use evloop_bridge::{ExecError, ProcessPool};
 use util::procs::{
-    kill_a_worker_mid_job, pid_file, pool, process_exists, read_pid, registry, CORRUPT, EXIT,
-    HANG_UP, PANIC, PID, PID_FILE_THEN_SLEEP, SEED, SEEDED, SLEEP, SQUARE, WORKER_TEST,
+    kill_a_worker_mid_job, pid_file, pool, process_exists, read_pid, registry, submit_sleeper,
+    CORRUPT, EXIT, HANG_UP, PANIC, PID, PID_FILE_THEN_SLEEP, SEED, SEEDED, SLEEP, SQUARE,
+    WORKER_TEST,
 };
 use util::{eventually, finish, within};
 
@@ -34,12 +35,7 @@ fn a_worker_that_exits_mid_job_reports_its_status_and_is_replaced() {
 #[test]
 fn cancelling_a_running_ten_second_job_returns_at_once_and_the_pool_runs_new_jobs() {
     let pool = pool().max_workers(1).build().unwrap();
-    let path = pid_file("cancel");
-    let _ = std::fs::remove_file(&path);
-    let long = pool.submit(
-        &PID_FILE_THEN_SLEEP,
-        (path.to_string_lossy().into_owned(), 10_000),
-    );
+    let (long, path) = submit_sleeper(&pool, "cancel", 10_000);
     let pid = read_pid(&path);
     let start = Instant::now();
     assert!(long.cancel(), "a running job could not be cancelled");

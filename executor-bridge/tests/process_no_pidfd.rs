@@ -8,9 +8,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use evloop_bridge::ExecError;
-use util::procs::{
-    kill_a_worker_mid_job, pid_file, pool, process_exists, read_pid, PID, PID_FILE_THEN_SLEEP,
-};
+use util::procs::{kill_a_worker_mid_job, pool, process_exists, read_pid, submit_sleeper, PID};
 use util::{finish, within, PATIENCE};
 
 #[test]
@@ -23,12 +21,7 @@ fn without_pidfds_a_killed_worker_fails_only_its_job_and_is_reaped_and_replaced(
 #[test]
 fn without_pidfds_cancelling_a_running_job_kills_its_worker_at_once() {
     let pool = pool().pidfd(false).max_workers(1).build().unwrap();
-    let path = pid_file("nopidfd-cancel");
-    let _ = std::fs::remove_file(&path);
-    let long = pool.submit(
-        &PID_FILE_THEN_SLEEP,
-        (path.to_string_lossy().into_owned(), 10_000),
-    );
+    let (long, path) = submit_sleeper(&pool, "nopidfd-cancel", 10_000);
     let pid = read_pid(&path);
     let start = Instant::now();
     assert!(long.cancel());

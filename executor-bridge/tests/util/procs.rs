@@ -185,6 +185,22 @@ pub fn read_pid(path: &std::path::Path) -> u32 {
     pid.unwrap()
 }
 
+/// Submits a job that writes its worker's pid to the (fresh) pid file `name`, then sleeps for
+/// `ms`; returns its handle and the pid file, which [`read_pid`] reads once the job runs.
+pub fn submit_sleeper(
+    pool: &ProcessPool,
+    name: &str,
+    ms: u64,
+) -> (evloop_bridge::Handle<()>, std::path::PathBuf) {
+    let path = pid_file(name);
+    let _ = std::fs::remove_file(&path);
+    let handle = pool.submit(
+        &PID_FILE_THEN_SLEEP,
+        (path.to_string_lossy().into_owned(), ms),
+    );
+    (handle, path)
+}
+
 /// Kills, with `SIGKILL`, the worker of a long job while `others` quick jobs are in flight on
 /// a pool of two workers, and checks what a user relies on: only the long job fails, with
 /// `WorkerDied` naming the pid and the signal; every other job completes; the pool is back at
@@ -193,12 +209,7 @@ pub fn kill_a_worker_mid_job(pool: &ProcessPool, name: &str, others: u64) -> u32
     use evloop_bridge::ExecError;
     use rustix::process::{kill_process, Pid, Signal};
 
-    let path = pid_file(name);
-    let _ = std::fs::remove_file(&path);
-    let victim = pool.submit(
-        &PID_FILE_THEN_SLEEP,
-        (path.to_string_lossy().into_owned(), 60_000),
-    );
+    let (victim, path) = submit_sleeper(pool, name, 60_000);
     let quick: Vec<_> = (0..others).map(|x| pool.submit(&SQUARE, x)).collect();
     let pid = read_pid(&path);
     kill_process(Pid::from_raw(pid as i32).unwrap(), Signal::KILL).unwrap();
