@@ -183,34 +183,34 @@ impl Builder {
     }
 
     /// Sets how long a loop with nothing to do may spin, waiting for a wake from another thread,
-    /// before it goes to sleep in the OS poller (default: zero, no spinning).
+    /// before it goes to sleep in the OS poller (default: 50 µs; zero turns spinning off).
     ///
     /// A loop that offloads short jobs (`run_in_executor`, `to_thread`) or answers another
     /// thread is woken from other threads, again and again, shortly after it goes to sleep.
     /// Each such wake-up costs the waking thread a system call and the loop the kernel's
     /// wake-up path, on an idle core the core's exit from its sleep state: tens of
-    /// microseconds on a virtual machine. With a spin, the loop learns: after two sleeps in a
-    /// row that another thread ended within `spin`, it spins for up to `spin` before its next
-    /// sleep, watching for such a wake (and yielding its core to any thread waiting for it);
-    /// once a spin ends without one, or a sleep ends otherwise (I/O, a timer, a longer wait),
-    /// it stops spinning until the pattern comes back. It also compares: while spinning gets
-    /// the wake later than sleeping did (the spin keeps a core that the waking thread needs),
-    /// it sleeps, and tries a spin once every 64 waits. A loop woken by its sockets never
-    /// spins. While it spins the loop does not poll for I/O, so readiness is seen at most
-    /// `spin` late, and it never spins past its next timer. The cost is up to `spin` of CPU
-    /// per wait while the pattern holds; [`Stats::wakes_while_spinning`] counts the wake-ups
-    /// it caught.
+    /// microseconds on a virtual machine. So the loop learns: after two sleeps in a row that
+    /// another thread ended within `spin`, it spins for up to `spin` before its next sleep,
+    /// watching for such a wake (and yielding its core to any thread waiting for it); once a
+    /// spin ends without one, or a sleep ends otherwise (I/O, a timer, a longer wait), it stops
+    /// spinning until the pattern comes back. It also compares: while spinning gets the wake
+    /// later than sleeping did (the spin keeps a core that the waking thread needs), it sleeps,
+    /// and tries a spin once every 64 waits. And it spins only while the machine has a core to
+    /// spare: once every 64 waits it reads how many threads are ready to run (Linux's
+    /// `/proc/loadavg`, an in-memory file: a few microseconds), and while they outnumber the
+    /// cores it sleeps, because a spin would take CPU time from other programs and make the
+    /// loop's own wake-ups wait longer for a core. (Where the OS does not say, the load is not
+    /// looked at.) A loop woken by its sockets never spins. While it spins the loop does not
+    /// poll for I/O, so readiness is seen at most `spin` late, and it never spins past its
+    /// next timer. The cost is up to `spin` of CPU per wait while the pattern holds;
+    /// [`Stats::wakes_while_spinning`] counts the wake-ups it caught.
     ///
-    /// Measured with 50 µs in the report's rows on this project's 2-core virtual machine
-    /// (idle): the cross-thread wake round trip took about 3 µs instead of 15–21 µs, and a
-    /// 10 µs thread-pool job 14 µs instead of 32–33 µs, with less CPU per round trip (28 µs
-    /// instead of 36–38 µs, the job's 10 µs included). But a process-pool round trip took
-    /// 17–21 µs instead of 16–17 µs, with more CPU (31–33 µs instead of 25–28 µs): its reply
-    /// comes through the pool's supervisor thread, which then competes with the spinning loop
-    /// and the worker for the two cores, and the loop's comparison does not see all of that
-    /// cost.
-    /// Hence off by default: turn it on for a loop whose other threads answer it within
-    /// microseconds, and measure.
+    /// Measured in the report's rows on this project's 2-core virtual machine: when idle, the
+    /// cross-thread wake round trip takes about 3 µs with the default against 15–20 µs with
+    /// the spin off, and a 10 µs thread-pool job about 14 µs against 30–33 µs; a process-pool
+    /// round trip (the pool's worker process polls its channel and its supervisor thread
+    /// relays the reply: more threads ready to run than cores) finds the machine crowded and
+    /// does not spin. With both cores kept busy by other programs, the loop does not spin.
     ///
     /// A spin over one millisecond makes [`build`](Self::build) fail.
     ///
@@ -334,8 +334,8 @@ fn at_most(what: &str, value: Duration, max: Duration) -> io::Result<()> {
 }
 
 /// How long an idle loop spins for a wake from another thread before it sleeps, once such
-/// wakes keep coming quickly: off unless asked for; see [`Builder::idle_spin`].
-const DEFAULT_IDLE_SPIN: Duration = Duration::ZERO;
+/// wakes keep coming quickly and the machine has a core to spare; see [`Builder::idle_spin`].
+const DEFAULT_IDLE_SPIN: Duration = Duration::from_micros(50);
 
 /// The default slow-poll threshold, asyncio's `slow_callback_duration`.
 const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);

@@ -144,7 +144,14 @@ impl Core {
             coop_budget,
             timer_slack,
             shutdown_timeout,
-            idle_spin: IdleSpin::new(idle_spin),
+            idle_spin: IdleSpin::new(
+                idle_spin,
+                if idle_spin.is_zero() {
+                    0
+                } else {
+                    std::thread::available_parallelism().map_or(0, usize::from)
+                },
+            ),
             last_io_poll: Cell::new(Instant::now()),
         })
     }

@@ -11,12 +11,19 @@ const SPIN_AFTER: u8 = 2;
 /// does not prefer, so that both averages stay current.
 const PROBE_EVERY: u32 = 64;
 
+/// Every this many idle waits while the pattern holds, the loop looks again at how many
+/// threads the machine has ready to run (a few microseconds), and spins only while they
+/// leave a core free.
+const LOAD_EVERY: u32 = 64;
+
 /// What step 2 knows about its idle waits (see [`Builder::idle_spin`](crate::Builder::idle_spin)).
 ///
 /// The loop spins only while the waits it would spin through keep being ended by another
-/// thread within the limit, and only while spinning gets the wake sooner than sleeping did: a
-/// spin that keeps the core the waking thread needs (a pool's supervisor thread on a machine
-/// with two cores) makes the wake come later, and the loop goes back to sleeping.
+/// thread within the limit, only while spinning gets the wake sooner than sleeping did (a
+/// spin that keeps the core the waking thread needs makes the wake come later), and only
+/// while the machine has no more threads ready to run than it has cores (where the OS says:
+/// Linux's `/proc/loadavg`): on a machine whose cores are all wanted, a spin takes CPU time
+/// from other programs and makes the loop's own wake-ups wait longer for a core.
 #[derive(Debug)]
 pub(crate) struct IdleSpin {
     /// The longest spin; zero turns spinning off.
@@ -31,6 +38,24 @@ pub(crate) struct IdleSpin {
     spinning: Cell<Option<u64>>,
     /// Idle waits while the pattern held, to schedule the probes.
     waits: Cell<u32>,
+    /// The machine's cores (0 when unknown: the load is not looked at).
+    cores: usize,
+    /// Whether the machine had more threads ready to run than cores when last looked at.
+    crowded: Cell<bool>,
+}
+
+/// How many threads the machine has ready to run or running now (the caller included),
+/// where the OS tells it cheaply: Linux's `/proc/loadavg`, an in-memory file whose fourth
+/// field is `running/total`.
+pub(crate) fn runnable_threads() -> Option<usize> {
+    use std::io::Read;
+    let mut buf = [0u8; 128];
+    let n = std::fs::File::open("/proc/loadavg")
+        .and_then(|mut f| f.read(&mut buf))
+        .ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    let field = text.split_ascii_whitespace().nth(3)?;
+    field.split('/').next()?.parse().ok()
 }
 
 /// `old` moved an eighth of the way to `sample`.
@@ -48,14 +73,17 @@ fn nanos(d: Duration) -> u64 {
 }
 
 impl IdleSpin {
-    /// Spinning for at most `limit` (zero: never).
-    pub(crate) fn new(limit: Duration) -> Self {
+    /// Spinning for at most `limit` (zero: never) on a machine of `cores` cores (zero: the
+    /// load is not looked at).
+    pub(crate) fn new(limit: Duration, cores: usize) -> Self {
         IdleSpin {
             limit,
             quick_wakes: Cell::new(0),
             asleep: Cell::new(None),
             spinning: Cell::new(None),
             waits: Cell::new(0),
+            cores,
+            crowded: Cell::new(false),
         }
     }
 
@@ -79,11 +107,25 @@ impl IdleSpin {
         }
         let waits = self.waits.get().wrapping_add(1);
         self.waits.set(waits);
+        if self.cores > 0 && waits % LOAD_EVERY == 1 {
+            self.look_at_load(runnable_threads());
+        }
+        if self.crowded.get() {
+            return false;
+        }
         let spinning_pays = match (self.spinning.get(), self.asleep.get()) {
             (Some(spinning), Some(asleep)) => spinning <= asleep,
             _ => true,
         };
         spinning_pays != (waits % PROBE_EVERY == 0)
+    }
+
+    /// Takes note of the machine's `runnable` threads (the loop's included; `None`: unknown,
+    /// taken as room to spin). The thread that is about to wake the loop counts too, so the
+    /// machine is crowded only with more runnable threads than cores.
+    fn look_at_load(&self, runnable: Option<usize>) {
+        self.crowded
+            .set(runnable.is_some_and(|runnable| runnable > self.cores));
     }
 
     /// A spin saw a wake `after` this long.
@@ -116,13 +158,13 @@ impl IdleSpin {
 mod tests {
     use std::time::Duration;
 
-    use super::{average, IdleSpin, PROBE_EVERY, SPIN_AFTER};
+    use super::{average, runnable_threads, IdleSpin, LOAD_EVERY, PROBE_EVERY, SPIN_AFTER};
 
     const US: Duration = Duration::from_micros(1);
 
     #[test]
     fn off_never_spins() {
-        let spin = IdleSpin::new(Duration::ZERO);
+        let spin = IdleSpin::new(Duration::ZERO, 2);
         for _ in 0..10 {
             spin.slept(US, true);
         }
@@ -131,7 +173,7 @@ mod tests {
 
     #[test]
     fn spins_after_quick_wakes_from_threads_and_stops_when_the_pattern_goes() {
-        let spin = IdleSpin::new(50 * US);
+        let spin = IdleSpin::new(50 * US, 0);
         for _ in 0..SPIN_AFTER {
             assert!(!spin.should_spin());
             spin.slept(20 * US, true);
@@ -158,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_spin_that_makes_wakes_later_gives_way_to_sleeping_but_is_tried_again() {
-        let spin = IdleSpin::new(50 * US);
+        let spin = IdleSpin::new(50 * US, 0);
         for _ in 0..SPIN_AFTER {
             spin.slept(13 * US, true);
         }
@@ -169,13 +211,56 @@ mod tests {
         let spins = (0..PROBE_EVERY * 4).filter(|_| spin.should_spin()).count();
         assert_eq!(spins, 4, "one probe every {PROBE_EVERY} waits");
         // And the other way round: spinning is preferred, sleeping is probed.
-        let spin = IdleSpin::new(50 * US);
+        let spin = IdleSpin::new(50 * US, 0);
         for _ in 0..SPIN_AFTER {
             spin.slept(30 * US, true);
         }
         spin.caught(11 * US);
         let spins = (0..PROBE_EVERY * 4).filter(|_| spin.should_spin()).count();
         assert_eq!(spins, PROBE_EVERY as usize * 4 - 4);
+    }
+
+    #[test]
+    fn a_crowded_machine_stops_spinning_until_it_has_a_core_free() {
+        let spin = IdleSpin::new(50 * US, 2);
+        for _ in 0..SPIN_AFTER {
+            spin.slept(20 * US, true);
+        }
+        // The first wait looks at this machine's real load; the next 63 do not.
+        let _ = spin.should_spin();
+        // The loop and the thread about to wake it, on two cores: room to spin.
+        spin.look_at_load(Some(2));
+        assert!(spin.should_spin());
+        spin.look_at_load(Some(3));
+        assert!(!spin.should_spin());
+        spin.look_at_load(None);
+        assert!(spin.should_spin(), "an unknown load does not stop the spin");
+        // Checked on the first wait and then once every LOAD_EVERY waits.
+        let spin = IdleSpin::new(50 * US, usize::MAX);
+        for _ in 0..SPIN_AFTER {
+            spin.slept(20 * US, true);
+        }
+        spin.crowded.set(true);
+        assert!(
+            spin.should_spin(),
+            "no machine has usize::MAX runnable threads"
+        );
+        spin.crowded.set(true);
+        for _ in 1..LOAD_EVERY {
+            assert!(!spin.should_spin());
+        }
+        assert!(spin.should_spin(), "looked again after LOAD_EVERY waits");
+    }
+
+    #[test]
+    fn runnable_threads_counts_the_caller_where_the_os_tells() {
+        let runnable = runnable_threads();
+        if cfg!(target_os = "linux") {
+            assert!(runnable.is_some(), "Linux has /proc/loadavg");
+        }
+        if let Some(n) = runnable {
+            assert!(n >= 1, "the calling thread is running");
+        }
     }
 
     #[test]

@@ -22,9 +22,6 @@ use crate::workloads::{echo, floors, offload, procs, spawn as spawning, timer, w
 /// The timer slack of the rows that measure evloop with one.
 const SLACK: Duration = Duration::from_millis(1);
 
-/// The idle spin of the rows that measure evloop with one.
-const SPIN: Duration = Duration::from_micros(50);
-
 /// The script that measures asyncio, shipped in the crate and written beside the report.
 const ASYNCIO_SCRIPT: &str = include_str!("../../../python/asyncio_peers.py");
 
@@ -33,8 +30,8 @@ struct Runtimes {
     evloop: evloop::Runtime,
     /// evloop with a 1 ms timer slack, for the spread-timer rows that say so.
     evloop_slack: evloop::Runtime,
-    /// evloop with a 50 µs idle spin, for the rows that say so.
-    evloop_spin: evloop::Runtime,
+    /// evloop with its idle spin off, for the rows that say so.
+    evloop_no_spin: evloop::Runtime,
     tokio: tokio::runtime::Runtime,
     smol: LocalExecutor<'static>,
     /// evloop's process pool (one worker), or why it did not start.
@@ -62,11 +59,11 @@ enum Workload {
     Offload10usCpu,
     ProcessPoolRoundTrip,
     ProcessPoolCpu,
-    CrossThreadWakeSpin,
-    Offload10usSpin,
-    Offload10usCpuSpin,
-    ProcessPoolRoundTripSpin,
-    ProcessPoolCpuSpin,
+    CrossThreadWakeNoSpin,
+    Offload10usNoSpin,
+    Offload10usCpuNoSpin,
+    ProcessPoolRoundTripNoSpin,
+    ProcessPoolCpuNoSpin,
 }
 
 impl Workload {
@@ -89,21 +86,21 @@ impl Workload {
         Workload::Offload10usCpu,
         Workload::ProcessPoolRoundTrip,
         Workload::ProcessPoolCpu,
-        Workload::CrossThreadWakeSpin,
-        Workload::Offload10usSpin,
-        Workload::Offload10usCpuSpin,
-        Workload::ProcessPoolRoundTripSpin,
-        Workload::ProcessPoolCpuSpin,
+        Workload::CrossThreadWakeNoSpin,
+        Workload::Offload10usNoSpin,
+        Workload::Offload10usCpuNoSpin,
+        Workload::ProcessPoolRoundTripNoSpin,
+        Workload::ProcessPoolCpuNoSpin,
     ];
 
-    /// The workload a row with evloop's idle spin repeats, and whether `self` is one.
+    /// The workload a row with evloop's idle spin off repeats, and whether `self` is one.
     fn unspun(self) -> (Workload, bool) {
         match self {
-            Workload::CrossThreadWakeSpin => (Workload::CrossThreadWake, true),
-            Workload::Offload10usSpin => (Workload::Offload10us, true),
-            Workload::Offload10usCpuSpin => (Workload::Offload10usCpu, true),
-            Workload::ProcessPoolRoundTripSpin => (Workload::ProcessPoolRoundTrip, true),
-            Workload::ProcessPoolCpuSpin => (Workload::ProcessPoolCpu, true),
+            Workload::CrossThreadWakeNoSpin => (Workload::CrossThreadWake, true),
+            Workload::Offload10usNoSpin => (Workload::Offload10us, true),
+            Workload::Offload10usCpuNoSpin => (Workload::Offload10usCpu, true),
+            Workload::ProcessPoolRoundTripNoSpin => (Workload::ProcessPoolRoundTrip, true),
+            Workload::ProcessPoolCpuNoSpin => (Workload::ProcessPoolCpu, true),
             w => (w, false),
         }
     }
@@ -112,14 +109,14 @@ impl Workload {
     fn describe(self, idle: usize) -> (String, &'static str, Better) {
         use Better::*;
         match self {
-            Workload::CrossThreadWakeSpin
-            | Workload::Offload10usSpin
-            | Workload::Offload10usCpuSpin
-            | Workload::ProcessPoolRoundTripSpin
-            | Workload::ProcessPoolCpuSpin => {
+            Workload::CrossThreadWakeNoSpin
+            | Workload::Offload10usNoSpin
+            | Workload::Offload10usCpuNoSpin
+            | Workload::ProcessPoolRoundTripNoSpin
+            | Workload::ProcessPoolCpuNoSpin => {
                 let (what, unit, better) = self.unspun().0.describe(idle);
                 (
-                    format!("{what}, evloop with `idle_spin(50 µs)`"),
+                    format!("{what}, evloop with its idle spin off (`idle_spin(0)`)"),
                     unit,
                     better,
                 )
@@ -252,9 +249,13 @@ fn measure(
 ) -> Result<Option<f64>, SectionError> {
     let per_op = |d: Duration| nanos(d) / ops as f64;
     let per_op_us = |d: Duration| nanos(d) / ops as f64 / 1e3;
-    // A row with the idle spin repeats its workload on the spinning loop.
-    let (w, spin) = w.unspun();
-    let evloop = if spin { &rts.evloop_spin } else { &rts.evloop };
+    // A row with the idle spin off repeats its workload on a loop that never spins.
+    let (w, no_spin) = w.unspun();
+    let evloop = if no_spin {
+        &rts.evloop_no_spin
+    } else {
+        &rts.evloop
+    };
     let ex = &rts.smol;
     let v = match (w, peer) {
         (Workload::Spawn, Peer::Evloop) => per_op(evloop.block_on(spawning::evloop_batches(ops))),
@@ -451,13 +452,13 @@ fn measure(
         // tokio and smol have no process pool.
         (Workload::ProcessPoolRoundTrip | Workload::ProcessPoolCpu, _) => return Ok(None),
         (
-            Workload::CrossThreadWakeSpin
-            | Workload::Offload10usSpin
-            | Workload::Offload10usCpuSpin
-            | Workload::ProcessPoolRoundTripSpin
-            | Workload::ProcessPoolCpuSpin,
+            Workload::CrossThreadWakeNoSpin
+            | Workload::Offload10usNoSpin
+            | Workload::Offload10usCpuNoSpin
+            | Workload::ProcessPoolRoundTripNoSpin
+            | Workload::ProcessPoolCpuNoSpin,
             _,
-        ) => unreachable!("a row with the idle spin measures the workload it repeats"),
+        ) => unreachable!("a row with the idle spin off measures the workload it repeats"),
     };
     Ok(Some(v))
 }
@@ -597,13 +598,14 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
          run the same workload again in those rows.",
         SLACK.as_millis()
     ));
-    section.notes.push(format!(
-        "Rows marked `idle_spin`: the same workload on an evloop loop built with \
-         `Builder::idle_spin({} µs)`, which, once other threads keep waking it shortly after it \
-         sleeps, spins up to that long for their wake before sleeping (off by default); tokio \
-         and smol run the same workload again in those rows.",
-        SPIN.as_micros()
-    ));
+    section.notes.push(
+        "Rows marked `idle_spin(0)`: the same workload on an evloop loop built with \
+         `Builder::idle_spin(Duration::ZERO)`, which always sleeps when it has nothing to do; \
+         by default a loop that other threads keep waking shortly after it sleeps spins up to \
+         50 µs for their wake instead, while the machine has a core to spare. tokio and smol \
+         run the same workload again in those rows."
+            .into(),
+    );
     section.notes.push(
         "Process-pool row: evloop's pool has one worker started before the run, and awaits \
          `run_in_process` of a registered function that returns its argument; tokio and smol \
@@ -618,7 +620,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     let rts = Runtimes {
         evloop: evloop::Builder::new().build()?,
         evloop_slack: evloop::Builder::new().timer_slack(SLACK).build()?,
-        evloop_spin: evloop::Builder::new().idle_spin(SPIN).build()?,
+        evloop_no_spin: evloop::Builder::new().idle_spin(Duration::ZERO).build()?,
         tokio: tokio_current_thread(),
         smol: LocalExecutor::new(),
         procs: evloop::ProcessPool::builder(procs::registry())
