@@ -202,8 +202,10 @@ impl Builder {
     /// loop's own wake-ups wait longer for a core. (Where the OS does not say, the load is not
     /// looked at.) A loop woken by its sockets never spins. While it spins the loop does not
     /// poll for I/O, so readiness is seen at most `spin` late, and it never spins past its
-    /// next timer. The cost is up to `spin` of CPU per wait while the pattern holds;
-    /// [`Stats::wakes_while_spinning`] counts the wake-ups it caught.
+    /// next timer. The cost is up to `spin` of CPU per wait while the pattern holds (a loop
+    /// that another thread wakes every 30 µs keeps its core busy instead of sleeping between
+    /// wakes): where CPU time matters more than latency (a battery, a machine shared by many
+    /// loops), set zero. [`Stats::wakes_while_spinning`] counts the wake-ups it caught.
     ///
     /// Measured in the report's rows on this project's 2-core virtual machine: when idle, the
     /// cross-thread wake round trip takes about 3 µs with the default against 15–20 µs with
