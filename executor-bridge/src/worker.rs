@@ -76,6 +76,12 @@ use crate::job::Job;
 /// runs of each, alternated). The cost is bounded: at most 50 µs of CPU after each job, so
 /// about 5% of a core for a pool that gets one job per millisecond, and none while the pool
 /// is idle.
+///
+/// The figures above are for a loop that sleeps while the job runs. An evloop loop now spins
+/// for such quick wakes by default (its `Builder::idle_spin`, while the machine has a core to
+/// spare), so no wake-up of an idle CPU is left in the round trip: in the report's process
+/// the 10 µs job takes 15.8–16.9 µs instead of 31.8–32.5 µs (three runs of each, alternated),
+/// at 27.9–28.0 µs of CPU instead of 35.8–37.2 µs.
 pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 /// Queue polls between two clock reads while spinning.
