@@ -208,11 +208,13 @@ impl Builder {
     /// loops), set zero. [`Stats::wakes_while_spinning`] counts the wake-ups it caught.
     ///
     /// Measured in the report's rows on this project's 2-core virtual machine: when idle, the
-    /// cross-thread wake round trip takes about 3 µs with the default against 15–20 µs with
-    /// the spin off, and a 10 µs thread-pool job about 14 µs against 30–33 µs; a process-pool
-    /// round trip (the pool's worker process polls its channel and its supervisor thread
-    /// relays the reply: more threads ready to run than cores) finds the machine crowded and
-    /// does not spin. With both cores kept busy by other programs, the loop does not spin.
+    /// cross-thread wake round trip takes 3.0–3.8 µs with the default against 16–21 µs with
+    /// the spin off, and a 10 µs thread-pool job 15.8–16.9 µs against 31–33 µs (28 µs of CPU
+    /// per round trip against 36–38 µs, the job's 10 µs included); a process-pool round trip
+    /// (the pool's worker process polls its channel and its supervisor thread relays the
+    /// reply: more threads ready to run than cores) finds the machine crowded and does not
+    /// spin, and takes the same time as with the spin off. With both cores kept busy by other
+    /// programs, the loop does not spin.
     ///
     /// A spin over one millisecond makes [`build`](Self::build) fail.
     ///
