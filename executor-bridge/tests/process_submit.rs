@@ -30,14 +30,48 @@ fn a_panic_resolves_to_panicked_and_the_worker_survives() {
     );
 }
 
+/// Set in the child process that [`a_function_that_prints_to_stdout_does_not_disturb_the_protocol`]
+/// runs its pool in.
+const PRINTING_CHILD: &str = "EVLOOP_TEST_PRINTING_CHILD";
+
 #[test]
 fn a_function_that_prints_to_stdout_does_not_disturb_the_protocol() {
-    let pool = pool().max_workers(1).build().unwrap();
-    for round in 0..3 {
-        let text = format!("printed by a worker, round {round}");
-        assert_eq!(finish(pool.submit(&PRINT, text.clone())), Ok(text));
+    if std::env::var_os(PRINTING_CHILD).is_some() {
+        let pool = pool().max_workers(1).build().unwrap();
+        for round in 0..3 {
+            let text = format!("printed by a worker, round {round}");
+            assert_eq!(finish(pool.submit(&PRINT, text.clone())), Ok(text));
+        }
+        assert_eq!(finish(pool.submit(&SQUARE, 3)), Ok(9));
+        return;
     }
-    assert_eq!(finish(pool.submit(&SQUARE, 3)), Ok(9));
+    // The pool runs in a child process of this test binary whose stdout is a pipe read here:
+    // the workers share it, so what they print (frame-like bytes on purpose) lands there, not
+    // on the terminal of whoever runs the tests.
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_function_that_prints_to_stdout_does_not_disturb_the_protocol",
+            "--nocapture",
+        ])
+        .env(PRINTING_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+    for round in 0..3 {
+        let line =
+            format!("\u{fffd}\u{fffd}\0\0\u{3}\u{1}\0\0printed by a worker, round {round}\n");
+        assert_eq!(
+            stdout.matches(&line).count(),
+            100,
+            "round {round}:\n{stdout}"
+        );
+    }
 }
 
 #[test]
