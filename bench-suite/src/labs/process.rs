@@ -188,14 +188,16 @@ impl Running {
     }
 
     /// The lines the program wrote on stderr that start with `evloop:` (slow-poll reports,
-    /// stall reports, the cycle trace).
+    /// stall reports, the cycle trace), with the paths of the lab's files as the student sees
+    /// them (`bench-suite/labs/..`, not the `bench-suite/src/labs/../../labs/..` that the
+    /// module's `#[path]` gives the compiler).
     pub fn reports(&self) -> Vec<String> {
         self.stderr
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .filter(|l| l.starts_with("evloop:"))
-            .cloned()
+            .map(|l| tidy_paths(l))
             .collect()
     }
 
@@ -229,5 +231,35 @@ impl Drop for Running {
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }
+    }
+}
+
+/// `line` with every `segment/../` in its paths taken out: `a/b/../../c` becomes `c`.
+fn tidy_paths(line: &str) -> String {
+    let mut line = line.to_owned();
+    while let Some(at) = line.find("/../") {
+        let start = line[..at]
+            .rfind(|c: char| c == '/' || c.is_whitespace() || c == '(')
+            .map_or(0, |i| i + 1);
+        if start == at || &line[start..at] == ".." {
+            break; // a path that starts with `..`: nothing to take out
+        }
+        line.replace_range(start..at + 4, "");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy_paths;
+
+    #[test]
+    fn lab_paths_are_given_as_the_student_sees_them() {
+        assert_eq!(
+            tidy_paths("evloop: ... (at bench-suite/src/labs/../../labs/03-frozen-server/lab.rs:31:14) ..."),
+            "evloop: ... (at bench-suite/labs/03-frozen-server/lab.rs:31:14) ..."
+        );
+        assert_eq!(tidy_paths("no path here"), "no path here");
+        assert_eq!(tidy_paths("at ../x/y.rs:1:1"), "at ../x/y.rs:1:1");
     }
 }
