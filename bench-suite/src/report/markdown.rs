@@ -39,11 +39,21 @@ pub fn verdict(table: &Table, row: &Row) -> Option<String> {
         Better::Higher => r >= 1.0,
         Better::Neither => return None,
     };
-    Some(format!(
-        "{} ({})",
-        ratio(r),
-        if ahead { "at or ahead" } else { "behind" }
-    ))
+    Some(if ahead {
+        format!("{} (at or ahead)", ratio(r))
+    } else {
+        format!("{} (behind{})", ratio(r), by_how_much(r))
+    })
+}
+
+/// For a ratio of a row where evloop is behind that rounds to `1.00×`, by how much (` by
+/// 0.03%`), so that the verdict does not read as a tie; otherwise nothing.
+fn by_how_much(r: f64) -> String {
+    if ratio(r) == ratio(1.0) {
+        format!(" by {:.2}%", (r - 1.0).abs() * 100.0)
+    } else {
+        String::new()
+    }
 }
 
 fn has_verdicts(table: &Table) -> bool {
@@ -244,7 +254,7 @@ pub fn shortfalls(report: &Report) -> String {
                     Better::Neither => false,
                 };
                 if short {
-                    behind.push(format!("{} ({})", row.measured, ratio(r)));
+                    behind.push(format!("{} ({}{})", row.measured, ratio(r), by_how_much(r)));
                 }
             }
         }
@@ -311,4 +321,27 @@ pub fn summary_text(report: &Report) -> String {
         .unwrap();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verdict;
+    use crate::report::model::tests::table;
+    use crate::report::model::Better;
+
+    #[test]
+    fn a_verdict_that_rounds_to_a_tie_says_by_how_much() {
+        let mut t = table(
+            Better::Higher,
+            [Some(101_151.0), Some(101_185.0), Some(92_000.0), None],
+        );
+        t.compute_ratios();
+        assert_eq!(verdict(&t, &t.rows[0]).unwrap(), "1.00× (behind by 0.03%)");
+        let mut t = table(Better::Lower, [Some(13.2), Some(11.0), Some(14.5), None]);
+        t.compute_ratios();
+        assert_eq!(verdict(&t, &t.rows[0]).unwrap(), "1.20× (behind)");
+        let mut t = table(Better::Lower, [Some(3.05), Some(29.7), Some(21.4), None]);
+        t.compute_ratios();
+        assert_eq!(verdict(&t, &t.rows[0]).unwrap(), "0.14× (at or ahead)");
+    }
 }

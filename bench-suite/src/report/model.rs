@@ -229,7 +229,7 @@ impl Table {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -253,7 +253,8 @@ mod tests {
         }
     }
 
-    fn table(better: Better, values: [Option<f64>; 4]) -> Table {
+    /// A table of one row: evloop, tokio, smol and a floor.
+    pub(crate) fn table(better: Better, values: [Option<f64>; 4]) -> Table {
         let col = |name: &str, kind| Column {
             name: name.into(),
             unit: None,
