@@ -94,7 +94,7 @@ impl Workload {
     ];
 
     /// The workload a row with evloop's idle spin off repeats, and whether `self` is one.
-    fn unspun(self) -> (Workload, bool) {
+    fn repeated(self) -> (Workload, bool) {
         match self {
             Workload::CrossThreadWakeNoSpin => (Workload::CrossThreadWake, true),
             Workload::Offload10usNoSpin => (Workload::Offload10us, true),
@@ -114,7 +114,7 @@ impl Workload {
             | Workload::Offload10usCpuNoSpin
             | Workload::ProcessPoolRoundTripNoSpin
             | Workload::ProcessPoolCpuNoSpin => {
-                let (what, unit, better) = self.unspun().0.describe(idle);
+                let (what, unit, better) = self.repeated().0.describe(idle);
                 (
                     format!("{what}, evloop with its idle spin off (`idle_spin(0)`)"),
                     unit,
@@ -216,7 +216,7 @@ impl Workload {
 
     /// Operations per sample, from the section's base count.
     fn ops(self, base: u64) -> u64 {
-        match self.unspun().0 {
+        match self.repeated().0 {
             Workload::Spawn
             | Workload::Yield
             | Workload::YieldWithSockets
@@ -233,7 +233,7 @@ impl Workload {
 
     fn summary(self) -> bool {
         !matches!(
-            self.unspun().0,
+            self.repeated().0,
             Workload::OffloadCpu | Workload::Offload10usCpu | Workload::ProcessPoolCpu
         )
     }
@@ -250,7 +250,7 @@ fn measure(
     let per_op = |d: Duration| nanos(d) / ops as f64;
     let per_op_us = |d: Duration| nanos(d) / ops as f64 / 1e3;
     // A row with the idle spin off repeats its workload on a loop that never spins.
-    let (w, no_spin) = w.unspun();
+    let (w, no_spin) = w.repeated();
     let evloop = if no_spin {
         &rts.evloop_no_spin
     } else {
@@ -465,7 +465,7 @@ fn measure(
 
 /// The floor of `w`, if it has one: one sample, in the row's unit.
 fn floor(w: Workload, ops: u64) -> Result<Option<f64>, SectionError> {
-    let w = w.unspun().0;
+    let w = w.repeated().0;
     match w {
         Workload::CrossThreadWake => Ok(Some(
             nanos(floors::thread_ping_pong(ops)) / ops as f64 / 1e3,
