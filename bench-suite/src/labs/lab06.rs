@@ -139,7 +139,7 @@ async fn every_item(items: &[u64]) -> f64 {
 ///
 /// The runtime could not be built.
 pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
-    let rounds: u32 = if quick { 2 } else { 5 };
+    let rounds: u32 = if quick { 3 } else { 5 };
     let items: Vec<u64> = (0..ITEMS).collect();
     let (yield_every, why) = match program {
         Program::Yours => (super::lab06_yours::YIELD_EVERY, super::lab06_yours::WHY),
