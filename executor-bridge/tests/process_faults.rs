@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use evloop_bridge::{ExecError, ProcessPool};
 use util::procs::{
     kill_a_worker_mid_job, pid_file, pool, process_exists, read_pid, registry, submit_sleeper,
-    CORRUPT, EXIT, HANG_UP, PANIC, PID, PID_FILE_THEN_SLEEP, SEED, SEEDED, SLEEP, SQUARE,
+    CORRUPT, EXIT, HANG_UP, PANIC, PID, PID_FILE_THEN_SLEEP, RAISE, SEED, SEEDED, SLEEP, SQUARE,
     WORKER_TEST,
 };
 use util::{eventually, finish, within};
@@ -30,6 +30,24 @@ fn a_worker_that_exits_mid_job_reports_its_status_and_is_replaced() {
         "{error:?}"
     );
     assert_eq!(finish(pool.submit(&SQUARE, 5)), Ok(25));
+}
+
+#[test]
+fn a_worker_killed_by_sigbus_reports_sigbus_by_this_systems_number() {
+    let bus = rustix::process::Signal::BUS.as_raw(); // 7 on Linux, 10 on macOS and the BSDs
+    let pool = pool().max_workers(1).build().unwrap();
+    let error = finish(pool.submit(&RAISE, bus)).unwrap_err();
+    assert!(
+        matches!(error, ExecError::WorkerDied { signal: Some(s), .. } if s == bus),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("signal {bus} (SIGBUS)")),
+        "{error}"
+    );
+    assert_eq!(finish(pool.submit(&SQUARE, 3)), Ok(9));
 }
 
 #[test]

@@ -13,14 +13,14 @@ use util::{finish, within, PATIENCE};
 
 #[test]
 fn without_pidfds_a_killed_worker_fails_only_its_job_and_is_reaped_and_replaced() {
-    let pool = pool().pidfd(false).max_workers(2).build().unwrap();
+    let pool = pool().lifeline_exit_watch().max_workers(2).build().unwrap();
     let pid = kill_a_worker_mid_job(&pool, "nopidfd-kill", 50);
     assert!(!process_exists(pid), "the killed worker was not reaped");
 }
 
 #[test]
 fn without_pidfds_cancelling_a_running_job_kills_its_worker_at_once() {
-    let pool = pool().pidfd(false).max_workers(1).build().unwrap();
+    let pool = pool().lifeline_exit_watch().max_workers(1).build().unwrap();
     let (long, path) = submit_sleeper(&pool, "nopidfd-cancel", 10_000);
     let pid = read_pid(&path);
     let start = Instant::now();
@@ -41,7 +41,7 @@ fn without_pidfds_cancelling_a_running_job_kills_its_worker_at_once() {
 #[test]
 fn without_pidfds_retired_and_shut_down_workers_are_reaped_and_no_job_is_lost() {
     let pool = pool()
-        .pidfd(false)
+        .lifeline_exit_watch()
         .max_workers(1)
         .max_tasks_per_child(Some(3))
         .build()

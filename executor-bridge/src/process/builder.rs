@@ -88,8 +88,8 @@ pub struct ProcessPoolBuilder {
     args: Vec<OsString>,
     /// Whether workers' stderr is copied to this process's stderr.
     forward_stderr: bool,
-    /// Whether the supervisor watches workers through pidfds where the kernel has them.
-    pidfd: bool,
+    /// Whether the supervisor watches workers' exits with the system's own notification.
+    native_exit_watch: bool,
 }
 
 impl ProcessPoolBuilder {
@@ -112,7 +112,7 @@ impl ProcessPoolBuilder {
             program: None,
             args: Vec::new(),
             forward_stderr: true,
-            pidfd: true,
+            native_exit_watch: true,
         }
     }
 
@@ -270,18 +270,12 @@ impl ProcessPoolBuilder {
         self
     }
 
-    /// Sets whether the supervisor watches each worker through a pidfd, a descriptor that
-    /// becomes readable when the process exits (Linux 5.3 and later). Default: true, which
-    /// falls back to false on a kernel without pidfds.
-    ///
-    /// Without one, a worker's death shows as the end of its channel (the kernel closes a dead
-    /// process's descriptors): the supervisor then kills the process if it is still alive and
-    /// reaps it at once, and a worker that is shut down or retired is killed once its channel
-    /// is closed instead of being left to exit on its own. Jobs see the same outcomes either
-    /// way; this setting exists so that the fallback of old kernels can be tested, and used,
-    /// on any kernel.
-    pub fn pidfd(mut self, use_pidfd: bool) -> Self {
-        self.pidfd = use_pidfd;
+    /// Makes the supervisor watch workers' exits through their lifelines, as on a system with
+    /// neither pidfds (Linux 5.3+) nor kqueue, instead of through the system's own
+    /// notification: a test switch, so that this path runs on every system.
+    #[doc(hidden)]
+    pub fn lifeline_exit_watch(mut self) -> Self {
+        self.native_exit_watch = false;
         self
     }
 
@@ -349,7 +343,7 @@ impl ProcessPoolBuilder {
             fingerprint: self.registry.fingerprint(),
             stderr_tail: 4096,
             forward_stderr: self.forward_stderr,
-            pidfd: self.pidfd,
+            native_exit_watch: self.native_exit_watch,
         };
         let supervisor = Supervisor::new(shared.clone(), config);
         std::thread::Builder::new()

@@ -20,8 +20,9 @@ pub(crate) trait StopJob: Send + Sync {
 
 /// The supervisor's view of a job, erased over its result type.
 pub(crate) trait Task: Send + Sync {
-    /// A worker is about to run the job: `Queued` → `Running`. False if it already has an
-    /// outcome (cancelled), in which case it must not run.
+    /// A worker is about to run the job: `Queued` → `Running` (or `Running` again, for a job
+    /// whose first worker died before it took it). False if it already has an outcome
+    /// (cancelled), in which case it must not run.
     fn start(&self) -> bool;
 
     /// The worker's reply arrived: decodes it and stores the outcome, unless the job already
@@ -95,7 +96,7 @@ impl<T> JobCell<T> {
 impl<T: Send> Task for JobCell<T> {
     fn start(&self) -> bool {
         let mut state = self.lock();
-        if matches!(state.stage, Stage::Queued(())) {
+        if matches!(state.stage, Stage::Queued(()) | Stage::Running) {
             state.stage = Stage::Running;
             true
         } else {

@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::error::panic_message;
 use crate::process::frame::{self, Bytes, Call, Hello, Reply, CALL, HELLO, PROTOCOL, REPLY};
 use crate::process::function::{CallError, Registry};
+use crate::process::sys;
 
 /// The environment variable that makes a process a worker. Its value,
-/// `fd=<n>,max=<bytes>,generation=<g>`, names the worker's end of its channel, the maximum
-/// frame size, and the generation the pool gave the worker.
+/// `fd=<n>,lifeline=<n>,max=<bytes>,generation=<g>`, names the worker's ends of its channel and
+/// of its lifeline, the maximum frame size, and the generation the pool gave the worker.
 pub(crate) const WORKER_ENV: &str = "EVLOOP_PROCESS_WORKER";
 
 /// Set once [`init`] has run in this process (in either mode).
@@ -75,10 +76,25 @@ pub fn init(registry: impl FnOnce() -> Registry) {
         }
     };
     #[allow(unsafe_code)]
-    // SAFETY: the pool that started this process made `fd` the worker's end of its channel
-    // and cleared its close-on-exec flag for this process alone, and the variable naming it
-    // was just removed, so nothing else in this process owns or will claim it.
-    let channel = unsafe { OwnedFd::from_raw_fd(settings.fd) };
+    // SAFETY: the pool that started this process made `fd` and `lifeline` the worker's ends of
+    // its channel and lifeline and cleared their close-on-exec flags for this process alone,
+    // and the variable naming them was just removed, so nothing else in this process owns or
+    // will claim them.
+    let (channel, lifeline) = unsafe {
+        (
+            OwnedFd::from_raw_fd(settings.fd),
+            OwnedFd::from_raw_fd(settings.lifeline),
+        )
+    };
+    // Nothing a job starts may inherit them: a subprocess holding the channel or the lifeline
+    // would hide this worker's death from the pool.
+    let watched = sys::set_cloexec(&channel)
+        .and_then(|()| sys::set_cloexec(&lifeline))
+        .and_then(|()| sys::watch_parent(lifeline));
+    if let Err(error) = watched {
+        eprintln!("evloop process worker: cannot watch the pool's process ({error}); exiting");
+        process::exit(3);
+    }
     let served = serve(
         UnixStream::from(channel),
         &registry(),
@@ -120,6 +136,8 @@ pub(crate) fn uninitialized_worker() -> bool {
 pub(crate) struct WorkerSettings {
     /// The worker's end of its channel.
     pub(crate) fd: RawFd,
+    /// The worker's end of its lifeline.
+    pub(crate) lifeline: RawFd,
     /// The maximum frame size, in bytes.
     pub(crate) max_frame: usize,
     /// The worker's generation, unique within its pool.
@@ -130,19 +148,20 @@ impl WorkerSettings {
     /// The variable's value for these settings.
     pub(crate) fn to_env(&self) -> String {
         format!(
-            "fd={},max={},generation={}",
-            self.fd, self.max_frame, self.generation
+            "fd={},lifeline={},max={},generation={}",
+            self.fd, self.lifeline, self.max_frame, self.generation
         )
     }
 
     /// Parses the variable's value.
     fn parse(value: &OsString) -> Result<Self, String> {
         let value = value.to_str().ok_or("not UTF-8")?;
-        let (mut fd, mut max_frame, mut generation) = (None, None, None);
+        let (mut fd, mut lifeline, mut max_frame, mut generation) = (None, None, None, None);
         for part in value.split(',') {
             let (key, number) = part.split_once('=').ok_or("expected key=value pairs")?;
             match key {
                 "fd" => fd = number.parse().ok(),
+                "lifeline" => lifeline = number.parse().ok(),
                 "max" => max_frame = number.parse().ok(),
                 "generation" => generation = number.parse().ok(),
                 _ => return Err(format!("unknown key {key:?}")),
@@ -150,6 +169,7 @@ impl WorkerSettings {
         }
         Ok(WorkerSettings {
             fd: fd.ok_or("no valid fd")?,
+            lifeline: lifeline.ok_or("no valid lifeline")?,
             max_frame: max_frame.ok_or("no valid max")?,
             generation: generation.ok_or("no valid generation")?,
         })
@@ -229,18 +249,9 @@ const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 /// Polls the channel (without reading) until data or end-of-file arrives or [`SPIN`] passes.
 fn await_briefly(channel: &UnixStream) {
     let start = std::time::Instant::now();
-    let mut byte = [0u8; 1];
     loop {
         for _ in 0..16 {
-            let peeked = rustix::net::recv(
-                channel,
-                &mut byte,
-                rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
-            );
-            if !matches!(
-                peeked,
-                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR)
-            ) {
+            if sys::peek_nonblocking(channel) {
                 return; // data, end-of-file or an error: the blocking read sees it
             }
             std::hint::spin_loop();
@@ -299,13 +310,19 @@ mod tests {
     fn settings_round_trip_through_the_environment_value() {
         let settings = WorkerSettings {
             fd: 7,
+            lifeline: 8,
             max_frame: 1 << 20,
             generation: 12,
         };
         let value = OsString::from(settings.to_env());
         assert_eq!(WorkerSettings::parse(&value), Ok(settings));
-        assert!(WorkerSettings::parse(&OsString::from("fd=x,max=1,generation=1")).is_err());
+        assert!(
+            WorkerSettings::parse(&OsString::from("fd=x,lifeline=2,max=1,generation=1")).is_err()
+        );
         assert!(WorkerSettings::parse(&OsString::from("fd=1")).is_err());
-        assert!(WorkerSettings::parse(&OsString::from("fd=1,max=2,generation=3,what=4")).is_err());
+        assert!(WorkerSettings::parse(&OsString::from(
+            "fd=1,lifeline=2,max=2,generation=3,what=4"
+        ))
+        .is_err());
     }
 }

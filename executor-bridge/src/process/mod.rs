@@ -19,19 +19,22 @@
 //!
 //! - **Workers** are this program's own executable, started again (`std::process::Command`)
 //!   with the variable `EVLOOP_PROCESS_WORKER` set; [`init`], called first in `main`, sees it
-//!   and serves calls instead of returning. Each worker gets a private Unix socket pair, its
-//!   end handed over by number (close-on-exec cleared in the child only), so its stdout stays
-//!   the program's and a function that prints cannot corrupt the protocol. Its stderr is a
-//!   pipe the pool reads: forwarded to the parent's stderr, and its last 4 KiB kept for the
-//!   error reported if the worker dies.
+//!   and serves calls instead of returning. Each worker gets a private Unix socket pair for its
+//!   frames, so its stdout stays the program's and a function that prints cannot corrupt the
+//!   protocol, and a second one, its lifeline, whose end-of-file tells each side that the other
+//!   died: a worker kills itself at once when the pool's process dies. Both are handed over by
+//!   number and set close-on-exec again in the worker, so nothing a job starts inherits them.
+//!   Its stderr is a pipe the pool reads: forwarded to the parent's stderr, and its last 4 KiB
+//!   kept for the error reported if the worker dies.
 //! - **Frames** are `[length u32][kind u8][job id u64][postcard payload]`, with a maximum
 //!   size; the worker's first frame is a hello carrying the fingerprint of its registry,
 //!   which must equal the pool's. Calls carry a function name and one or more encoded
 //!   arguments (one for `submit`, a chunk for `map`).
-//! - **One supervisor thread** per pool waits in `epoll` (through `polling`) on every
-//!   worker's channel, pidfd and stderr, and on a notification from submitters. It always
-//!   knows which job each worker runs; a worker's death (its pidfd becomes readable) is
-//!   reaped at once and fails exactly that job. It wakes only on events or on the next
+//! - **One supervisor thread** per pool waits in `epoll` or `kqueue` (through `polling`) on
+//!   every worker's channel, exit (a pidfd on Linux, kqueue's process filter on macOS and the
+//!   BSDs, the lifeline elsewhere) and stderr, and on a notification from submitters. It always
+//!   knows which job each worker runs; a worker's death is reaped at once and fails exactly
+//!   that job if the worker had read its call, or sends the job to another worker if not. It wakes only on events or on the next
 //!   deadline (job timeouts, start-up timeouts, idle expiry): no periodic polling.
 //! - **Submitting** (any thread, an event loop's included) encodes the argument, pushes the
 //!   job on a mutex-protected inbox and wakes the supervisor; the [`Handle`](crate::Handle)
@@ -81,6 +84,7 @@ mod pool;
 mod shared;
 mod spawn;
 mod supervisor;
+mod sys;
 
 pub use self::builder::ProcessPoolBuilder;
 pub use self::child::init;

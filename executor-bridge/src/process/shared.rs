@@ -1,6 +1,7 @@
 //! [`Shared`]: the state a process pool's submitters, job cells and supervisor share.
 
 use std::collections::VecDeque;
+use std::io;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -12,6 +13,7 @@ use crate::builder::FullQueuePolicy;
 use crate::error::ExecError;
 use crate::finished::FinishSignal;
 use crate::process::cell::{StopJob, Task};
+use crate::process::sys;
 
 /// A job waiting for a worker.
 pub(crate) struct Pending {
@@ -42,14 +44,10 @@ pub(crate) struct Lent {
 pub(crate) struct Direct {
     /// The worker's generation.
     pub(crate) generation: u64,
-    /// The job's id.
-    pub(crate) id: u64,
-    /// Its cell (already `Running`).
-    pub(crate) task: Arc<dyn Task>,
-    /// Its timeout.
-    pub(crate) timeout: Option<std::time::Duration>,
-    /// The end of the frame the socket did not take at once, for the supervisor to write.
-    pub(crate) rest: Vec<u8>,
+    /// The job (its cell already `Running`).
+    pub(crate) job: Pending,
+    /// The bytes of its frame the socket took at once; the supervisor writes the rest.
+    pub(crate) written: usize,
 }
 
 /// State shared between threads: submitters (any thread, including event loops), job cells
@@ -162,27 +160,20 @@ impl Shared {
         inbox.in_flight += 1;
         if inbox.jobs.is_empty() && job.frame.len() <= DIRECT_MAX {
             while let Some(lent) = inbox.idle.pop() {
-                let sent = rustix::net::send(
-                    &*lent.channel,
-                    &job.frame,
-                    rustix::net::SendFlags::NOSIGNAL | rustix::net::SendFlags::DONTWAIT,
-                );
-                let written = match sent {
+                let written = match sys::send(&*lent.channel, &job.frame) {
                     Ok(written) => written,
-                    Err(rustix::io::Errno::AGAIN) => 0,
-                    // The worker is gone or going: its pidfd tells the supervisor. Try another.
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
+                    // The worker is gone or going: its exit watch tells the supervisor. Try
+                    // another.
                     Err(_) => continue,
                 };
                 let started = job.task.start();
                 debug_assert!(started, "a job nobody could cancel yet");
-                let rest = job.frame[written..].to_vec();
-                let wake = !rest.is_empty() || job.timeout.is_some();
+                let wake = written < job.frame.len() || job.timeout.is_some();
                 inbox.direct.push(Direct {
                     generation: lent.generation,
-                    id: job.id,
-                    task: job.task,
-                    timeout: job.timeout,
-                    rest,
+                    job,
+                    written,
                 });
                 drop(inbox);
                 if wake {

@@ -1,61 +1,55 @@
-//! Starting a worker process: the user's executable again, with a private channel.
-#![allow(unsafe_code)] // the `pre_exec` hook that hands the channel to the worker
+//! Starting a worker process: the user's executable again, with its channel and its lifeline.
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
 
-use rustix::io::FdFlags;
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
-use rustix::process::{Pid, PidfdFlags};
-
 use crate::process::child::{WorkerSettings, WORKER_ENV};
+use crate::process::sys;
 
-/// A worker process just started, and the parent's ends of its pipes.
+/// A worker process just started, and what the parent keeps of it.
 #[derive(Debug)]
 pub(crate) struct Spawned {
     /// The process, reaped through [`Child::try_wait`] once it has exited.
     pub(crate) child: Child,
     /// The parent's end of the worker's private channel (non-blocking).
     pub(crate) channel: UnixStream,
-    /// A pidfd of the process, readable once it exits; `None` where the kernel has no pidfds
-    /// (before Linux 5.3), in which case the channel's end-of-file signals the death.
-    pub(crate) pidfd: Option<OwnedFd>,
+    /// The worker's end of the channel, which the parent keeps open (close-on-exec) and never
+    /// reads: once the worker is dead, the bytes left on it are the part of a call the worker
+    /// never read, the proof that it never ran that call.
+    pub(crate) worker_end: OwnedFd,
+    /// The parent's end of the worker's lifeline: nothing is written on it; its closing tells
+    /// the worker that the parent is gone, and the worker's end closing tells the parent that
+    /// the worker has exited (where the system has no better way).
+    pub(crate) lifeline: OwnedFd,
     /// The worker's stderr (non-blocking), kept as the tail reported when it dies.
     pub(crate) stderr: ChildStderr,
 }
 
 /// Starts `program args` as worker `generation`: stdin from `/dev/null`, stdout shared with
-/// this process (so a function that prints behaves as usual), stderr piped to the pool, and a
-/// socket pair whose child end the worker finds through [`WORKER_ENV`]. With `use_pidfd`, and
-/// where the kernel has them, a pidfd of the process comes with it.
+/// this process (so a function that prints behaves as usual), stderr piped to the pool, and
+/// two socket pairs (channel and lifeline) whose worker ends it finds through [`WORKER_ENV`].
+/// Only the worker inherits them; it sets them close-on-exec again at once, so nothing it
+/// starts inherits them either.
 ///
 /// # Errors
 ///
-/// The operating system's error if the socket pair, the process or its pidfd could not be
-/// made (no such program, the process or descriptor limit reached...).
+/// The operating system's error if a socket pair or the process could not be made (no such
+/// program, the process or descriptor limit reached...).
 pub(crate) fn spawn(
     program: &Path,
     args: &[OsString],
     max_frame: usize,
     generation: u64,
-    use_pidfd: bool,
 ) -> io::Result<Spawned> {
-    // Close-on-exec on both ends: no other process started meanwhile by another thread can
-    // inherit them. The worker's end loses the flag only in the worker, after the fork.
-    let (ours, theirs) = rustix::net::socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )?;
-    let their_fd = theirs.as_raw_fd();
+    let (ours, worker_end) = sys::stream_pair()?;
+    let (lifeline, their_lifeline) = sys::stream_pair()?;
     let settings = WorkerSettings {
-        fd: their_fd,
+        fd: worker_end.as_raw_fd(),
+        lifeline: their_lifeline.as_raw_fd(),
         max_frame,
         generation,
     };
@@ -66,41 +60,28 @@ pub(crate) fn spawn(
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped());
-    // Runs in the child between fork and exec: clears close-on-exec on the worker's end.
-    let hand_over = move || {
-        // SAFETY: `their_fd` stays open in the parent until `spawn` returns, so it is open in
-        // the forked child too; it is only borrowed for this call.
-        let fd = unsafe { BorrowedFd::borrow_raw(their_fd) };
-        rustix::io::fcntl_setfd(fd, FdFlags::empty())?;
-        Ok(())
-    };
-    // SAFETY: between fork and exec only async-signal-safe operations are allowed:
-    // `hand_over` makes one `fcntl` system call (rustix issues it directly, without
-    // allocating or taking a lock) and touches nothing else.
-    unsafe {
-        command.pre_exec(hand_over);
-    }
+    sys::inherit(
+        &mut command,
+        [worker_end.as_raw_fd(), their_lifeline.as_raw_fd()],
+    );
     let mut child = command.spawn()?;
-    drop(theirs);
+    // Only the worker holds its end of the lifeline from now on.
+    drop(their_lifeline);
     let channel = UnixStream::from(ours);
-    channel.set_nonblocking(true)?;
     let stderr = child.stderr.take().expect("stderr is piped");
-    let flags = rustix::fs::fcntl_getfl(&stderr)?;
-    rustix::fs::fcntl_setfl(&stderr, flags | rustix::fs::OFlags::NONBLOCK)?;
-    let pid = Pid::from_child(&child);
-    let pidfd = match use_pidfd.then(|| rustix::process::pidfd_open(pid, PidfdFlags::empty())) {
-        None | Some(Err(rustix::io::Errno::NOSYS)) => None,
-        Some(Ok(pidfd)) => Some(pidfd),
-        Some(Err(error)) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(error.into());
-        }
-    };
+    let nonblocking = channel
+        .set_nonblocking(true)
+        .and_then(|()| sys::set_nonblocking(&stderr));
+    if let Err(error) = nonblocking {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(error);
+    }
     Ok(Spawned {
         child,
         channel,
-        pidfd,
+        worker_end,
+        lifeline,
         stderr,
     })
 }

@@ -1,7 +1,7 @@
 //! The supervisor: one thread per process pool that starts, feeds, watches, times out, kills
 //! and reaps its workers.
 //!
-//! It sleeps in [`Poller::wait`] on every worker's channel, pidfd and stderr (level-triggered),
+//! It sleeps in [`Poller::wait`] on every worker's channel, exit watch and stderr (level-triggered),
 //! with a timeout only when a deadline is due (a job's timeout, a start-up timeout, an idle
 //! worker's expiry, a retry after a failed start): no periodic polling, no thread per worker.
 //! Submitters and cancelling handles leave their requests in the [`Inbox`](super::shared) and
@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::panic::{self, AssertUnwindSafe};
@@ -24,18 +24,19 @@ use std::process::{Child, ChildStderr, ExitStatus};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use polling::{Event, Events, PollMode, Poller};
+use polling::{Events, Poller};
 
 use crate::error::{panic_message, ExecError};
 use crate::process::cell::Task;
 use crate::process::frame::{self, Hello, Reply, HELLO, PROTOCOL, REPLY};
 use crate::process::shared::{Direct, Lent, Pending, Shared};
 use crate::process::spawn;
+use crate::process::sys::{self, ExitWatch};
 
 /// Poller key source: the worker's channel.
 const CHANNEL: usize = 0;
-/// Poller key source: the worker's pidfd.
-const PIDFD: usize = 1;
+/// Poller key source: the worker's exit watch.
+const EXIT: usize = 1;
 /// Poller key source: the worker's stderr.
 const STDERR: usize = 2;
 
@@ -74,8 +75,9 @@ pub(crate) struct Config {
     pub(crate) stderr_tail: usize,
     /// Whether workers' stderr is copied to this process's stderr.
     pub(crate) forward_stderr: bool,
-    /// Whether workers are watched through pidfds (where the kernel has them).
-    pub(crate) pidfd: bool,
+    /// Whether workers' exits are watched with the system's own notification (a pidfd, a
+    /// kqueue filter) where there is one, rather than through their lifelines.
+    pub(crate) native_exit_watch: bool,
 }
 
 /// A job running on a worker.
@@ -84,8 +86,39 @@ struct Running {
     id: u64,
     /// Its cell.
     task: Arc<dyn Task>,
+    /// Its complete call frame, kept until the outcome: if the worker dies without having read
+    /// all of it, the job runs on another worker.
+    frame: Vec<u8>,
+    /// Its timeout, for a run on another worker.
+    timeout: Option<Duration>,
     /// When it times out, if it has a timeout, and the timeout.
     deadline: Option<(Instant, Duration)>,
+    /// Whether part of the frame was never written (the channel was closed first).
+    unsent: bool,
+}
+
+impl Running {
+    /// The job, sent to a worker with `frame[..written]` already written.
+    fn new(job: Pending, now: Instant) -> Self {
+        Running {
+            id: job.id,
+            task: job.task,
+            deadline: job.timeout.map(|after| (now + after, after)),
+            timeout: job.timeout,
+            frame: job.frame,
+            unsent: false,
+        }
+    }
+
+    /// The job as it was submitted, to run on another worker.
+    fn requeue(self) -> Pending {
+        Pending {
+            id: self.id,
+            frame: self.frame,
+            task: self.task,
+            timeout: self.timeout,
+        }
+    }
 }
 
 /// Where a worker is in its life.
@@ -106,7 +139,7 @@ enum Phase {
 struct Worker {
     /// Unique within the pool; the high bits of its poller keys.
     generation: u64,
-    /// The process; reaped once its pidfd is readable.
+    /// The process; reaped once its exit watch fires.
     child: Child,
     /// The parent's end of the channel; `None` once closed. Shared only with the inbox's
     /// list of lent workers while `published`.
@@ -114,8 +147,14 @@ struct Worker {
     /// Whether it is lent to submitters (in the inbox's `idle` list): its phase then says
     /// `Idle`, but a submitter may have given it a job; [`Supervisor::claim`] finds out.
     published: bool,
-    /// The pidfd, registered with the poller; `None` where pidfds do not exist.
-    pidfd: Option<OwnedFd>,
+    /// What tells the poller that the process exited.
+    exit: ExitWatch,
+    /// The worker's end of its channel, never read here: what is left on it once the worker
+    /// is dead is what it never read.
+    worker_end: OwnedFd,
+    /// The parent's end of the lifeline: the worker dies with its closing (this process's
+    /// death), and its end-of-file is the exit watch where the system has no other.
+    lifeline: OwnedFd,
     /// The stderr pipe, registered with the poller; `None` after its end-of-file.
     stderr: Option<ChildStderr>,
     /// The last bytes the worker wrote to stderr.
@@ -268,7 +307,12 @@ impl Supervisor {
                             self.read_channel(generation, true);
                         }
                     }
-                    PIDFD => self.reap(generation),
+                    EXIT => {
+                        let worker = &self.workers[&generation];
+                        if worker.exit.confirm(&worker.lifeline) {
+                            self.reap(generation);
+                        }
+                    }
                     _ => self.read_stderr(generation),
                 }
             }
@@ -315,18 +359,17 @@ impl Supervisor {
         for job in direct {
             let Some(worker) = self.workers.get_mut(&job.generation) else {
                 // Never happens: a lent worker is claimed back before it is forgotten.
-                job.task.fail(ExecError::Protocol(
+                job.job.task.fail(ExecError::Protocol(
                     "the job was sent to a worker the pool no longer knew".to_owned(),
                 ));
                 self.shared.jobs_done(1);
                 continue;
             };
             worker.published = false;
-            worker.phase = Phase::Busy(Running {
-                id: job.id,
-                task: job.task,
-                deadline: job.timeout.map(|after| (Instant::now() + after, after)),
-            });
+            let written = job.written;
+            let running = Running::new(job.job, Instant::now());
+            let rest = running.frame[written..].to_vec();
+            worker.phase = Phase::Busy(running);
             worker.calls += 1;
             if self
                 .config
@@ -336,8 +379,8 @@ impl Supervisor {
                 worker.retiring = true;
                 self.replacements += 1;
             }
-            if !job.rest.is_empty() {
-                self.send(job.generation, &job.rest);
+            if !rest.is_empty() {
+                self.send(job.generation, &rest);
             }
         }
     }
@@ -546,13 +589,10 @@ impl Supervisor {
                 self.shared.jobs_done(1); // cancelled meanwhile
                 continue;
             }
-            let now = Instant::now();
             let worker = self.workers.get_mut(&generation).expect("found above");
-            worker.phase = Phase::Busy(Running {
-                id: job.id,
-                task: job.task,
-                deadline: job.timeout.map(|after| (now + after, after)),
-            });
+            let running = Running::new(job, Instant::now());
+            let frame = running.frame.clone();
+            worker.phase = Phase::Busy(running);
             worker.calls += 1;
             if self
                 .config
@@ -563,7 +603,7 @@ impl Supervisor {
                 worker.retiring = true;
                 self.replacements += 1;
             }
-            self.send(generation, &job.frame);
+            self.send(generation, &frame);
         }
     }
 
@@ -576,7 +616,6 @@ impl Supervisor {
             &self.config.args,
             self.config.max_frame,
             generation,
-            self.config.pidfd,
         );
         let spawned = match spawned {
             Ok(spawned) => spawned,
@@ -590,12 +629,33 @@ impl Supervisor {
                 return false;
             }
         };
+        let key = (generation as usize) << 2;
+        let poller = &self.shared.poller;
+        let exit = ExitWatch::start(
+            poller,
+            &spawned.child,
+            &spawned.lifeline,
+            key | EXIT,
+            self.config.native_exit_watch,
+        );
+        let exit = match exit {
+            Ok(exit) => exit,
+            Err(error) => {
+                let mut child = spawned.child;
+                let _ = child.kill();
+                let _ = child.wait();
+                self.start_failed(format!("could not watch a worker's exit ({error})"));
+                return false;
+            }
+        };
         let worker = Worker {
             generation,
             child: spawned.child,
             channel: Some(Arc::new(spawned.channel)),
             published: false,
-            pidfd: spawned.pidfd,
+            exit,
+            worker_end: spawned.worker_end,
+            lifeline: spawned.lifeline,
             stderr: Some(spawned.stderr),
             tail: VecDeque::new(),
             inbuf: Vec::new(),
@@ -608,22 +668,26 @@ impl Supervisor {
             retiring: false,
             killed: None,
         };
-        let poller = &self.shared.poller;
-        let mut registered = watch(
-            poller,
-            &**worker.channel.as_ref().expect("new"),
-            worker.key(CHANNEL),
-        );
-        if let Some(pidfd) = &worker.pidfd {
-            registered = registered.and_then(|()| watch(poller, pidfd, worker.key(PIDFD)));
-        }
-        registered = registered.and_then(|()| {
-            watch(
+        #[allow(unsafe_code)]
+        // SAFETY: the channel and stderr belong to the `Worker`, and every path that
+        // drops one deletes it from the poller first: `close` and `channel_closed` for the
+        // channel, `read_stderr` at end-of-file for stderr, `unwatch` for all of them when the
+        // worker is reaped or abandoned. Workers are never dropped otherwise (the supervisor
+        // reaps every one before it exits).
+        let registered = unsafe {
+            sys::watch(
                 poller,
-                worker.stderr.as_ref().expect("new"),
-                worker.key(STDERR),
+                &**worker.channel.as_ref().expect("new"),
+                worker.key(CHANNEL),
             )
-        });
+            .and_then(|()| {
+                sys::watch(
+                    poller,
+                    worker.stderr.as_ref().expect("new"),
+                    worker.key(STDERR),
+                )
+            })
+        };
         self.workers.insert(generation, worker);
         if let Err(error) = registered {
             self.kill(generation, "it could not be watched");
@@ -739,14 +803,9 @@ impl Supervisor {
         };
         let mut failed = None;
         while worker.written < worker.outbuf.len() {
-            match rustix::net::send(
-                &**channel,
-                &worker.outbuf[worker.written..],
-                rustix::net::SendFlags::NOSIGNAL,
-            ) {
+            match sys::send(&**channel, &worker.outbuf[worker.written..]) {
                 Ok(n) => worker.written += n,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(rustix::io::Errno::AGAIN) => break,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) => {
                     failed = Some(error);
                     break;
@@ -761,18 +820,10 @@ impl Supervisor {
         if want_write != worker.want_write {
             worker.want_write = want_write;
             let key = worker.key(CHANNEL);
-            let interest = if want_write {
-                Event::all(key)
-            } else {
-                Event::readable(key)
-            };
-            let _ = self
-                .shared
-                .poller
-                .modify_with_mode(&**channel, interest, PollMode::Level);
+            let _ = sys::rewatch(&self.shared.poller, &**channel, key, true, want_write);
         }
         if failed.is_some() {
-            // The worker is gone or going; its pidfd reports how.
+            // The worker is gone or going; its exit watch reports how.
             self.channel_closed(generation);
         }
     }
@@ -967,7 +1018,7 @@ impl Supervisor {
     }
 
     /// Kills a worker (SIGKILL) and closes its channel at once, so nothing it sent is acted on;
-    /// its pidfd reports the exit. A replacement is started unless it was retiring or closing.
+    /// its exit watch reports the exit. A replacement is started unless it was retiring or closing.
     fn kill(&mut self, generation: u64, why: &'static str) {
         self.claim(generation); // a job a submitter just gave it fails with it
         let Some(worker) = self.workers.get_mut(&generation) else {
@@ -994,6 +1045,11 @@ impl Supervisor {
         if let Some(channel) = worker.channel.take() {
             let _ = self.shared.poller.delete(&*channel);
         }
+        if worker.outbuf.len() > worker.written {
+            if let Phase::Busy(running) = &mut worker.phase {
+                running.unsent = true; // the worker cannot have taken it
+            }
+        }
         worker.outbuf.clear();
         worker.written = 0;
         // A running job stays: if the worker dies with it, `reap` fails it with `WorkerDied`.
@@ -1001,15 +1057,15 @@ impl Supervisor {
             worker.phase = Phase::Closing;
         }
         worker.deadline = Some(Instant::now() + GRACE);
-        if worker.pidfd.is_none() {
-            // No pidfd to say when it exits: make sure it does, and reap it now.
+        if !worker.exit.is_exact() {
+            // Nothing exact says when it exits: make sure it does, and reap it now.
             let _ = worker.child.kill();
             let _ = worker.child.wait();
             self.reap(generation);
         }
     }
 
-    /// The worker closed its channel (or writing to it failed): it is exiting. Its pidfd
+    /// The worker closed its channel (or writing to it failed): it is exiting. Its exit watch
     /// reports how; if it does not exit within [`GRACE`], it is killed.
     fn channel_closed(&mut self, generation: u64) {
         let Some(worker) = self.workers.get_mut(&generation) else {
@@ -1018,7 +1074,7 @@ impl Supervisor {
         if let Some(channel) = worker.channel.take() {
             let _ = self.shared.poller.delete(&*channel);
         }
-        if worker.pidfd.is_none() {
+        if !worker.exit.is_exact() {
             let _ = worker.child.kill();
             let _ = worker.child.wait();
             self.reap(generation);
@@ -1059,8 +1115,9 @@ impl Supervisor {
         }
     }
 
-    /// The worker exited (its pidfd is readable): reaps it, reads what it left, and fails the
-    /// job it was running (if its outcome was still open) with [`ExecError::WorkerDied`].
+    /// The worker exited (its exit watch fired): reaps it, reads what it left, and fails the
+    /// job it was running (if its outcome was still open) with [`ExecError::WorkerDied`], or,
+    /// if the worker never read all of the job's call, queues the job again, first in line.
     fn reap(&mut self, generation: u64) {
         self.claim(generation); // a job a submitter just gave it fails with it
                                 // A reply written just before the exit is still delivered.
@@ -1069,9 +1126,12 @@ impl Supervisor {
         let Some(worker) = self.workers.get_mut(&generation) else {
             return;
         };
+        if !worker.exit.is_exact() {
+            let _ = worker.child.kill(); // only "exiting": make sure
+        }
         let status = match worker.child.try_wait() {
             Ok(Some(status)) => Some(status),
-            Ok(None) => worker.child.wait().ok(), // the pidfd said it exited: no real wait
+            Ok(None) => worker.child.wait().ok(), // it exited (or was just killed): no real wait
             Err(_) => None,
         };
         let mut worker = self.workers.remove(&generation).expect("present");
@@ -1080,6 +1140,13 @@ impl Supervisor {
         let reason = describe(pid, status, worker.killed);
         let stderr = worker.stderr_tail();
         match std::mem::replace(&mut worker.phase, Phase::Closing) {
+            Phase::Busy(running) if !took(&worker, &running) => {
+                // Never started: it runs on another worker, exactly once.
+                self.queue.push_front(running.requeue());
+                if !worker.retiring && !self.closing {
+                    self.replacements += 1;
+                }
+            }
             Phase::Busy(running) => {
                 running.task.fail(ExecError::WorkerDied {
                     pid,
@@ -1112,53 +1179,32 @@ impl Supervisor {
 
 /// What to do about a worker process that could not be started with `error`.
 fn start_hint(error: &io::Error) -> &'static str {
-    match error.raw_os_error() {
-        Some(code) if code == rustix::io::Errno::MFILE.raw_os_error() => {
-            "this process has no file descriptor left (the pool keeps three per worker and \
-             needs a few more while one starts): raise the \
-             descriptor limit (`ulimit -n`, RLIMIT_NOFILE) or close descriptors"
-        }
-        Some(code) if code == rustix::io::Errno::NFILE.raw_os_error() => {
-            "the system's table of open files is full (`fs.file-max`): close files or raise it"
-        }
-        Some(code) if code == rustix::io::Errno::AGAIN.raw_os_error() => {
-            "no new process could be made: the process limit is reached (`ulimit -u`, \
-             RLIMIT_NPROC, or the system's `kernel.pid_max`)"
-        }
-        Some(code) if code == rustix::io::Errno::NOMEM.raw_os_error() => {
-            "the system is out of memory for a new process"
-        }
-        _ if error.kind() == io::ErrorKind::NotFound => {
-            "no program at that path: check `ProcessPoolBuilder::program`"
-        }
-        _ if error.kind() == io::ErrorKind::PermissionDenied => {
-            "the program is not executable by this user"
-        }
-        _ => "check that the program exists and that the process and descriptor limits leave room",
+    if sys::is_out_of_descriptors(error) {
+        "this process has no file descriptor left (the pool keeps five per worker and needs a \
+         few more while one starts): raise the descriptor limit (`ulimit -n`, RLIMIT_NOFILE) or \
+         close descriptors"
+    } else if sys::is_file_table_full(error) {
+        "the system's table of open files is full (`fs.file-max`): close files or raise it"
+    } else if sys::is_process_limit(error) {
+        "no new process could be made: the process limit is reached (`ulimit -u`, \
+         RLIMIT_NPROC, or the system's `kernel.pid_max`)"
+    } else if sys::is_out_of_memory(error) {
+        "the system is out of memory for a new process"
+    } else if error.kind() == io::ErrorKind::NotFound {
+        "no program at that path: check `ProcessPoolBuilder::program`"
+    } else if error.kind() == io::ErrorKind::PermissionDenied {
+        "the program is not executable by this user"
+    } else {
+        "check that the program exists and that the process and descriptor limits leave room"
     }
 }
 
-/// Registers `fd` with the poller, level-triggered for readability, under `key`.
-///
-/// # Errors
-///
-/// The poller's error.
-#[allow(unsafe_code)]
-fn watch(poller: &Poller, fd: &impl AsFd, key: usize) -> io::Result<()> {
-    // `polling` requires a source to be deleted from the poller before it is closed. Every
-    // descriptor registered here belongs to a `Worker` of the supervisor, and every path that
-    // drops one deletes it first: `close` and `channel_closed` for the channel, `read_stderr`
-    // at end-of-file for stderr, `unwatch` for all three when the worker is reaped or
-    // abandoned. Workers are never dropped otherwise (the supervisor reaps every one before it
-    // exits).
-    // SAFETY: so every descriptor registered here leaves the poller before it is closed.
-    unsafe {
-        poller.add_with_mode(
-            fd.as_fd().as_raw_fd(),
-            Event::readable(key),
-            PollMode::Level,
-        )
-    }
+/// Whether a dead worker had taken `running`: it read the whole call (all of it was written
+/// and nothing is left unread on its end of the channel). A worker reads the whole frame before
+/// it runs the function, so a job it had not taken never ran.
+fn took(worker: &Worker, running: &Running) -> bool {
+    // If the count cannot be read, assume the worst: never run a job twice.
+    !running.unsent && sys::unread(&worker.worker_end).map_or(true, |unread| unread == 0)
 }
 
 /// Deletes every descriptor of `worker` still registered, before they are closed.
@@ -1166,9 +1212,7 @@ fn unwatch(poller: &Poller, worker: &mut Worker) {
     if let Some(channel) = worker.channel.take() {
         let _ = poller.delete(&*channel);
     }
-    if let Some(pidfd) = &worker.pidfd {
-        let _ = poller.delete(pidfd);
-    }
+    worker.exit.stop(poller, &worker.child, &worker.lifeline);
     if let Some(stderr) = worker.stderr.take() {
         let _ = poller.delete(&stderr);
     }
@@ -1179,12 +1223,10 @@ fn describe(pid: u32, status: Option<ExitStatus>, killed: Option<&str>) -> Strin
     let mut text = match status {
         Some(status) => match (status.code(), status.signal()) {
             (Some(code), _) => format!("worker {pid} exited with status {code}"),
-            (None, Some(signal)) => {
-                format!(
-                    "worker {pid} was killed by signal {signal}{}",
-                    signal_name(signal)
-                )
-            }
+            (None, Some(signal)) => match sys::signal_name(signal) {
+                Some(name) => format!("worker {pid} was killed by signal {signal} ({name})"),
+                None => format!("worker {pid} was killed by signal {signal}"),
+            },
             _ => format!("worker {pid} ended ({status})"),
         },
         None => format!("worker {pid} ended (its status could not be read)"),
@@ -1193,21 +1235,6 @@ fn describe(pid: u32, status: Option<ExitStatus>, killed: Option<&str>) -> Strin
         let _ = write!(text, "; the pool killed it because {why}");
     }
     text
-}
-
-/// " (SIGKILL)" for the signals a worker commonly dies of, "" otherwise.
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        4 => " (SIGILL)",
-        6 => " (SIGABRT)",
-        7 => " (SIGBUS)",
-        8 => " (SIGFPE)",
-        9 => " (SIGKILL)",
-        11 => " (SIGSEGV)",
-        13 => " (SIGPIPE)",
-        15 => " (SIGTERM)",
-        _ => "",
-    }
 }
 
 #[cfg(test)]
@@ -1221,15 +1248,22 @@ mod tests {
             describe(42, Some(exited), None),
             "worker 42 exited with status 3"
         );
-        let killed = ExitStatus::from_raw(9);
+        let kill = rustix::process::Signal::KILL.as_raw();
         assert_eq!(
-            describe(42, Some(killed), Some("its job timed out")),
-            "worker 42 was killed by signal 9 (SIGKILL); the pool killed it because its job \
-             timed out"
+            describe(
+                42,
+                Some(ExitStatus::from_raw(kill)),
+                Some("its job timed out")
+            ),
+            format!(
+                "worker 42 was killed by signal {kill} (SIGKILL); the pool killed it because \
+                 its job timed out"
+            )
         );
+        let bus = rustix::process::Signal::BUS.as_raw();
         assert_eq!(
-            describe(7, Some(ExitStatus::from_raw(11)), None),
-            "worker 7 was killed by signal 11 (SIGSEGV)"
+            describe(7, Some(ExitStatus::from_raw(bus)), None),
+            format!("worker 7 was killed by signal {bus} (SIGBUS)")
         );
         assert!(describe(7, None, None).contains("could not be read"));
     }

@@ -107,6 +107,50 @@ pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Threads that keep CPUs busy until dropped: a loaded machine for the tests that need one.
+pub struct Busy {
+    /// Tells the threads to stop.
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The threads.
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Busy {
+    /// Starts `n` threads that spin.
+    pub fn start(n: usize) -> Busy {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let stop = stop.clone();
+                thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        x = std::hint::black_box(x.wrapping_add(1));
+                    }
+                })
+            })
+            .collect();
+        Busy { stop, threads }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A fresh, empty directory for this test binary's test `name`.
+pub fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("evloop-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// A one-shot signal a job can block on, so a test decides when a worker is free again.
 #[derive(Clone)]
 pub struct Gate {

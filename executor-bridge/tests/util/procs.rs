@@ -50,6 +50,9 @@ pub fn registry() -> Registry {
         .register(SEEDED)
         .register(SPIN)
         .register(HANG_UP)
+        .register(RECORD)
+        .register(SUBPROCESS_THEN_SLEEP)
+        .register(RAISE)
 }
 
 pub const SQUARE: ProcessFn<u64, u64> = ProcessFn::new("square", |x| x * x);
@@ -87,36 +90,33 @@ pub const PRINT: ProcessFn<String, String> = ProcessFn::new("print", |text| {
 /// Exits the worker with the code.
 pub const EXIT: ProcessFn<i32, ()> = ProcessFn::new("exit", |code| std::process::exit(code));
 
-/// Calls `f` with every socket this process has open (in a worker: its channel to the pool).
-fn each_socket(mut f: impl FnMut(std::os::fd::BorrowedFd<'_>)) {
-    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
-        let entry = entry.unwrap();
-        let target = std::fs::read_link(entry.path()).unwrap_or_default();
-        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if target.to_string_lossy().starts_with("socket:") {
-            // SAFETY: `fd` is listed in /proc/self/fd as a socket, so it is open; it is only
-            // borrowed for this call of `f`.
-            f(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) });
-        }
-    }
+/// The worker's end of its channel to the pool, as the pool named it in this worker's
+/// environment (`/proc/self/environ` keeps the environment the process started with, although
+/// `init` removed the variable since).
+fn channel() -> std::os::fd::BorrowedFd<'static> {
+    let environ = std::fs::read("/proc/self/environ").expect("this test needs Linux's /proc");
+    let fd = environ
+        .split(|&byte| byte == 0)
+        .filter_map(|entry| std::str::from_utf8(entry).ok())
+        .find_map(|entry| entry.strip_prefix("EVLOOP_PROCESS_WORKER="))
+        .and_then(|value| value.split(',').find_map(|part| part.strip_prefix("fd=")))
+        .and_then(|fd| fd.parse::<i32>().ok())
+        .expect("a worker's environment names its channel");
+    // SAFETY: the pool handed this descriptor to the worker, which keeps it open for its whole
+    // life; it is only borrowed.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
-/// Writes a frame header announcing 4 GiB on every Unix socket of the worker (its channel),
-/// as a stray write by a buggy library would.
+/// Writes a frame header announcing 4 GiB on the worker's channel, as a stray write by a buggy
+/// library would.
 pub const CORRUPT: ProcessFn<(), ()> = ProcessFn::new("corrupt", |()| {
-    each_socket(|socket| {
-        let _ = rustix::io::write(socket, &[0xff, 0xff, 0xff, 0xff, 3]);
-    });
+    let _ = rustix::io::write(channel(), &[0xff, 0xff, 0xff, 0xff, 3]);
 });
 
-/// Shuts down every Unix socket of the worker (its channel), then sleeps for a minute: a
-/// worker that hangs up on the pool but does not exit.
+/// Shuts down the worker's channel, then sleeps for a minute: a worker that hangs up on the
+/// pool but does not exit.
 pub const HANG_UP: ProcessFn<(), ()> = ProcessFn::new("hang_up", |()| {
-    each_socket(|socket| {
-        let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Both);
-    });
+    let _ = rustix::net::shutdown(channel(), rustix::net::Shutdown::Both);
     std::thread::sleep(Duration::from_secs(60));
 });
 
@@ -159,6 +159,80 @@ pub const SPIN: ProcessFn<u64, u64> = ProcessFn::new("spin", |ms| {
     }
     n
 });
+
+/// Creates the file `{dir}/{id}`, failing (a panic, so `Panicked`) if it exists: a job that
+/// runs twice is caught. Returns the worker's pid.
+pub const RECORD: ProcessFn<(String, u64), u32> = ProcessFn::new("record", |(dir, id)| {
+    let path = std::path::Path::new(&dir).join(id.to_string());
+    if let Err(error) = std::fs::File::create_new(&path) {
+        panic!("job {id} ran twice ({error})");
+    }
+    std::process::id()
+});
+
+/// Starts `sleep 30` (stdout and stderr inherited, as `sleep 30 &` in a shell would), writes
+/// "<worker pid> <sleep pid>" to the file, then sleeps for the milliseconds.
+pub const SUBPROCESS_THEN_SLEEP: ProcessFn<(String, u64), ()> =
+    ProcessFn::new("subprocess_then_sleep", |(path, ms)| {
+        let sleep = std::process::Command::new("sleep")
+            .arg("30")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("sleep starts");
+        let pids = format!("{} {}", std::process::id(), sleep.id());
+        // Left running on purpose, as a job's background process would be; the test kills it.
+        std::mem::forget(sleep);
+        std::fs::write(path, pids).unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+    });
+
+/// Sends the signal of that number to the worker itself, with core dumps off. Twice: for
+/// `SIGSEGV` and `SIGBUS`, the handler `std` installs to report stack overflows takes the
+/// first one (it restores the default action and returns), and the second one kills.
+pub const RAISE: ProcessFn<i32, ()> = ProcessFn::new("raise", |signal| {
+    use rustix::process::{getpid, kill_process, setrlimit, Resource, Rlimit, Signal};
+    let no_core = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let _ = setrlimit(Resource::Core, no_core);
+    let signal = Signal::from_named_raw(signal).expect("a named signal");
+    for _ in 0..2 {
+        kill_process(getpid(), signal).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(60));
+});
+
+/// The scheduler state of process `pid` (`R` running, `S` sleeping, `Z` zombie...), or `None`
+/// if there is no such process.
+pub fn process_state(pid: u32) -> Option<char> {
+    process_state_of(pid)
+}
+
+/// Linux: the state field of `/proc/<pid>/stat`.
+#[cfg(target_os = "linux")]
+fn process_state_of(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// Other Unix systems have no `/proc` to read: `ps` says it.
+#[cfg(not(target_os = "linux"))]
+fn process_state_of(pid: u32) -> Option<char> {
+    let out = std::process::Command::new("ps")
+        .args(["-o", "stat=", "-p", &pid.to_string()])
+        .output()
+        .expect("ps runs");
+    String::from_utf8_lossy(&out.stdout).trim().chars().next()
+}
+
+/// Whether process `pid` no longer runs: it is gone, or a zombie (an orphan passes to PID 1,
+/// which in a container may never reap it).
+pub fn stopped_running(pid: u32) -> bool {
+    matches!(process_state(pid), None | Some('Z'))
+}
 
 /// Whether process `pid` still exists in any state (a zombie included).
 pub fn process_exists(pid: u32) -> bool {
