@@ -1,7 +1,9 @@
-//! Process pool: round trip of a trivial registered function against a raw pipe ping-pong between two processes (the floor), awaited from an evloop task and from a blocked thread; `map` of 100,000 small items in chunks against one submit per item; CPU-bound throughput on one worker and on one worker per core.
+//! Process pool: round trip of a trivial registered function against a raw ping-pong between two processes through a pipe and through a socket pair (the floors), awaited from an evloop task and from a blocked thread; `map` of 100,000 small items in chunks against one submit per item; CPU-bound throughput on one worker and on one worker per core.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,6 +64,26 @@ fn round_trip(c: &mut Criterion) {
         })
     });
     drop(to_child);
+    child.wait().unwrap();
+
+    // The same through a Unix socket pair (the process pool's own kind of channel): the
+    // child's stdin and stdout are both its end of the pair.
+    let (mut ours, theirs) = UnixStream::pair().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env(ECHO_ENV, "1")
+        .stdin(Stdio::from(OwnedFd::from(theirs.try_clone().unwrap())))
+        .stdout(Stdio::from(OwnedFd::from(theirs)))
+        .spawn()
+        .unwrap();
+    group.bench_function("raw_socketpair_floor", |b| {
+        let mut message = [0u8; 8];
+        b.iter(|| {
+            ours.write_all(black_box(&7u64.to_le_bytes())).unwrap();
+            ours.read_exact(&mut message).unwrap();
+            black_box(message)
+        })
+    });
+    ours.shutdown(std::net::Shutdown::Write).unwrap();
     child.wait().unwrap();
 
     let pool = ProcessPool::builder(functions())

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::ExecError;
 use crate::outcome::Outcome;
+use crate::process::ReplySource;
 
 /// The result of a job submitted with [`ThreadPool::submit`](crate::ThreadPool::submit) or
 /// [`ProcessPool::submit`](crate::ProcessPool::submit): the same type for both pools.
@@ -84,10 +85,13 @@ impl<T> Handle<T> {
     pub fn wait(self) -> Result<T, ExecError> {
         let waker = thread_waker();
         loop {
-            if let Poll::Ready(outcome) = self.cell.poll_outcome(&waker) {
-                return outcome;
+            match self.cell.poll_claim(&waker) {
+                (Poll::Ready(outcome), _) => return outcome,
+                // The reply comes on a worker's channel: wait for it there, not for the pool's
+                // supervisor thread to relay it.
+                (Poll::Pending, Some(source)) => source.wait_readable(None),
+                (Poll::Pending, None) => thread::park(),
             }
-            thread::park();
         }
     }
 
@@ -123,18 +127,19 @@ impl<T> Handle<T> {
         let deadline = Instant::now().checked_add(timeout);
         let waker = thread_waker();
         loop {
-            if let Poll::Ready(outcome) = self.cell.poll_outcome(&waker) {
-                return Some(outcome);
+            let source = match self.cell.poll_claim(&waker) {
+                (Poll::Ready(outcome), _) => return Some(outcome),
+                (Poll::Pending, source) => source,
+            };
+            // `None`: a timeout beyond any representable instant.
+            let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return None;
             }
-            match deadline {
-                None => thread::park(), // a timeout beyond any representable instant
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return None;
-                    }
-                    thread::park_timeout(left);
-                }
+            match (source, left) {
+                (Some(source), left) => source.wait_readable(left),
+                (None, None) => thread::park(),
+                (None, Some(left)) => thread::park_timeout(left),
             }
         }
     }
@@ -143,6 +148,30 @@ impl<T> Handle<T> {
     /// cancelled or refused by the pool. Awaiting a done handle returns at once.
     pub fn is_done(&self) -> bool {
         self.cell.is_done()
+    }
+
+    /// Polls the outcome as [`Future::poll`] does, for an executor that can also wait for a
+    /// descriptor to become readable: when the job is a process-pool job whose reply this
+    /// caller may read from its worker's channel itself, it claims that reading, and
+    /// [`reply_source`](Self::reply_source) then gives the channel. Wait until it is readable,
+    /// then poll again; the task's waker is registered too, for outcomes that come another way
+    /// (cancelled, timed out, a dead worker). The reply then wakes no thread of the pool.
+    ///
+    /// Once claimed, the reply is read only by polling this handle: an executor that claims it
+    /// must watch the source while the job is pending. Any other job (a thread-pool job, a job
+    /// the pool's supervisor sent) never has a source, and this is `Future::poll`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the outcome was already taken.
+    pub fn poll_claim(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, ExecError>> {
+        self.cell.poll_claim(cx.waker()).0
+    }
+
+    /// The channel on which this job's reply arrives, while this caller claimed its reading
+    /// (with [`poll_claim`](Self::poll_claim)) and it has not arrived whole; `None` otherwise.
+    pub fn reply_source(&self) -> Option<ReplySource> {
+        self.cell.reply_source()
     }
 
     /// Cancels the job: on a thread pool, if no worker has started it yet; on a process pool,

@@ -9,6 +9,7 @@ use std::sync::MutexGuard;
 use std::task::{Poll, Waker};
 
 use crate::error::ExecError;
+use crate::process::ReplySource;
 
 /// The handle's view of a job, erased over how and where the job runs.
 pub(crate) trait Outcome<T>: Send + Sync {
@@ -18,6 +19,19 @@ pub(crate) trait Outcome<T>: Send + Sync {
     ///
     /// Panics if the outcome was already taken.
     fn poll_outcome(&self, waker: &Waker) -> Poll<Result<T, ExecError>>;
+
+    /// [`poll_outcome`](Self::poll_outcome) for a caller that can wait for a descriptor: a
+    /// process-pool job whose reply this caller may read itself comes back `Pending` with the
+    /// channel to wait for. Other jobs never have one.
+    fn poll_claim(&self, waker: &Waker) -> (Poll<Result<T, ExecError>>, Option<ReplySource>) {
+        (self.poll_outcome(waker), None)
+    }
+
+    /// The channel this caller reads the job's reply from, if it claimed it (through
+    /// [`poll_claim`](Self::poll_claim)) and the reply is not complete yet.
+    fn reply_source(&self) -> Option<ReplySource> {
+        None
+    }
 
     /// Cancels the job if the pool can still stop it; whether it is (now) cancelled.
     fn cancel(&self) -> bool;

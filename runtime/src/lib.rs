@@ -101,7 +101,7 @@ pub use crate::inspect::{print_tasks, stats, tasks, TaskInfo, TaskStatus, TaskTa
 pub use crate::io::async_fd::Async;
 pub use crate::observe::stats::Stats;
 pub use crate::observe::timing::{Histogram, LongestPoll};
-pub use crate::process::{run_in_process, ProcessPool, ProcessPoolBuilder};
+pub use crate::process::{run_in_process, ProcessJob, ProcessPool, ProcessPoolBuilder};
 pub use crate::runtime::{run, Runtime};
 pub use crate::task::{spawn, yield_now, JoinError, JoinHandle, TaskId, YieldNow};
 pub use crate::time::interval::{interval, Interval};

@@ -341,7 +341,6 @@ impl ProcessPoolBuilder {
             max_start_failures: self.max_start_failures,
             max_frame: self.max_frame,
             fingerprint: self.registry.fingerprint(),
-            stderr_tail: 4096,
             forward_stderr: self.forward_stderr,
             native_exit_watch: self.native_exit_watch,
         };

@@ -5,20 +5,27 @@
 //! sees an [`Outcome`]. Unlike a thread-pool job, a running job can be cancelled: the cell
 //! resolves at once to [`ExecError::Cancelled`] and asks the pool, through [`StopJob`], to
 //! kill the worker running it.
+//!
+//! A job that a submitter sent straight to a lent worker is *attached* to that worker's
+//! [`Link`]: its handle may then read the reply from the worker's channel itself, without the
+//! supervisor (see `link.rs`).
 
-use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
 
 use crate::error::ExecError;
 use crate::outcome::{poll_state, Outcome, Stage, State};
+use crate::process::link::{Ask, Link, Look};
+use crate::process::shared::{Notice, Shared};
+use crate::process::source::ReplySource;
 
-/// The pool, as a cell sees it: the only thing a cell asks of it is to stop a job.
+/// The pool, as a cell sees it.
 pub(crate) trait StopJob: Send + Sync {
     /// Job `job` was cancelled: drop it if it is still queued, kill its worker if it runs.
     fn stop_job(&self, job: u64);
 }
 
-/// The supervisor's view of a job, erased over its result type.
+/// The supervisor's (and submitters') view of a job, erased over its result type.
 pub(crate) trait Task: Send + Sync {
     /// A worker is about to run the job: `Queued` → `Running` (or `Running` again, for a job
     /// whose first worker died before it took it). False if it already has an outcome
@@ -31,6 +38,9 @@ pub(crate) trait Task: Send + Sync {
 
     /// Stores `error` as the outcome, unless the job already has one.
     fn fail(&self, error: ExecError);
+
+    /// Attaches the job to the worker it was sent to directly (`Some`), or detaches it.
+    fn attach(&self, link: Option<Arc<Link>>);
 }
 
 /// Turns a reply payload into a job's result.
@@ -44,8 +54,12 @@ pub(crate) struct JobCell<T> {
     decode: Decode<T>,
     /// Where the job is, and the waiting side's waker.
     state: Mutex<State<(), T>>,
-    /// The pool, to stop the job on cancel; dangling once the pool has finished.
-    pool: Weak<dyn StopJob>,
+    /// The worker the job was sent to directly, while the job may be running there: its
+    /// handle reads the reply itself when it can.
+    via: Mutex<Option<Arc<Link>>>,
+    /// The pool, to stop the job, to give a worker back and to tell the supervisor who reads
+    /// a reply; dangling once the pool has finished.
+    pool: Weak<Shared>,
     /// Whether dropping the handle cancels the job.
     cancel_on_drop: bool,
 }
@@ -55,13 +69,14 @@ impl<T> JobCell<T> {
     pub(crate) fn new(
         id: u64,
         decode: Decode<T>,
-        pool: Weak<dyn StopJob>,
+        pool: Weak<Shared>,
         cancel_on_drop: bool,
     ) -> Self {
         JobCell {
             id,
             decode,
             state: Mutex::new(State::queued(())),
+            via: Mutex::new(None),
             pool,
             cancel_on_drop,
         }
@@ -73,9 +88,27 @@ impl<T> JobCell<T> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stores `outcome` if the job has none yet, and wakes the waiting side; returns the
-    /// stage the job was in, or `None` if it already had an outcome.
-    fn settle(&self, outcome: Result<T, ExecError>) -> Option<bool> {
+    /// Attaches the job to the worker it was sent to directly, or detaches it.
+    fn set_via(&self, link: Option<Arc<Link>>) {
+        let old = std::mem::replace(
+            &mut *self.via.lock().unwrap_or_else(PoisonError::into_inner),
+            link,
+        );
+        drop(old); // outside the lock: the last reference to a link closes its channel
+    }
+
+    /// The worker the job was sent to directly, if it is still attached.
+    fn via(&self) -> Option<Arc<Link>> {
+        self.via
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Stores `outcome` if the job has none yet, and wakes the waiting side (unless `quiet`:
+    /// the waiting side is the caller, about to take it); returns the stage the job was in, or
+    /// `None` if it already had an outcome.
+    fn settle(&self, outcome: Result<T, ExecError>, quiet: bool) -> Option<bool> {
         let (waker, was_running) = {
             let mut state = self.lock();
             let was_running = match state.stage {
@@ -86,10 +119,47 @@ impl<T> JobCell<T> {
             state.stage = Stage::Done(outcome);
             (state.waker.take(), was_running)
         };
-        if let Some(waker) = waker {
-            waker.wake();
+        match waker {
+            Some(waker) if !quiet => waker.wake(),
+            stale => drop(stale),
         }
         Some(was_running)
+    }
+
+    /// Looks at the reply on the worker the job was sent to (if it still runs there), reading
+    /// what the channel holds. Delivers the outcome if the reply is complete (giving the worker
+    /// back first, so that the caller's next job finds it lent); tells the supervisor if the
+    /// reply is now its to read. Returns the channel to wait for if the caller reads the reply
+    /// (`Ask::Claim`, or `Ask::Poll` after a claim) and it is not complete yet.
+    fn look(&self, ask: Ask) -> Option<Arc<Link>> {
+        let link = self.via()?;
+        match link.look(self.id, ask) {
+            Look::Reply(payload) => {
+                self.set_via(None);
+                if let Some(pool) = self.pool.upgrade() {
+                    link.give_back(&pool);
+                }
+                if matches!(self.lock().stage, Stage::Running) {
+                    self.settle((self.decode)(&payload), true);
+                }
+                if let Some(pool) = self.pool.upgrade() {
+                    pool.jobs_done(1);
+                }
+                None
+            }
+            Look::Pending { claimed, notify } => {
+                if notify {
+                    if let Some(pool) = self.pool.upgrade() {
+                        pool.notice(Notice::Read(link.generation()));
+                    }
+                }
+                claimed.then_some(link)
+            }
+            Look::Gone => {
+                self.set_via(None);
+                None
+            }
+        }
     }
 }
 
@@ -105,25 +175,46 @@ impl<T: Send> Task for JobCell<T> {
     }
 
     fn complete(&self, payload: &[u8]) {
+        self.set_via(None);
         if matches!(self.lock().stage, Stage::Running) {
-            self.settle((self.decode)(payload));
+            self.settle((self.decode)(payload), false);
         }
     }
 
     fn fail(&self, error: ExecError) {
-        self.settle(Err(error));
+        self.set_via(None);
+        self.settle(Err(error), false);
+    }
+
+    fn attach(&self, link: Option<Arc<Link>>) {
+        self.set_via(link);
     }
 }
 
 impl<T: Send> Outcome<T> for JobCell<T> {
     fn poll_outcome(&self, waker: &Waker) -> Poll<Result<T, ExecError>> {
+        self.look(Ask::Poll);
         poll_state(self.lock(), waker)
+    }
+
+    fn poll_claim(&self, waker: &Waker) -> (Poll<Result<T, ExecError>>, Option<ReplySource>) {
+        let source = self.look(Ask::Claim);
+        match poll_state(self.lock(), waker) {
+            Poll::Ready(outcome) => (Poll::Ready(outcome), None),
+            Poll::Pending => (Poll::Pending, source.map(ReplySource::new)),
+        }
+    }
+
+    fn reply_source(&self) -> Option<ReplySource> {
+        let link = self.via()?;
+        link.is_read_by_caller(self.id)
+            .then(|| ReplySource::new(link))
     }
 
     /// Cancels the job whether queued or running: the outcome is `Cancelled` at once, and
     /// the pool drops the queued job or kills the worker running it.
     fn cancel(&self) -> bool {
-        if self.settle(Err(ExecError::Cancelled)).is_some() {
+        if self.settle(Err(ExecError::Cancelled), false).is_some() {
             if let Some(pool) = self.pool.upgrade() {
                 pool.stop_job(self.id);
             }
@@ -133,17 +224,27 @@ impl<T: Send> Outcome<T> for JobCell<T> {
     }
 
     fn is_done(&self) -> bool {
+        self.look(Ask::Poll);
         matches!(self.lock().stage, Stage::Done(_) | Stage::Taken)
     }
 
     fn settle_unstarted(&self, error: ExecError) -> bool {
         let queued = matches!(self.lock().stage, Stage::Queued(()));
-        queued && self.settle(Err(error)).is_some()
+        queued && self.settle(Err(error), false).is_some()
     }
 
     fn handle_dropped(&self) {
         if self.cancel_on_drop {
             self.cancel();
+        }
+        // Nobody will read the reply here any more: the supervisor does (and frees the worker).
+        if let Some(link) = self.via() {
+            self.set_via(None);
+            if link.abandon(self.id) {
+                if let Some(pool) = self.pool.upgrade() {
+                    pool.notice(Notice::Read(link.generation()));
+                }
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! [`ProcessPool`]: the `concurrent.futures.ProcessPoolExecutor` of the bridge.
 
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -11,7 +11,7 @@ use crate::error::ExecError;
 use crate::finished::Finished;
 use crate::handle::Handle;
 use crate::process::builder::ProcessPoolBuilder;
-use crate::process::cell::{Decode, JobCell, StopJob, Task};
+use crate::process::cell::{Decode, JobCell, Task};
 use crate::process::frame::{self, Bytes, Call, CALL};
 use crate::process::function::{ProcessFn, Registry};
 use crate::process::map::Map;
@@ -175,7 +175,7 @@ impl ProcessPool {
     {
         let parts = &self.inner.parts;
         let id = parts.shared.next_id();
-        let pool: Weak<dyn StopJob> = Arc::downgrade(&parts.shared) as Weak<dyn StopJob>;
+        let pool = Arc::downgrade(&parts.shared);
         let cell = Arc::new(JobCell::new(id, decode, pool, parts.cancel_on_drop));
         let handle = Handle::new(cell.clone());
         match self.call_frame(func, items, id) {

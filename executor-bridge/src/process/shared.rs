@@ -1,8 +1,6 @@
 //! [`Shared`]: the state a process pool's submitters, job cells and supervisor share.
 
 use std::collections::VecDeque;
-use std::io;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
@@ -13,7 +11,7 @@ use crate::builder::FullQueuePolicy;
 use crate::error::ExecError;
 use crate::finished::FinishSignal;
 use crate::process::cell::{StopJob, Task};
-use crate::process::sys;
+use crate::process::link::{Link, Sent};
 
 /// A job waiting for a worker.
 pub(crate) struct Pending {
@@ -27,33 +25,37 @@ pub(crate) struct Pending {
     pub(crate) timeout: Option<std::time::Duration>,
 }
 
-/// The largest call frame a submitter writes to an idle worker itself: far below a socket's
-/// send buffer, so the write of a frame to a worker that has read everything never blocks.
-const DIRECT_MAX: usize = 16 * 1024;
+/// The largest call frame a submitter writes to a lent worker itself: far below a socket's
+/// send buffer on every system (8 KiB on macOS), so the write of a call to a worker that has
+/// read everything is taken whole.
+const DIRECT_MAX: usize = 8 * 1024;
 
-/// An idle worker the supervisor lent to submitters: the first submitter to find it sends
-/// its call frame straight to the worker, saving the supervisor's wake-up on the way in.
-pub(crate) struct Lent {
-    /// The worker's generation.
-    pub(crate) generation: u64,
-    /// The parent's end of its channel (the supervisor holds the other reference).
-    pub(crate) channel: Arc<UnixStream>,
+/// What a submitter, a handle or a worker's reader tells the supervisor about one worker
+/// (by generation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notice {
+    /// The worker is the supervisor's again: its direct job is done and it may not be lent
+    /// (jobs wait in the queue, the pool is closing, it has no calls left), or its channel
+    /// broke.
+    Returned(u64),
+    /// The reply of the worker's direct job is the supervisor's to read: its handle was polled
+    /// by an executor that does not wait for the channel, or dropped.
+    Read(u64),
+    /// A call sent straight to the worker did not fit the channel at once: the supervisor
+    /// writes its frame from byte `written` on, and reads the reply.
+    Write {
+        /// The worker's generation.
+        generation: u64,
+        /// Bytes of the frame already written.
+        written: usize,
+    },
 }
 
-/// A job a submitter sent straight to a lent worker, for the supervisor to record.
-pub(crate) struct Direct {
-    /// The worker's generation.
-    pub(crate) generation: u64,
-    /// The job (its cell already `Running`).
-    pub(crate) job: Pending,
-    /// The bytes of its frame the socket took at once; the supervisor writes the rest.
-    pub(crate) written: usize,
-}
-
-/// State shared between threads: submitters (any thread, including event loops), job cells
-/// (cancelling from any thread) and the supervisor thread. Everything mutable is behind the
-/// [`Inbox`] lock, held for a few instructions at a time and never across a system call
-/// except the poller's wake-up.
+/// State shared between threads: submitters (any thread, including event loops), job handles
+/// (cancelling, reading replies, from any thread) and the supervisor thread. Everything mutable
+/// is behind the [`Inbox`] lock, held for a few instructions at a time and never across a
+/// system call; each worker's own state is behind its [`Link`]'s lock, always taken after this
+/// one.
 pub(crate) struct Shared {
     /// Submissions and requests not yet seen by the supervisor, and the pool's status.
     inbox: Mutex<Inbox>,
@@ -75,12 +77,14 @@ pub(crate) struct Shared {
 pub(crate) struct Inbox {
     /// Jobs submitted since the supervisor last looked.
     pub(crate) jobs: VecDeque<Pending>,
-    /// Idle workers lent to submitters (only while the supervisor's queue is empty).
-    pub(crate) idle: Vec<Lent>,
-    /// Jobs submitters sent to lent workers, not yet recorded by the supervisor. A record is
-    /// pushed under the lock before its frame is sent, so the supervisor, which reads the
-    /// inbox before acting on what a worker sent, always knows the job before its reply.
-    pub(crate) direct: Vec<Direct>,
+    /// Idle workers lent to submitters (only while the supervisor's queue is empty). An entry
+    /// may be stale (reclaimed meanwhile): its lease, checked under its lock, says so.
+    pub(crate) idle: Vec<Arc<Link>>,
+    /// What submitters and handles told the supervisor about workers, in order.
+    pub(crate) notices: Vec<Notice>,
+    /// Whether workers that finish a direct job are lent again: the supervisor's queue is
+    /// empty and the pool neither closing nor broken.
+    pub(crate) lending: bool,
     /// Ids of cancelled jobs: drop them if queued, kill their worker if running.
     pub(crate) stops: Vec<u64>,
     /// A shutdown request not yet seen by the supervisor: `Some(cancel_pending)`.
@@ -100,6 +104,13 @@ pub(crate) struct Inbox {
     finish_wakers: Vec<Waker>,
 }
 
+impl Inbox {
+    /// Whether a worker whose direct job is done is lent again now.
+    pub(crate) fn lends(&self) -> bool {
+        self.lending && !self.closed && self.jobs.is_empty()
+    }
+}
+
 impl Shared {
     /// The state of a new pool.
     pub(crate) fn new(
@@ -115,6 +126,12 @@ impl Shared {
             max_in_flight,
             full_policy,
         }
+    }
+
+    /// Tells the supervisor `notice`, and wakes it.
+    pub(crate) fn notice(&self, notice: Notice) {
+        self.lock().notices.push(notice);
+        self.wake_supervisor();
     }
 
     /// Locks the inbox; nothing panics while it is held.
@@ -158,32 +175,38 @@ impl Shared {
             return;
         }
         inbox.in_flight += 1;
-        if inbox.jobs.is_empty() && job.frame.len() <= DIRECT_MAX {
-            while let Some(lent) = inbox.idle.pop() {
-                let written = match sys::send(&*lent.channel, &job.frame) {
-                    Ok(written) => written,
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
-                    // The worker is gone or going: its exit watch tells the supervisor. Try
-                    // another.
-                    Err(_) => continue,
-                };
-                let started = job.task.start();
-                debug_assert!(started, "a job nobody could cancel yet");
-                let wake = written < job.frame.len() || job.timeout.is_some();
-                inbox.direct.push(Direct {
-                    generation: lent.generation,
-                    job,
-                    written,
-                });
-                drop(inbox);
-                if wake {
-                    self.wake_supervisor(); // to write the rest, or to arm the timeout
-                }
-                return;
-            }
-        }
-        inbox.jobs.push_back(job);
+        let lent = if inbox.jobs.is_empty() && job.frame.len() <= DIRECT_MAX {
+            inbox.idle.pop()
+        } else {
+            None
+        };
         drop(inbox);
+        let job = match lent {
+            Some(link) => match link.send(job) {
+                Sent::Whole { wake } => {
+                    if wake {
+                        self.wake_supervisor(); // a deadline to arm, or a worker to replace
+                    }
+                    return;
+                }
+                Sent::Part { written } => {
+                    let generation = link.generation();
+                    return self.notice(Notice::Write {
+                        generation,
+                        written,
+                    });
+                }
+                Sent::Reclaimed(job) => job,
+                Sent::Broken(job) => {
+                    self.lock()
+                        .notices
+                        .push(Notice::Returned(link.generation()));
+                    job
+                }
+            },
+            None => job,
+        };
+        self.lock().jobs.push_back(job);
         self.wake_supervisor();
     }
 

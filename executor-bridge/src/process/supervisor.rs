@@ -1,50 +1,67 @@
-//! The supervisor: one thread per process pool that starts, feeds, watches, times out, kills
-//! and reaps its workers.
+//! The supervisor: one thread per process pool that holds its policy: which job runs where,
+//! when workers start, retire, time out and are killed, and what a worker's death means for its
+//! job. The OS calls it makes go through `sys`; each worker's own state is in `worker.rs`, and
+//! the rules of lending a worker to submitters in `link.rs`.
 //!
-//! It sleeps in [`Poller::wait`] on every worker's channel, exit watch and stderr (level-triggered),
-//! with a timeout only when a deadline is due (a job's timeout, a start-up timeout, an idle
-//! worker's expiry, a retry after a failed start): no periodic polling, no thread per worker.
-//! Submitters and cancelling handles leave their requests in the [`Inbox`](super::shared) and
-//! wake it with [`Poller::notify`].
+//! ```text
+//!  submitters ──submit──► Inbox ───────────────────► Supervisor ──spawn──► worker processes
+//!   (any thread)          jobs, cancellations,         queue, workers            ▲    │
+//!        │                notices, shutdown            │ dispatch, kill, reap    │    │
+//!        │                lent workers ◄───── lend ────┘                         │    │
+//!        └── a lent worker's call, written straight to its channel ─────────────┘    │
+//!  handles ◄── a reply read by the caller (blocking wait, event loop) ◄───────────────┤
+//!        ▲                                                                            │
+//!        └── outcome (complete, fail) ◄── Supervisor ◄── replies, exits, stderr ◄─────┘
+//! ```
+//!
+//! Its loop is five named steps, none of which blocks but the wait:
+//!
+//! 1. [`take_inbox`](Supervisor::take_inbox): new jobs into the queue; notices (a worker given
+//!    back, a reply now the supervisor's to read, the rest of a call to write); cancellations
+//!    (a queued job is dropped, a running job's worker killed); a shutdown request.
+//! 2. [`expire`](Supervisor::expire): jobs over their timeout (worker killed), workers idle
+//!    too long (closed), workers late to start or to exit (killed).
+//! 3. [`schedule`](Supervisor::schedule): queued jobs to idle workers, in order; while nothing
+//!    is queued, idle workers lent to submitters; workers started to replace dead, killed or
+//!    retiring ones, or for queued jobs, up to `max_workers`.
+//! 4. [`wait`](Supervisor::wait): sleep in the poller until an event, a notification or the
+//!    next deadline; with no deadline, no timeout (no periodic polling).
+//! 5. [`handle_events`](Supervisor::handle_events): frames from workers (hello, initializer
+//!    result, the replies it reads), exits (reaped at once: the job fails with `WorkerDied` if
+//!    the worker had read it, or runs on another worker if not), stderr.
 //!
 //! Poller keys are `generation << 2 | source`: an event whose generation is no longer a live
-//! worker (it was killed or reaped earlier in the same batch) is dropped, and so is every frame
-//! of a worker that was killed, since its channel is closed at once.
+//! worker (it was reaped earlier in the same batch) is dropped, and a killed worker's channel is
+//! closed at once, so nothing it sent afterwards is ever acted on.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
+use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::process::{Child, ChildStderr, ExitStatus};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use polling::{Events, Poller};
+use polling::Events;
 
 use crate::error::{panic_message, ExecError};
-use crate::process::cell::Task;
 use crate::process::frame::{self, Hello, Reply, HELLO, PROTOCOL, REPLY};
-use crate::process::shared::{Direct, Lent, Pending, Shared};
+use crate::process::link::{DirectJob, Lease, Reader};
+use crate::process::shared::{Notice, Pending, Shared};
 use crate::process::spawn;
-use crate::process::sys::{self, ExitWatch};
-
-/// Poller key source: the worker's channel.
-const CHANNEL: usize = 0;
-/// Poller key source: the worker's exit watch.
-const EXIT: usize = 1;
-/// Poller key source: the worker's stderr.
-const STDERR: usize = 2;
+use crate::process::sys;
+use crate::process::worker::{describe, split_key, Phase, Worker, CHANNEL, EXIT};
 
 /// How long a worker whose channel closed may take to exit before it is killed.
 const GRACE: Duration = Duration::from_secs(2);
 
 /// How long to wait before starting a worker again after a failed start, per failure.
 const RETRY_STEP: Duration = Duration::from_millis(50);
+
+/// Bytes of each worker's stderr kept for the error of its death.
+const STDERR_TAIL: usize = 4096;
 
 /// What the supervisor needs to know of the pool's configuration.
 #[derive(Debug, Clone)]
@@ -71,8 +88,6 @@ pub(crate) struct Config {
     pub(crate) max_frame: usize,
     /// The fingerprint of the parent's registry, which each worker's must equal.
     pub(crate) fingerprint: u64,
-    /// Bytes of each worker's stderr kept for the error of its death.
-    pub(crate) stderr_tail: usize,
     /// Whether workers' stderr is copied to this process's stderr.
     pub(crate) forward_stderr: bool,
     /// Whether workers' exits are watched with the system's own notification (a pidfd, a
@@ -80,128 +95,9 @@ pub(crate) struct Config {
     pub(crate) native_exit_watch: bool,
 }
 
-/// A job running on a worker.
-struct Running {
-    /// The job's id.
-    id: u64,
-    /// Its cell.
-    task: Arc<dyn Task>,
-    /// Its complete call frame, kept until the outcome: if the worker dies without having read
-    /// all of it, the job runs on another worker.
-    frame: Vec<u8>,
-    /// Its timeout, for a run on another worker.
-    timeout: Option<Duration>,
-    /// When it times out, if it has a timeout, and the timeout.
-    deadline: Option<(Instant, Duration)>,
-    /// Whether part of the frame was never written (the channel was closed first).
-    unsent: bool,
-}
-
-impl Running {
-    /// The job, sent to a worker with `frame[..written]` already written.
-    fn new(job: Pending, now: Instant) -> Self {
-        Running {
-            id: job.id,
-            task: job.task,
-            deadline: job.timeout.map(|after| (now + after, after)),
-            timeout: job.timeout,
-            frame: job.frame,
-            unsent: false,
-        }
-    }
-
-    /// The job as it was submitted, to run on another worker.
-    fn requeue(self) -> Pending {
-        Pending {
-            id: self.id,
-            frame: self.frame,
-            task: self.task,
-            timeout: self.timeout,
-        }
-    }
-}
-
-/// Where a worker is in its life.
-enum Phase {
-    /// Started; its hello has not arrived.
-    Starting,
-    /// Said hello; running the initializer.
-    Initializing,
-    /// Waiting for a job since this instant.
-    Idle(Instant),
-    /// Running a job.
-    Busy(Running),
-    /// Told to exit (channel closed) or killed: only its exit is awaited.
-    Closing,
-}
-
-/// A worker process, owned by the supervisor thread alone.
-struct Worker {
-    /// Unique within the pool; the high bits of its poller keys.
-    generation: u64,
-    /// The process; reaped once its exit watch fires.
-    child: Child,
-    /// The parent's end of the channel; `None` once closed. Shared only with the inbox's
-    /// list of lent workers while `published`.
-    channel: Option<Arc<UnixStream>>,
-    /// Whether it is lent to submitters (in the inbox's `idle` list): its phase then says
-    /// `Idle`, but a submitter may have given it a job; [`Supervisor::claim`] finds out.
-    published: bool,
-    /// What tells the poller that the process exited.
-    exit: ExitWatch,
-    /// The worker's end of its channel, never read here: what is left on it once the worker
-    /// is dead is what it never read.
-    worker_end: OwnedFd,
-    /// The parent's end of the lifeline: the worker dies with its closing (this process's
-    /// death), and its end-of-file is the exit watch where the system has no other.
-    lifeline: OwnedFd,
-    /// The stderr pipe, registered with the poller; `None` after its end-of-file.
-    stderr: Option<ChildStderr>,
-    /// The last bytes the worker wrote to stderr.
-    tail: VecDeque<u8>,
-    /// Bytes read from the channel and not yet parsed.
-    inbuf: Vec<u8>,
-    /// Bytes to write to the channel, from `written` on.
-    outbuf: Vec<u8>,
-    /// Bytes of `outbuf` already written.
-    written: usize,
-    /// Whether the channel is registered for writability too.
-    want_write: bool,
-    /// Where the worker is.
-    phase: Phase,
-    /// Deadline of `Starting`/`Initializing`, or of the exit of a closing worker.
-    deadline: Option<Instant>,
-    /// Jobs it has been given.
-    calls: u32,
-    /// Whether it takes no more jobs (it reached `max_tasks_per_child`).
-    retiring: bool,
-    /// Why it was killed, if it was.
-    killed: Option<&'static str>,
-}
-
-impl Worker {
-    /// The poller key of one of its sources.
-    fn key(&self, source: usize) -> usize {
-        (self.generation as usize) << 2 | source
-    }
-
-    /// Whether it counts toward `max_workers`: it may still take jobs.
-    fn counts(&self) -> bool {
-        !self.retiring && self.channel.is_some() && !matches!(self.phase, Phase::Closing)
-    }
-
-    /// The kept stderr tail, as text.
-    fn stderr_tail(&self) -> String {
-        let (a, b) = self.tail.as_slices();
-        let mut bytes = a.to_vec();
-        bytes.extend_from_slice(b);
-        String::from_utf8_lossy(&bytes).trim_end().to_owned()
-    }
-}
-
 /// The supervisor thread's state.
 pub(crate) struct Supervisor {
-    /// Shared with submitters and cells.
+    /// Shared with submitters and handles.
     shared: Arc<Shared>,
     /// The pool's configuration.
     config: Config,
@@ -209,7 +105,8 @@ pub(crate) struct Supervisor {
     workers: HashMap<u64, Worker>,
     /// The generation of the next worker.
     next_generation: u64,
-    /// Jobs waiting for a worker, in submission order.
+    /// Jobs waiting for a worker, in submission order (a job whose worker died before taking it
+    /// goes back to the front).
     queue: VecDeque<Pending>,
     /// Failed starts in a row.
     failures: u32,
@@ -266,7 +163,7 @@ impl Supervisor {
         self.shared.finish();
     }
 
-    /// The supervision loop.
+    /// The supervision loop: the five steps of the module documentation.
     fn supervise(&mut self) {
         loop {
             self.take_inbox();
@@ -275,72 +172,33 @@ impl Supervisor {
             if self.closing && self.queue.is_empty() && self.workers.is_empty() {
                 return;
             }
-            let timeout = self
-                .next_deadline()
-                .map(|deadline| deadline.saturating_duration_since(Instant::now()));
-            self.events.clear();
-            if let Err(error) = self.shared.poller.wait(&mut self.events, timeout) {
-                if error.kind() != io::ErrorKind::Interrupted {
-                    let message = format!("the process pool's poller failed ({error})");
-                    self.abandon(&message);
-                    return;
-                }
+            if let Err(error) = self.wait() {
+                let message = format!("the process pool's poller failed ({error})");
+                self.abandon(&message);
+                return;
             }
-            // Before any frame is acted on: the records of jobs sent straight to workers.
-            self.take_inbox();
-            let ready: Vec<_> = self
-                .events
-                .iter()
-                .map(|event| (event.key, event.readable, event.writable))
-                .collect();
-            for (key, readable, writable) in ready {
-                let generation = (key >> 2) as u64;
-                if !self.workers.contains_key(&generation) {
-                    continue; // a worker already gone: a stale event
-                }
-                match key & 3 {
-                    CHANNEL => {
-                        if writable {
-                            self.flush(generation);
-                        }
-                        if readable {
-                            self.read_channel(generation, true);
-                        }
-                    }
-                    EXIT => {
-                        let worker = &self.workers[&generation];
-                        if worker.exit.confirm(&worker.lifeline) {
-                            self.reap(generation);
-                        }
-                    }
-                    _ => self.read_stderr(generation),
-                }
-            }
+            self.handle_events();
         }
     }
 
-    /// Takes new jobs, cancellations and shutdown requests from the inbox.
+    // Step 1.
+
+    /// Takes new jobs, notices, cancellations and shutdown requests from the inbox.
     fn take_inbox(&mut self) {
-        let (direct, stops, close) = {
+        let (notices, stops, close) = {
             let mut inbox = self.shared.lock();
             self.queue.extend(inbox.jobs.drain(..));
             (
-                std::mem::take(&mut inbox.direct),
+                std::mem::take(&mut inbox.notices),
                 std::mem::take(&mut inbox.stops),
                 inbox.close.take(),
             )
         };
-        self.record_direct(direct);
+        for notice in notices {
+            self.on_notice(notice);
+        }
         for id in stops {
-            if let Some(at) = self.queue.iter().position(|job| job.id == id) {
-                self.queue.remove(at); // its cell already says Cancelled
-                self.shared.jobs_done(1);
-            } else if let Some(generation) = self.running(id) {
-                if self.take_job(generation).is_some() {
-                    self.shared.jobs_done(1); // its cell already says Cancelled
-                }
-                self.kill(generation, "its job was cancelled");
-            }
+            self.stop(id);
         }
         if let Some(cancel_pending) = close {
             self.closing = true;
@@ -354,198 +212,180 @@ impl Supervisor {
         }
     }
 
-    /// Records jobs that submitters sent straight to lent workers.
-    fn record_direct(&mut self, direct: Vec<Direct>) {
-        for job in direct {
-            let Some(worker) = self.workers.get_mut(&job.generation) else {
-                // Never happens: a lent worker is claimed back before it is forgotten.
-                job.job.task.fail(ExecError::Protocol(
-                    "the job was sent to a worker the pool no longer knew".to_owned(),
-                ));
-                self.shared.jobs_done(1);
-                continue;
-            };
-            worker.published = false;
-            let written = job.written;
-            let running = Running::new(job.job, Instant::now());
-            let rest = running.frame[written..].to_vec();
-            worker.phase = Phase::Busy(running);
-            worker.calls += 1;
-            if self
-                .config
-                .max_tasks_per_child
-                .is_some_and(|limit| worker.calls >= limit)
-            {
-                worker.retiring = true;
-                self.replacements += 1;
-            }
-            if !rest.is_empty() {
-                self.send(job.generation, &rest);
-            }
-        }
-    }
-
-    /// Takes a lent worker back from the submitters; false if one of them gave it a job
-    /// first (the job is then recorded, and the worker is busy).
-    fn claim(&mut self, generation: u64) -> bool {
-        if !self.workers.get(&generation).is_some_and(|w| w.published) {
-            return true;
-        }
-        let direct = {
-            let mut inbox = self.shared.lock();
-            if let Some(at) = inbox.idle.iter().position(|l| l.generation == generation) {
-                inbox.idle.swap_remove(at);
-                None
-            } else {
-                Some(std::mem::take(&mut inbox.direct))
-            }
-        };
-        match direct {
-            None => {
+    /// Acts on what a submitter or a handle said about a worker.
+    fn on_notice(&mut self, notice: Notice) {
+        let poller = &self.shared.poller;
+        match notice {
+            // The worker is the supervisor's again (its lease is `Held`): watch its channel;
+            // `schedule` gives it a job, lends it or retires it.
+            Notice::Returned(generation) => {
                 if let Some(worker) = self.workers.get_mut(&generation) {
-                    worker.published = false;
+                    worker.watch_reads(poller, true);
                 }
-                true
             }
-            Some(direct) => {
-                self.record_direct(direct);
-                false
+            // A reply is the supervisor's to read: watch the channel, now and while lent.
+            Notice::Read(generation) => {
+                if let Some(worker) = self.workers.get_mut(&generation) {
+                    worker.watch_when_lent = true;
+                    worker.watch_reads(poller, true);
+                }
+            }
+            // A call the channel did not take whole: write the rest, then read the reply.
+            Notice::Write {
+                generation,
+                written,
+            } => {
+                let Some(worker) = self.workers.get_mut(&generation) else {
+                    return; // reaped: the job went back to the queue (its call was not whole)
+                };
+                let rest = match &worker.link.lock().lease {
+                    Lease::Direct(direct) if !direct.sent_whole => {
+                        direct.job.frame[written..].to_vec()
+                    }
+                    _ => return,
+                };
+                worker.watch_reads(poller, true);
+                if worker.send(poller, &rest).is_err() {
+                    self.channel_closed(generation);
+                }
             }
         }
     }
 
-    /// Whether the worker is idle (and, once claimed, the supervisor's alone).
-    fn is_idle(&self, generation: u64) -> bool {
-        self.workers
-            .get(&generation)
-            .is_some_and(|w| matches!(w.phase, Phase::Idle(_)))
-    }
-
-    /// Whether the worker runs a job.
-    fn is_busy(&self, generation: u64) -> bool {
-        self.workers
-            .get(&generation)
-            .is_some_and(|w| matches!(w.phase, Phase::Busy(_)))
-    }
-
-    /// Lends every idle worker to submitters, while no job waits in the supervisor's queue.
-    fn publish(&mut self) {
-        if !self.queue.is_empty() || self.closing || self.broken {
+    /// Job `id` was cancelled: dropped if queued, its worker killed if it runs.
+    fn stop(&mut self, id: u64) {
+        if let Some(at) = self.queue.iter().position(|job| job.id == id) {
+            self.queue.remove(at); // its cell already says Cancelled
+            self.shared.jobs_done(1);
             return;
         }
-        let mut lent = Vec::new();
-        for worker in self.workers.values_mut() {
-            if matches!(worker.phase, Phase::Idle(_)) && !worker.published && !worker.retiring {
-                if let Some(channel) = &worker.channel {
-                    worker.published = true;
-                    lent.push(Lent {
-                        generation: worker.generation,
-                        channel: channel.clone(),
-                    });
-                }
+        let running = self.workers.values().find_map(|worker| {
+            matches!(&worker.link.lock().lease,
+                Lease::Direct(direct) if direct.job.id == id)
+            .then_some(worker.generation)
+        });
+        if let Some(generation) = running {
+            if self.take_job(generation).is_some() {
+                self.shared.jobs_done(1); // its cell already says Cancelled
             }
-        }
-        if !lent.is_empty() {
-            self.shared.lock().idle.extend(lent);
+            self.kill(generation, "its job was cancelled");
         }
     }
 
-    /// The worker running job `id`, if one is.
-    fn running(&self, id: u64) -> Option<u64> {
-        self.workers
-            .values()
-            .find_map(|worker| match &worker.phase {
-                Phase::Busy(running) if running.id == id => Some(worker.generation),
-                _ => None,
-            })
-    }
+    // Step 2.
 
     /// Acts on every deadline that has passed.
     fn expire(&mut self, now: Instant) {
         let mut timed_out = Vec::new();
-        let mut late = Vec::new();
         let mut idle = Vec::new();
+        let mut late = Vec::new();
         for worker in self.workers.values() {
-            match &worker.phase {
-                Phase::Busy(Running {
-                    deadline: Some((deadline, after)),
-                    ..
-                }) if *deadline <= now => timed_out.push((worker.generation, *after)),
-                Phase::Idle(since) => {
-                    if let Some(limit) = self.config.idle_timeout {
-                        if *since + limit <= now && self.queue.is_empty() {
+            if worker.phase == Phase::Ready {
+                let state = worker.link.lock();
+                match &state.lease {
+                    Lease::Direct(direct) => {
+                        if let Some((deadline, after)) = direct.deadline() {
+                            if deadline <= now {
+                                timed_out.push((worker.generation, direct.job.id, after));
+                            }
+                        }
+                    }
+                    Lease::Held | Lease::Lent => {
+                        let expired = self
+                            .config
+                            .idle_timeout
+                            .is_some_and(|limit| state.idle_since + limit <= now);
+                        if expired && self.queue.is_empty() {
                             idle.push(worker.generation);
                         }
                     }
+                    Lease::Returning => {}
                 }
-                _ => {}
             }
             if worker.deadline.is_some_and(|deadline| deadline <= now) {
                 late.push(worker.generation);
             }
         }
-        for (generation, after) in timed_out {
-            if let Some(running) = self.take_job(generation) {
-                running.task.fail(ExecError::TimedOut { after });
-                self.shared.jobs_done(1);
+        for (generation, id, after) in timed_out {
+            let still = self.workers.get(&generation).is_some_and(|worker| {
+                matches!(&worker.link.lock().lease,
+                    Lease::Direct(direct) if direct.job.id == id)
+            });
+            if still {
+                if let Some(direct) = self.take_job(generation) {
+                    direct.job.task.fail(ExecError::TimedOut { after });
+                    self.shared.jobs_done(1);
+                }
+                self.kill(generation, "its job timed out");
             }
-            self.kill(generation, "its job timed out");
         }
         for generation in idle {
-            if self.claim(generation) && self.is_idle(generation) {
+            if self.reclaim(generation) {
                 self.close(generation);
             }
         }
         for generation in late {
-            let Some(worker) = self.workers.get(&generation) else {
-                continue;
-            };
-            if matches!(worker.phase, Phase::Starting | Phase::Initializing) {
-                let message = format!(
-                    "a worker did not complete its start-up within {:?} (no handshake{}); is \
-                     evloop_bridge::process::init called first thing in main (or, in a test \
-                     binary, does test_worker name an existing test that calls it)?",
-                    self.config.start_timeout,
-                    if matches!(worker.phase, Phase::Initializing) {
-                        " or initializer result"
-                    } else {
-                        ""
-                    }
-                );
-                self.kill(generation, "it did not start in time");
-                self.start_failed(message);
-            } else {
-                self.kill(generation, "it did not exit after its channel closed");
-            }
+            self.too_late(generation);
         }
         if self.retry_at.is_some_and(|at| at <= now) {
             self.retry_at = None;
         }
     }
 
-    /// Hands queued jobs to idle workers, then starts the workers that are missing.
+    /// A worker missed its deadline: to start (a failed start), or to exit after its channel
+    /// closed (killed).
+    fn too_late(&mut self, generation: u64) {
+        let Some(worker) = self.workers.get(&generation) else {
+            return;
+        };
+        if matches!(worker.phase, Phase::Starting | Phase::Initializing) {
+            let message = format!(
+                "a worker did not complete its start-up within {:?} (no handshake{}); is \
+                 evloop_bridge::process::init called first thing in main (or, in a test \
+                 binary, does test_worker name an existing test that calls it)?",
+                self.config.start_timeout,
+                if worker.phase == Phase::Initializing {
+                    " or initializer result"
+                } else {
+                    ""
+                }
+            );
+            self.kill(generation, "it did not start in time");
+            self.start_failed(message);
+        } else {
+            self.kill(generation, "it did not exit after its channel closed");
+        }
+    }
+
+    // Step 3.
+
+    /// Hands queued jobs to idle workers, lends idle workers while nothing is queued, retires
+    /// spent workers, then starts the workers that are missing.
     fn schedule(&mut self) {
+        self.retire_spent();
         self.dispatch();
         if self.closing && self.queue.is_empty() {
+            self.set_lending(false);
             let done: Vec<u64> = self
                 .workers
                 .values()
                 .filter(|w| {
                     matches!(
                         w.phase,
-                        Phase::Idle(_) | Phase::Starting | Phase::Initializing
+                        Phase::Ready | Phase::Starting | Phase::Initializing
                     )
                 })
                 .map(|w| w.generation)
                 .collect();
             for generation in done {
-                if self.claim(generation) && !self.is_busy(generation) {
+                let starting = self.workers[&generation].phase != Phase::Ready;
+                if starting || self.reclaim(generation) {
                     self.close(generation);
                 }
             }
             return;
         }
-        self.publish();
+        self.set_lending(self.queue.is_empty() && !self.broken);
         if self.broken || self.retry_at.is_some() {
             return;
         }
@@ -568,133 +408,152 @@ impl Supervisor {
         }
     }
 
-    /// Sends queued jobs to idle workers, in order.
-    fn dispatch(&mut self) {
-        while !self.queue.is_empty() {
-            let candidates: Vec<u64> = self
-                .workers
-                .values()
-                .filter(|w| matches!(w.phase, Phase::Idle(_)) && !w.retiring)
-                .map(|w| w.generation)
-                .collect();
-            // Claiming one may record jobs that submitters gave to others: check each again.
-            let Some(generation) = candidates
-                .into_iter()
-                .find(|&g| self.claim(g) && self.is_idle(g))
-            else {
-                return;
-            };
-            let job = self.queue.pop_front().expect("not empty");
-            if !job.task.start() {
-                self.shared.jobs_done(1); // cancelled meanwhile
+    /// Marks the workers that took their last call (`max_tasks_per_child`) as retiring, which
+    /// starts their replacements, and closes those that have finished it.
+    fn retire_spent(&mut self) {
+        let mut done = Vec::new();
+        for worker in self.workers.values_mut() {
+            if worker.phase != Phase::Ready || !worker.link.spent() {
                 continue;
             }
-            let worker = self.workers.get_mut(&generation).expect("found above");
-            let running = Running::new(job, Instant::now());
-            let frame = running.frame.clone();
-            worker.phase = Phase::Busy(running);
-            worker.calls += 1;
-            if self
-                .config
-                .max_tasks_per_child
-                .is_some_and(|limit| worker.calls >= limit)
-            {
+            if !worker.retiring {
                 // Its replacement starts now, while it runs its last job.
                 worker.retiring = true;
                 self.replacements += 1;
             }
-            self.send(generation, &frame);
+            if matches!(worker.link.lock().lease, Lease::Held) {
+                done.push(worker.generation);
+            }
         }
+        for generation in done {
+            self.close(generation);
+        }
+    }
+
+    /// Sends queued jobs to idle workers, in order. Lent workers are taken back first: a
+    /// queued job goes before any new one.
+    fn dispatch(&mut self) {
+        if self.queue.is_empty() {
+            return;
+        }
+        self.set_lending(false);
+        let mut idle: Vec<u64> = self
+            .workers
+            .values()
+            .filter(|w| w.phase == Phase::Ready && w.open && !w.retiring)
+            .map(|w| w.generation)
+            .collect();
+        idle.retain(|&generation| self.reclaim(generation));
+        for generation in idle {
+            let Some(job) = self.next_job() else {
+                return;
+            };
+            let worker = self.workers.get_mut(&generation).expect("found above");
+            let frame = job.frame.clone();
+            worker.link.run(job);
+            worker.watch_reads(&self.shared.poller, true);
+            if worker.send(&self.shared.poller, &frame).is_err() {
+                self.channel_closed(generation);
+            }
+        }
+    }
+
+    /// The next queued job that still wants to run (a cancelled one leaves the pool).
+    fn next_job(&mut self) -> Option<Pending> {
+        while let Some(job) = self.queue.pop_front() {
+            if job.task.start() {
+                return Some(job);
+            }
+            self.shared.jobs_done(1);
+        }
+        None
+    }
+
+    /// Starts or stops lending: while lending, every idle worker is lent to submitters (and
+    /// workers whose direct job ends are lent again); otherwise every lent worker is taken
+    /// back.
+    fn set_lending(&mut self, lend: bool) {
+        let mut inbox = self.shared.lock();
+        inbox.lending = lend;
+        if !lend {
+            let lent = std::mem::take(&mut inbox.idle);
+            drop(inbox);
+            for link in lent {
+                let mut state = link.lock();
+                if matches!(state.lease, Lease::Lent) {
+                    state.lease = Lease::Held;
+                    drop(state);
+                    if let Some(worker) = self.workers.get_mut(&link.generation()) {
+                        worker.watch_reads(&self.shared.poller, true);
+                    }
+                }
+            }
+            return;
+        }
+        for worker in self.workers.values_mut() {
+            if worker.phase != Phase::Ready || !worker.open || worker.retiring {
+                continue;
+            }
+            let mut state = worker.link.lock();
+            if !matches!(state.lease, Lease::Held) || state.calls_left == Some(0) {
+                continue;
+            }
+            state.lease = Lease::Lent;
+            drop(state);
+            inbox.idle.push(worker.link.clone());
+            worker.watch_reads(&self.shared.poller, worker.watch_when_lent);
+        }
+    }
+
+    /// Takes a worker back from the submitters: true if it is idle (now the supervisor's),
+    /// false if it runs a job (or is gone).
+    fn reclaim(&mut self, generation: u64) -> bool {
+        let Some(worker) = self.workers.get_mut(&generation) else {
+            return false;
+        };
+        let idle = worker.link.reclaim(&self.shared);
+        if idle {
+            worker.watch_reads(&self.shared.poller, true);
+        }
+        idle
     }
 
     /// Starts one worker; false if it could not be started.
     fn start_worker(&mut self) -> bool {
         let generation = self.next_generation;
         self.next_generation += 1;
-        let spawned = spawn::spawn(
-            &self.config.program,
-            &self.config.args,
-            self.config.max_frame,
-            generation,
-        );
+        let config = &self.config;
+        let spawned = spawn::spawn(&config.program, &config.args, config.max_frame, generation);
         let spawned = match spawned {
             Ok(spawned) => spawned,
             Err(error) => {
                 let message = format!(
                     "could not start a worker process from {} ({error}); {}",
-                    self.config.program.display(),
+                    config.program.display(),
                     start_hint(&error)
                 );
                 self.start_failed(message);
                 return false;
             }
         };
-        let key = (generation as usize) << 2;
-        let poller = &self.shared.poller;
-        let exit = ExitWatch::start(
-            poller,
-            &spawned.child,
-            &spawned.lifeline,
-            key | EXIT,
-            self.config.native_exit_watch,
-        );
-        let exit = match exit {
-            Ok(exit) => exit,
-            Err(error) => {
-                let mut child = spawned.child;
-                let _ = child.kill();
-                let _ = child.wait();
-                self.start_failed(format!("could not watch a worker's exit ({error})"));
-                return false;
-            }
-        };
-        let worker = Worker {
+        let worker = Worker::new(
+            spawned,
             generation,
-            child: spawned.child,
-            channel: Some(Arc::new(spawned.channel)),
-            published: false,
-            exit,
-            worker_end: spawned.worker_end,
-            lifeline: spawned.lifeline,
-            stderr: Some(spawned.stderr),
-            tail: VecDeque::new(),
-            inbuf: Vec::new(),
-            outbuf: Vec::new(),
-            written: 0,
-            want_write: false,
-            phase: Phase::Starting,
-            deadline: Some(Instant::now() + self.config.start_timeout),
-            calls: 0,
-            retiring: false,
-            killed: None,
-        };
-        #[allow(unsafe_code)]
-        // SAFETY: the channel and stderr belong to the `Worker`, and every path that
-        // drops one deletes it from the poller first: `close` and `channel_closed` for the
-        // channel, `read_stderr` at end-of-file for stderr, `unwatch` for all of them when the
-        // worker is reaped or abandoned. Workers are never dropped otherwise (the supervisor
-        // reaps every one before it exits).
-        let registered = unsafe {
-            sys::watch(
-                poller,
-                &**worker.channel.as_ref().expect("new"),
-                worker.key(CHANNEL),
-            )
-            .and_then(|()| {
-                sys::watch(
-                    poller,
-                    worker.stderr.as_ref().expect("new"),
-                    worker.key(STDERR),
-                )
-            })
-        };
-        self.workers.insert(generation, worker);
-        if let Err(error) = registered {
-            self.kill(generation, "it could not be watched");
-            self.start_failed(format!("could not watch a worker's descriptors ({error})"));
-            return false;
+            &self.shared.poller,
+            config.native_exit_watch,
+            Instant::now() + config.start_timeout,
+            (config.max_frame, config.max_tasks_per_child),
+        );
+        match worker {
+            Ok(worker) => {
+                self.workers.insert(generation, worker);
+                true
+            }
+            Err(error) => {
+                self.start_failed(format!("could not watch a worker process ({error})"));
+                false
+            }
         }
-        true
     }
 
     /// Records a failed start; after `max_start_failures` in a row, the pool stops starting
@@ -734,29 +593,22 @@ impl Supervisor {
         }
     }
 
-    /// Gives up after a supervisor failure: every job fails, every worker is killed and
-    /// reaped (blocking briefly: they were sent SIGKILL).
-    fn abandon(&mut self, message: &str) {
-        {
-            let mut inbox = self.shared.lock();
-            inbox.broken = Some(message.to_owned());
-            inbox.idle.clear();
+    // Step 4.
+
+    /// Sleeps in the poller until an event, a notification or the next deadline.
+    ///
+    /// # Errors
+    ///
+    /// The poller's error, but for an interrupted wait.
+    fn wait(&mut self) -> io::Result<()> {
+        let timeout = self
+            .next_deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        self.events.clear();
+        match self.shared.poller.wait(&mut self.events, timeout) {
+            Err(error) if error.kind() != io::ErrorKind::Interrupted => Err(error),
+            _ => Ok(()),
         }
-        self.shared.close(true);
-        self.take_inbox();
-        let error = ExecError::StartFailed(message.to_owned());
-        for job in self.queue.drain(..) {
-            job.task.fail(error.clone());
-        }
-        for (_, mut worker) in self.workers.drain() {
-            if let Phase::Busy(running) = &worker.phase {
-                running.task.fail(error.clone());
-            }
-            let _ = worker.child.kill();
-            let _ = worker.child.wait();
-            unwatch(&self.shared.poller, &mut worker);
-        }
-        self.shared.jobs_done(usize::MAX);
     }
 
     /// The earliest deadline, if any.
@@ -767,95 +619,118 @@ impl Supervisor {
             if let Some(deadline) = worker.deadline {
                 consider(deadline);
             }
-            match &worker.phase {
-                Phase::Busy(Running {
-                    deadline: Some((deadline, _)),
-                    ..
-                }) => consider(*deadline),
-                Phase::Idle(since) => {
-                    if let Some(limit) = self.config.idle_timeout {
-                        consider(*since + limit);
+            if worker.phase != Phase::Ready {
+                continue;
+            }
+            let state = worker.link.lock();
+            match &state.lease {
+                Lease::Direct(direct) => {
+                    if let Some((deadline, _)) = direct.deadline() {
+                        consider(deadline);
                     }
                 }
-                _ => {}
+                Lease::Held | Lease::Lent => {
+                    if let Some(limit) = self.config.idle_timeout {
+                        consider(state.idle_since + limit);
+                    }
+                }
+                Lease::Returning => {}
             }
         }
         next
     }
 
-    /// Queues `frame` on the worker's channel and writes what it can.
-    fn send(&mut self, generation: u64, frame: &[u8]) {
-        if let Some(worker) = self.workers.get_mut(&generation) {
-            worker.outbuf.extend_from_slice(frame);
-            self.flush(generation);
-        }
-    }
+    // Step 5.
 
-    /// Writes the worker's pending output until done or the socket is full.
-    fn flush(&mut self, generation: u64) {
-        let Some(worker) = self.workers.get_mut(&generation) else {
-            return;
-        };
-        let Some(channel) = &worker.channel else {
-            worker.outbuf.clear();
-            worker.written = 0;
-            return;
-        };
-        let mut failed = None;
-        while worker.written < worker.outbuf.len() {
-            match sys::send(&**channel, &worker.outbuf[worker.written..]) {
-                Ok(n) => worker.written += n,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                Err(error) => {
-                    failed = Some(error);
-                    break;
+    /// Acts on the events of the last wait.
+    fn handle_events(&mut self) {
+        let ready: Vec<_> = self
+            .events
+            .iter()
+            .map(|event| (event.key, event.readable, event.writable))
+            .collect();
+        for (key, readable, writable) in ready {
+            let (generation, source) = split_key(key);
+            if !self.workers.contains_key(&generation) {
+                continue; // a worker already gone: a stale event
+            }
+            match source {
+                CHANNEL => {
+                    if writable {
+                        let worker = self.workers.get_mut(&generation).expect("present");
+                        if worker.flush(&self.shared.poller).is_err() {
+                            self.channel_closed(generation);
+                        }
+                    }
+                    if readable {
+                        self.on_readable(generation);
+                    }
+                }
+                EXIT => {
+                    if self.workers[&generation].exited() {
+                        self.reap(generation);
+                    }
+                }
+                _ => {
+                    let worker = self.workers.get_mut(&generation).expect("present");
+                    let forward = self.config.forward_stderr;
+                    worker.read_stderr(&self.shared.poller, forward, STDERR_TAIL);
                 }
             }
         }
-        if worker.written == worker.outbuf.len() {
-            worker.outbuf.clear();
-            worker.written = 0;
-        }
-        let want_write = !worker.outbuf.is_empty() && failed.is_none();
-        if want_write != worker.want_write {
-            worker.want_write = want_write;
-            let key = worker.key(CHANNEL);
-            let _ = sys::rewatch(&self.shared.poller, &**channel, key, true, want_write);
-        }
-        if failed.is_some() {
-            // The worker is gone or going; its exit watch reports how.
-            self.channel_closed(generation);
-        }
     }
 
-    /// Reads what the worker's channel holds and acts on every complete frame.
+    /// The worker's channel is readable: read it if the supervisor is its reader now.
+    fn on_readable(&mut self, generation: u64) {
+        /// What a readable channel calls for.
+        enum Then {
+            /// The supervisor reads it.
+            Read,
+            /// The caller reads it: the supervisor stops watching.
+            StandBack,
+            /// An idle, lent worker sent something (or hung up): take it back, then read.
+            Reclaim,
+        }
+        let Some(worker) = self.workers.get_mut(&generation) else {
+            return;
+        };
+        let then = if worker.phase == Phase::Ready {
+            match &mut worker.link.lock().lease {
+                Lease::Direct(direct) if direct.reader == Reader::Caller => Then::StandBack,
+                Lease::Direct(direct) => {
+                    direct.reader = Reader::Supervisor; // nobody claimed the reply yet
+                    Then::Read
+                }
+                Lease::Held => Then::Read,
+                Lease::Lent | Lease::Returning => Then::Reclaim,
+            }
+        } else {
+            Then::Read
+        };
+        match then {
+            Then::StandBack => {
+                worker.watch_when_lent = false;
+                worker.watch_reads(&self.shared.poller, false);
+                return;
+            }
+            Then::Reclaim => {
+                self.reclaim(generation);
+            }
+            Then::Read => {}
+        }
+        self.read_channel(generation, true);
+    }
+
+    /// Reads what the worker's channel holds and acts on every complete frame; with
+    /// `handle_eof`, acts on its end too.
     fn read_channel(&mut self, generation: u64, handle_eof: bool) {
         let Some(worker) = self.workers.get_mut(&generation) else {
             return;
         };
-        let Some(channel) = &worker.channel else {
+        if !worker.open {
             return;
-        };
-        let scratch = &mut self.scratch;
-        let eof = loop {
-            match (&**channel).read(scratch) {
-                Ok(0) => break true,
-                Ok(n) => {
-                    worker.inbuf.extend_from_slice(&scratch[..n]);
-                    if n < scratch.len() {
-                        // All there was: the channel is watched level-triggered, so anything
-                        // that arrives later (end-of-file too) is reported by the next wait.
-                        break false;
-                    }
-                }
-                Err(error) => match error.kind() {
-                    io::ErrorKind::Interrupted => {}
-                    io::ErrorKind::WouldBlock => break false,
-                    _ => break true,
-                },
-            }
-        };
-        let input = std::mem::take(&mut worker.inbuf);
+        }
+        let (input, eof) = worker.take_input(&mut self.scratch);
         let mut used = 0;
         while self.accepts_frames(generation) {
             match frame::parse(&input[used..], self.config.max_frame) {
@@ -871,9 +746,8 @@ impl Supervisor {
             }
         }
         if let Some(worker) = self.workers.get_mut(&generation) {
-            if worker.channel.is_some() && worker.inbuf.is_empty() {
-                worker.inbuf = input;
-                worker.inbuf.drain(..used);
+            if worker.open {
+                worker.restore_input(input[used..].to_vec());
             }
         }
         if eof && handle_eof {
@@ -885,86 +759,41 @@ impl Supervisor {
     fn accepts_frames(&self, generation: u64) -> bool {
         self.workers
             .get(&generation)
-            .is_some_and(|w| w.channel.is_some() && !matches!(w.phase, Phase::Closing))
+            .is_some_and(|w| w.open && w.phase != Phase::Closing)
     }
 
     /// Acts on one frame from a worker.
     fn on_frame(&mut self, generation: u64, kind: u8, job: u64, payload: &[u8]) {
-        if kind == REPLY && self.workers.get(&generation).is_some_and(|w| w.published) {
-            self.claim(generation); // the reply of a job sent straight to it
-        }
-        let worker = self.workers.get_mut(&generation).expect("accepts frames");
-        match (&worker.phase, kind) {
-            (Phase::Starting, HELLO) => {
-                let hello: Hello = match postcard::from_bytes(payload) {
-                    Ok(hello) => hello,
-                    Err(error) => {
-                        let message = format!("a worker's hello did not decode ({error})");
-                        return self.protocol_error(generation, message);
-                    }
-                };
-                if hello.protocol != PROTOCOL || hello.fingerprint != self.config.fingerprint {
-                    let message = format!(
-                        "a worker's function registry (fingerprint {:016x}, protocol {}) \
-                         differs from the pool's ({:016x}, protocol {PROTOCOL}): the worker \
-                         does not run the same code. Build the pool and call \
-                         evloop_bridge::process::init with the same registry, and make sure \
-                         the worker program is this very executable",
-                        hello.fingerprint, hello.protocol, self.config.fingerprint
-                    );
-                    self.kill(generation, "its registry differs from the pool's");
-                    return self.break_pool(&message);
-                }
-                if hello.generation != generation {
-                    let message = format!(
-                        "a worker announced generation {} but was started as {generation}",
-                        hello.generation
-                    );
-                    return self.protocol_error(generation, message);
-                }
-                if let Some(call) = self.config.initializer.clone() {
-                    worker.phase = Phase::Initializing;
-                    self.send(generation, &call);
-                } else {
-                    self.started(generation);
-                }
-            }
-            (Phase::Initializing, REPLY) if job == 0 => {
-                let failure = match frame::replies(payload) {
-                    Ok(replies) => match replies.into_iter().next() {
-                        Some(Reply::Ok(_)) => None,
-                        Some(reply) => Some(
-                            frame::outcome::<()>(reply, "initializer")
-                                .err()
-                                .map_or_else(String::new, |e| e.to_string()),
-                        ),
-                        None => Some("an empty reply".to_owned()),
-                    },
-                    Err(error) => Some(error.to_string()),
-                };
-                match failure {
-                    None => self.started(generation),
-                    Some(why) => {
-                        self.kill(generation, "its initializer failed");
-                        self.start_failed(format!("a worker's initializer failed: {why}"));
-                    }
-                }
-            }
-            (Phase::Busy(running), REPLY) if job == running.id => {
-                let Some(running) = self.take_job(generation) else {
-                    return;
-                };
+        let phase = self.workers[&generation].phase;
+        match (phase, kind) {
+            (Phase::Starting, HELLO) => self.on_hello(generation, payload),
+            (Phase::Initializing, REPLY) if job == 0 => self.on_initialized(generation, payload),
+            (Phase::Ready, REPLY) => {
                 let worker = self.workers.get_mut(&generation).expect("present");
-                worker.phase = Phase::Idle(Instant::now());
-                if worker.retiring {
-                    self.close(generation);
-                } else {
-                    // Lent before the caller wakes: a caller that submits its next job as soon
-                    // as it resumes sends it straight to this worker, with no wake-up of this
-                    // thread on the way in.
-                    self.publish();
+                let direct = {
+                    let mut state = worker.link.lock();
+                    match &state.lease {
+                        Lease::Direct(direct) if direct.job.id == job => {
+                            match std::mem::replace(&mut state.lease, Lease::Held) {
+                                Lease::Direct(direct) => Some(direct),
+                                _ => unreachable!("matched above"),
+                            }
+                        }
+                        _ => None,
+                    }
+                };
+                let Some(direct) = direct else {
+                    let message =
+                        format!("a worker sent a reply for job {job}, which it was not running");
+                    return self.protocol_error(generation, message);
+                };
+                worker.watch_when_lent = true;
+                // Lent before the caller wakes: a caller that submits its next job as soon as
+                // it resumes sends it straight to this worker.
+                if !worker.link.spent() && self.shared.lock().lends() {
+                    self.set_lending(true);
                 }
-                running.task.complete(payload);
+                direct.job.task.complete(payload);
                 // After the outcome: a submitter blocked for room finds this job done.
                 self.shared.jobs_done(1);
             }
@@ -977,25 +806,87 @@ impl Supervisor {
         }
     }
 
+    /// A starting worker's hello: checks its protocol, registry and generation, then sends the
+    /// initializer's call or makes it ready.
+    fn on_hello(&mut self, generation: u64, payload: &[u8]) {
+        let hello: Hello = match postcard::from_bytes(payload) {
+            Ok(hello) => hello,
+            Err(error) => {
+                let message = format!("a worker's hello did not decode ({error})");
+                return self.protocol_error(generation, message);
+            }
+        };
+        if hello.protocol != PROTOCOL || hello.fingerprint != self.config.fingerprint {
+            let message = format!(
+                "a worker's function registry (fingerprint {:016x}, protocol {}) differs from \
+                 the pool's ({:016x}, protocol {PROTOCOL}): the worker does not run the same \
+                 code. Build the pool and call evloop_bridge::process::init with the same \
+                 registry, and make sure the worker program is this very executable",
+                hello.fingerprint, hello.protocol, self.config.fingerprint
+            );
+            self.kill(generation, "its registry differs from the pool's");
+            return self.break_pool(&message);
+        }
+        if hello.generation != generation {
+            let message = format!(
+                "a worker announced generation {} but was started as {generation}",
+                hello.generation
+            );
+            return self.protocol_error(generation, message);
+        }
+        let worker = self.workers.get_mut(&generation).expect("present");
+        match self.config.initializer.clone() {
+            Some(call) => {
+                worker.phase = Phase::Initializing;
+                if worker.send(&self.shared.poller, &call).is_err() {
+                    self.channel_closed(generation);
+                }
+            }
+            None => self.started(generation),
+        }
+    }
+
+    /// The initializer's result.
+    fn on_initialized(&mut self, generation: u64, payload: &[u8]) {
+        let failure = match frame::replies(payload) {
+            Ok(replies) => match replies.into_iter().next() {
+                Some(Reply::Ok(_)) => None,
+                Some(reply) => Some(
+                    frame::outcome::<()>(reply, "initializer")
+                        .err()
+                        .map_or_else(String::new, |e| e.to_string()),
+                ),
+                None => Some("an empty reply".to_owned()),
+            },
+            Err(error) => Some(error.to_string()),
+        };
+        match failure {
+            None => self.started(generation),
+            Some(why) => {
+                self.kill(generation, "its initializer failed");
+                self.start_failed(format!("a worker's initializer failed: {why}"));
+            }
+        }
+    }
+
     /// A worker completed its start-up.
     fn started(&mut self, generation: u64) {
         self.failures = 0;
         if let Some(worker) = self.workers.get_mut(&generation) {
-            worker.phase = Phase::Idle(Instant::now());
+            worker.phase = Phase::Ready;
             worker.deadline = None;
+            worker.link.lock().idle_since = Instant::now();
         }
     }
 
-    /// Takes the job a worker is running, if it is running one.
-    fn take_job(&mut self, generation: u64) -> Option<Running> {
-        let worker = self.workers.get_mut(&generation)?;
-        if !matches!(worker.phase, Phase::Busy(_)) {
-            return None;
+    /// Takes the job a worker runs out of its lease (which becomes `Held`), if it runs one.
+    fn take_job(&mut self, generation: u64) -> Option<DirectJob> {
+        let worker = self.workers.get(&generation)?;
+        let taken = worker.link.take_job();
+        if let Some(direct) = &taken {
+            direct.job.task.attach(None);
         }
-        match std::mem::replace(&mut worker.phase, Phase::Idle(Instant::now())) {
-            Phase::Busy(running) => Some(running),
-            _ => None,
-        }
+        taken
     }
 
     /// A worker broke the protocol: its job (if any) fails with `message`, it is killed and
@@ -1005,8 +896,8 @@ impl Supervisor {
             .workers
             .get(&generation)
             .is_some_and(|w| matches!(w.phase, Phase::Starting | Phase::Initializing));
-        if let Some(running) = self.take_job(generation) {
-            running.task.fail(ExecError::Protocol(format!(
+        if let Some(direct) = self.take_job(generation) {
+            direct.job.task.fail(ExecError::Protocol(format!(
                 "{message}; the worker was killed and replaced"
             )));
             self.shared.jobs_done(1);
@@ -1018,9 +909,10 @@ impl Supervisor {
     }
 
     /// Kills a worker (SIGKILL) and closes its channel at once, so nothing it sent is acted on;
-    /// its exit watch reports the exit. A replacement is started unless it was retiring or closing.
+    /// its exit watch reports the exit. A replacement is started unless it was retiring or
+    /// closing. A job it still runs stays in its lease: `reap` decides its outcome.
     fn kill(&mut self, generation: u64, why: &'static str) {
-        self.claim(generation); // a job a submitter just gave it fails with it
+        self.reclaim(generation);
         let Some(worker) = self.workers.get_mut(&generation) else {
             return;
         };
@@ -1038,24 +930,15 @@ impl Supervisor {
     /// Closes a worker's channel: an idle worker reads end-of-file and exits; it must do so
     /// within [`GRACE`] or be killed.
     fn close(&mut self, generation: u64) {
-        self.claim(generation); // no submitter may send to it any more
         let Some(worker) = self.workers.get_mut(&generation) else {
             return;
         };
-        if let Some(channel) = worker.channel.take() {
-            let _ = self.shared.poller.delete(&*channel);
-        }
-        if worker.outbuf.len() > worker.written {
-            if let Phase::Busy(running) = &mut worker.phase {
-                running.unsent = true; // the worker cannot have taken it
+        if worker.close_channel(&self.shared.poller) {
+            if let Lease::Direct(direct) = &mut worker.link.lock().lease {
+                direct.sent_whole = false; // the worker cannot have taken it
             }
         }
-        worker.outbuf.clear();
-        worker.written = 0;
-        // A running job stays: if the worker dies with it, `reap` fails it with `WorkerDied`.
-        if !matches!(worker.phase, Phase::Closing | Phase::Busy(_)) {
-            worker.phase = Phase::Closing;
-        }
+        worker.phase = Phase::Closing;
         worker.deadline = Some(Instant::now() + GRACE);
         if !worker.exit.is_exact() {
             // Nothing exact says when it exits: make sure it does, and reap it now.
@@ -1071,61 +954,35 @@ impl Supervisor {
         let Some(worker) = self.workers.get_mut(&generation) else {
             return;
         };
-        if let Some(channel) = worker.channel.take() {
-            let _ = self.shared.poller.delete(&*channel);
-        }
+        worker.close_channel(&self.shared.poller);
         if !worker.exit.is_exact() {
             let _ = worker.child.kill();
             let _ = worker.child.wait();
             self.reap(generation);
-        } else if worker.deadline.is_none() || !matches!(worker.phase, Phase::Closing) {
+        } else if worker.deadline.is_none() || worker.phase != Phase::Closing {
             worker.deadline = Some(Instant::now() + GRACE);
         }
     }
 
-    /// Reads the worker's stderr into its tail (and this process's stderr).
-    fn read_stderr(&mut self, generation: u64) {
-        let Some(worker) = self.workers.get_mut(&generation) else {
-            return;
-        };
-        let Some(stderr) = &mut worker.stderr else {
-            return;
-        };
-        let mut buf = [0; 4096];
-        let eof = loop {
-            match stderr.read(&mut buf) {
-                Ok(0) => break true,
-                Ok(n) => {
-                    if self.config.forward_stderr {
-                        let _ = io::stderr().write_all(&buf[..n]);
-                    }
-                    worker.tail.extend(&buf[..n]);
-                    let excess = worker.tail.len().saturating_sub(self.config.stderr_tail);
-                    worker.tail.drain(..excess);
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                // Any error but `WouldBlock` ends the pipe for us.
-                Err(error) => break error.kind() != io::ErrorKind::WouldBlock,
-            }
-        };
-        if eof {
-            if let Some(stderr) = worker.stderr.take() {
-                let _ = self.shared.poller.delete(&stderr);
-            }
-        }
-    }
-
-    /// The worker exited (its exit watch fired): reaps it, reads what it left, and fails the
-    /// job it was running (if its outcome was still open) with [`ExecError::WorkerDied`], or,
-    /// if the worker never read all of the job's call, queues the job again, first in line.
+    /// The worker exited (its exit watch fired): reaps it, reads what it left, and settles the
+    /// job it was running: failed with [`ExecError::WorkerDied`] if the worker had read its
+    /// call, queued again first in line if it had not.
     fn reap(&mut self, generation: u64) {
-        self.claim(generation); // a job a submitter just gave it fails with it
-                                // A reply written just before the exit is still delivered.
-        self.read_channel(generation, false);
-        self.read_stderr(generation);
+        self.reclaim(generation);
         let Some(worker) = self.workers.get_mut(&generation) else {
             return;
         };
+        let replace = !worker.retiring && !self.closing;
+        worker.retiring = true; // never lent again, even if the reply read below frees it
+                                // A reply written just before the exit is still delivered, whoever was to read it.
+        if let Lease::Direct(direct) = &mut worker.link.lock().lease {
+            direct.reader = Reader::Supervisor;
+        }
+        self.read_channel(generation, false);
+        let Some(mut worker) = self.workers.remove(&generation) else {
+            return;
+        };
+        worker.read_stderr(&self.shared.poller, self.config.forward_stderr, STDERR_TAIL);
         if !worker.exit.is_exact() {
             let _ = worker.child.kill(); // only "exiting": make sure
         }
@@ -1134,46 +991,71 @@ impl Supervisor {
             Ok(None) => worker.child.wait().ok(), // it exited (or was just killed): no real wait
             Err(_) => None,
         };
-        let mut worker = self.workers.remove(&generation).expect("present");
-        unwatch(&self.shared.poller, &mut worker);
+        let direct = worker.link.take_job();
+        worker.close_channel(&self.shared.poller);
+        worker.forget(&self.shared.poller);
         let pid = worker.child.id();
         let reason = describe(pid, status, worker.killed);
-        let stderr = worker.stderr_tail();
-        match std::mem::replace(&mut worker.phase, Phase::Closing) {
-            Phase::Busy(running) if !took(&worker, &running) => {
+        match (worker.phase, direct) {
+            (_, Some(direct)) if !worker.took(&direct) => {
                 // Never started: it runs on another worker, exactly once.
-                self.queue.push_front(running.requeue());
-                if !worker.retiring && !self.closing {
-                    self.replacements += 1;
-                }
+                direct.job.task.attach(None);
+                self.queue.push_front(direct.job);
+                self.replacements += usize::from(replace);
             }
-            Phase::Busy(running) => {
-                running.task.fail(ExecError::WorkerDied {
+            (_, Some(direct)) => {
+                direct.job.task.fail(ExecError::WorkerDied {
                     pid,
                     code: status.and_then(|s| s.code()),
                     signal: status.and_then(|s| s.signal()),
-                    stderr,
+                    stderr: worker.stderr_tail(),
                     reason,
                 });
                 self.shared.jobs_done(1);
-                if !worker.retiring && !self.closing {
-                    self.replacements += 1;
-                }
+                self.replacements += usize::from(replace);
             }
-            Phase::Starting | Phase::Initializing => {
+            (Phase::Starting | Phase::Initializing, None) => {
                 let mut message = format!("a worker exited during start-up: {reason}");
+                let stderr = worker.stderr_tail();
                 if !stderr.is_empty() {
                     let _ = write!(message, "; its stderr ended with: {stderr}");
                 }
                 self.start_failed(message);
             }
-            Phase::Idle(_) => {
-                if !self.closing {
-                    self.replacements += 1; // died while idle (killed from outside)
-                }
-            }
-            Phase::Closing => {}
+            // Died while idle (killed from outside).
+            (Phase::Ready, None) => self.replacements += usize::from(replace),
+            (Phase::Closing, None) => {}
         }
+    }
+
+    /// Gives up after a supervisor failure: every job fails, every worker is killed and
+    /// reaped (blocking briefly: they were sent SIGKILL).
+    fn abandon(&mut self, message: &str) {
+        {
+            let mut inbox = self.shared.lock();
+            inbox.broken = Some(message.to_owned());
+            inbox.lending = false;
+            inbox.idle.clear();
+        }
+        self.shared.close(true);
+        let error = ExecError::StartFailed(message.to_owned());
+        {
+            let mut inbox = self.shared.lock();
+            self.queue.extend(inbox.jobs.drain(..));
+        }
+        for job in self.queue.drain(..) {
+            job.task.fail(error.clone());
+        }
+        for (_, mut worker) in self.workers.drain() {
+            if let Some(direct) = worker.link.take_job() {
+                direct.job.task.fail(error.clone());
+            }
+            let _ = worker.child.kill();
+            let _ = worker.child.wait();
+            worker.close_channel(&self.shared.poller);
+            worker.forget(&self.shared.poller);
+        }
+        self.shared.jobs_done(usize::MAX);
     }
 }
 
@@ -1196,75 +1078,5 @@ fn start_hint(error: &io::Error) -> &'static str {
         "the program is not executable by this user"
     } else {
         "check that the program exists and that the process and descriptor limits leave room"
-    }
-}
-
-/// Whether a dead worker had taken `running`: it read the whole call (all of it was written
-/// and nothing is left unread on its end of the channel). A worker reads the whole frame before
-/// it runs the function, so a job it had not taken never ran.
-fn took(worker: &Worker, running: &Running) -> bool {
-    // If the count cannot be read, assume the worst: never run a job twice.
-    !running.unsent && sys::unread(&worker.worker_end).map_or(true, |unread| unread == 0)
-}
-
-/// Deletes every descriptor of `worker` still registered, before they are closed.
-fn unwatch(poller: &Poller, worker: &mut Worker) {
-    if let Some(channel) = worker.channel.take() {
-        let _ = poller.delete(&*channel);
-    }
-    worker.exit.stop(poller, &worker.child, &worker.lifeline);
-    if let Some(stderr) = worker.stderr.take() {
-        let _ = poller.delete(&stderr);
-    }
-}
-
-/// "worker 123 was killed by signal 9 (SIGKILL)", "worker 123 exited with status 3"...
-fn describe(pid: u32, status: Option<ExitStatus>, killed: Option<&str>) -> String {
-    let mut text = match status {
-        Some(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => format!("worker {pid} exited with status {code}"),
-            (None, Some(signal)) => match sys::signal_name(signal) {
-                Some(name) => format!("worker {pid} was killed by signal {signal} ({name})"),
-                None => format!("worker {pid} was killed by signal {signal}"),
-            },
-            _ => format!("worker {pid} ended ({status})"),
-        },
-        None => format!("worker {pid} ended (its status could not be read)"),
-    };
-    if let Some(why) = killed {
-        let _ = write!(text, "; the pool killed it because {why}");
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deaths_are_described_with_the_status_or_the_signal_and_why_the_pool_killed() {
-        let exited = ExitStatus::from_raw(3 << 8);
-        assert_eq!(
-            describe(42, Some(exited), None),
-            "worker 42 exited with status 3"
-        );
-        let kill = rustix::process::Signal::KILL.as_raw();
-        assert_eq!(
-            describe(
-                42,
-                Some(ExitStatus::from_raw(kill)),
-                Some("its job timed out")
-            ),
-            format!(
-                "worker 42 was killed by signal {kill} (SIGKILL); the pool killed it because \
-                 its job timed out"
-            )
-        );
-        let bus = rustix::process::Signal::BUS.as_raw();
-        assert_eq!(
-            describe(7, Some(ExitStatus::from_raw(bus)), None),
-            format!("worker 7 was killed by signal {bus} (SIGBUS)")
-        );
-        assert!(describe(7, None, None).contains("could not be read"));
     }
 }

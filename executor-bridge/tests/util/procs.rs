@@ -234,6 +234,30 @@ pub fn stopped_running(pid: u32) -> bool {
     matches!(process_state(pid), None | Some('Z'))
 }
 
+/// How many times the pool's supervisor threads (named `evloop-procpool`) of this process have
+/// been switched out so far (voluntary and involuntary context switches, from Linux's
+/// `/proc/self/task/*/status`): how often they slept and woke. For test binaries with one pool.
+pub fn supervisor_switches() -> u64 {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("this test needs Linux's /proc");
+    let mut switches = 0;
+    for task in tasks {
+        let path = task.unwrap().path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim_end() != "evloop-procpool" {
+            continue;
+        }
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        for line in status.lines() {
+            if let Some((key, value)) = line.split_once(':') {
+                if key.ends_with("ctxt_switches") {
+                    switches += value.trim().parse::<u64>().unwrap_or(0);
+                }
+            }
+        }
+    }
+    switches
+}
+
 /// Whether process `pid` still exists in any state (a zombie included).
 pub fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()

@@ -104,6 +104,17 @@ pub(crate) fn at_end(socket: impl AsFd) -> bool {
     }
 }
 
+/// Blocks until `fd` is readable (data, end-of-file or an error) or `timeout` has passed
+/// (`None`: no timeout). Returns early, without error, if a signal interrupts the wait.
+pub(crate) fn wait_readable(fd: impl AsFd, timeout: Option<std::time::Duration>) {
+    let mut fds = [rustix::event::PollFd::new(
+        &fd,
+        rustix::event::PollFlags::IN,
+    )];
+    let timeout = timeout.and_then(|t| rustix::event::Timespec::try_from(t).ok());
+    let _ = rustix::event::poll(&mut fds, timeout.as_ref());
+}
+
 /// How many bytes wait to be read on `socket` (`FIONREAD`).
 ///
 /// # Errors

@@ -12,6 +12,7 @@
 //! | a worker's exit ([`ExitWatch`]) | a pidfd (5.3+), else the lifeline | kqueue `EVFILT_PROC` | kqueue `EVFILT_PROC` |
 //! | the worker's watch on its parent ([`watch_parent`]) | the lifeline's end-of-file, on a thread | the same | the same |
 //! | signal names ([`signal_name`]) | the platform's constants | the same | the same |
+//! | threads ready to run ([`runnable_threads`]) | `/proc/loadavg` | unknown | unknown |
 //!
 //! Each worker has two socket pairs with the pool: its **channel** (frames both ways) and its
 //! **lifeline**, on which nothing is ever written: each side sees the other's death as the
@@ -22,13 +23,16 @@
 mod channel;
 mod exit;
 mod lifeline;
+mod load;
 mod signal;
 
 pub(crate) use self::channel::{
     inherit, peek_nonblocking, send, set_cloexec, set_nonblocking, stream_pair, unread,
+    wait_readable,
 };
 pub(crate) use self::exit::ExitWatch;
 pub(crate) use self::lifeline::watch_parent;
+pub(crate) use self::load::runnable_threads;
 pub(crate) use self::signal::signal_name;
 
 use std::io;
