@@ -40,8 +40,10 @@ pub enum ExecError {
     /// the operating system's error.
     SpawnFailed(String),
     /// The worker process running the job died before sending a result back (it was killed
-    /// by a signal, exited, aborted or crashed): the job may have run in part. Only this job
-    /// fails; the pool starts a replacement worker.
+    /// by a signal, exited, aborted or crashed) after it had read the job's call: the job may
+    /// have run in part. Only this job fails; the pool starts a replacement worker. A job whose
+    /// worker died before reading all of its call never gets this error: it runs on another
+    /// worker instead (it never ran, so it runs once).
     ///
     /// Only a [`ProcessPool`](crate::ProcessPool) returns it: a thread pool's panicking job
     /// is [`Panicked`](Self::Panicked), and its thread survives.

@@ -36,9 +36,17 @@
 //!   knows which job each worker runs; a worker's death is reaped at once and fails exactly
 //!   that job if the worker had read its call, or sends the job to another worker if not. It wakes only on events or on the next
 //!   deadline (job timeouts, start-up timeouts, idle expiry): no periodic polling.
-//! - **Submitting** (any thread, an event loop's included) encodes the argument, pushes the
-//!   job on a mutex-protected inbox and wakes the supervisor; the [`Handle`](crate::Handle)
-//!   resolves when the supervisor decodes the reply and wakes its waker.
+//! - **Submitting** (any thread, an event loop's included) encodes the argument. While nothing
+//!   is queued, an idle worker is lent to submitters and the call is written straight to its
+//!   channel; otherwise the job goes on a mutex-protected inbox and the supervisor is woken.
+//! - **The reply** is read by the caller itself when it waits for it: [`Handle::wait`]
+//!   (blocking in `poll(2)` on the worker's channel) or an evloop loop awaiting
+//!   `run_in_process` (the channel in the loop's own poller), through
+//!   [`Handle::poll_claim`](crate::Handle::poll_claim) and [`ReplySource`]. A back-to-back round
+//!   trip then wakes no thread of the pool. Otherwise (another executor, a dropped handle) the
+//!   supervisor reads it and wakes the handle's waker.
+//!
+//! [`Handle::wait`]: crate::Handle::wait
 //!
 //! `docs/process-pool.md` in the repository describes the start-up, the frame format, the
 //! supervision and every fault in detail.

@@ -918,8 +918,7 @@ impl Supervisor {
         };
         if worker.killed.is_none() {
             worker.killed = Some(why);
-            // Fails only if it was already reaped, which `Child` knows.
-            let _ = worker.child.kill();
+            worker.kill();
             if worker.counts() && !self.closing {
                 self.replacements += 1;
             }
@@ -942,8 +941,7 @@ impl Supervisor {
         worker.deadline = Some(Instant::now() + GRACE);
         if !worker.exit.is_exact() {
             // Nothing exact says when it exits: make sure it does, and reap it now.
-            let _ = worker.child.kill();
-            let _ = worker.child.wait();
+            worker.kill();
             self.reap(generation);
         }
     }
@@ -956,8 +954,7 @@ impl Supervisor {
         };
         worker.close_channel(&self.shared.poller);
         if !worker.exit.is_exact() {
-            let _ = worker.child.kill();
-            let _ = worker.child.wait();
+            worker.kill();
             self.reap(generation);
         } else if worker.deadline.is_none() || worker.phase != Phase::Closing {
             worker.deadline = Some(Instant::now() + GRACE);
@@ -983,18 +980,11 @@ impl Supervisor {
             return;
         };
         worker.read_stderr(&self.shared.poller, self.config.forward_stderr, STDERR_TAIL);
-        if !worker.exit.is_exact() {
-            let _ = worker.child.kill(); // only "exiting": make sure
-        }
-        let status = match worker.child.try_wait() {
-            Ok(Some(status)) => Some(status),
-            Ok(None) => worker.child.wait().ok(), // it exited (or was just killed): no real wait
-            Err(_) => None,
-        };
+        let status = worker.exit_status();
         let direct = worker.link.take_job();
         worker.close_channel(&self.shared.poller);
         worker.forget(&self.shared.poller);
-        let pid = worker.child.id();
+        let pid = worker.pid();
         let reason = describe(pid, status, worker.killed);
         match (worker.phase, direct) {
             (_, Some(direct)) if !worker.took(&direct) => {
@@ -1050,8 +1040,8 @@ impl Supervisor {
             if let Some(direct) = worker.link.take_job() {
                 direct.job.task.fail(error.clone());
             }
-            let _ = worker.child.kill();
-            let _ = worker.child.wait();
+            worker.kill();
+            worker.exit_status();
             worker.close_channel(&self.shared.poller);
             worker.forget(&self.shared.poller);
         }

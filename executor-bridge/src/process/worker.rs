@@ -48,7 +48,7 @@ pub(crate) struct Worker {
     /// Unique within the pool; the high bits of its poller keys.
     pub(crate) generation: u64,
     /// The process; reaped once its exit watch fires.
-    pub(crate) child: Child,
+    child: Child,
     /// What submitters and handles share of the worker: its channel and lease.
     pub(crate) link: Arc<Link>,
     /// Whether the channel is registered with the poller and not shut down.
@@ -158,6 +158,30 @@ impl Worker {
             return Err(error);
         }
         Ok(worker)
+    }
+
+    /// The worker's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process (`SIGKILL`). Does nothing if it was already reaped.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill(); // fails only if reaped, which `Child` knows
+    }
+
+    /// Reaps the process, once its exit watch fired (or it was killed), and returns how it
+    /// ended. With only the lifeline as exit watch, which says that the worker is exiting, not
+    /// that it exited, it is killed first, so the wait cannot block.
+    pub(crate) fn exit_status(&mut self) -> Option<ExitStatus> {
+        if !self.exit.is_exact() {
+            self.kill();
+        }
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(status),
+            Ok(None) => self.child.wait().ok(), // it exited or was killed: no real wait
+            Err(_) => None,
+        }
     }
 
     /// The poller key of one of its sources.
