@@ -193,24 +193,14 @@ fn serve(
     };
     frame::push(&mut out, HELLO, 0, &hello).map_err(io::Error::other)?;
     channel.write_all(&out)?;
-    let mut buf = Vec::new();
+    let mut input = Vec::new();
     let mut spin = Spin::new();
     loop {
         spin.await_briefly(&channel);
-        let mut length = [0; 4];
-        match channel.read_exact(&mut length) {
-            Ok(()) => {}
-            // The pool closed the channel between calls: retire.
-            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(error) => return Err(error),
-        }
-        let length = u32::from_le_bytes(length) as usize;
-        frame::check_length(length, max_frame).map_err(io::Error::other)?;
-        buf.clear();
-        buf.extend_from_slice(&(length as u32).to_le_bytes());
-        buf.resize(4 + length, 0);
-        channel.read_exact(&mut buf[4..])?;
-        let (frame, _) = frame::parse(&buf, max_frame)
+        let Some(used) = read_frame(&mut channel, &mut input, max_frame)? else {
+            return Ok(()); // the pool closed the channel between calls: retire
+        };
+        let (frame, _) = frame::parse(&input[..used], max_frame)
             .map_err(io::Error::other)?
             .ok_or_else(|| io::Error::other("incomplete frame"))?;
         if frame.kind != CALL {
@@ -236,6 +226,41 @@ fn serve(
             frame::push(&mut out, REPLY, frame.job, &replies).map_err(io::Error::other)?;
         }
         channel.write_all(&out)?;
+        input.drain(..used);
+    }
+}
+
+/// Reads from `channel` until `input` holds one whole frame, usually in one `read`; returns
+/// the frame's length, or `None` if the channel ended before any byte of a frame. The whole
+/// frame is read before the worker runs anything: the pool relies on it (a dead worker that
+/// left part of a call unread never ran it).
+fn read_frame(
+    channel: &mut UnixStream,
+    input: &mut Vec<u8>,
+    max_frame: usize,
+) -> io::Result<Option<usize>> {
+    loop {
+        let wanted = match frame::parse(input, max_frame).map_err(io::Error::other)? {
+            Some((_, used)) => return Ok(Some(used)),
+            // The rest of an announced frame, or room for a small one.
+            None => match input.get(..4) {
+                Some(length) => {
+                    4 + u32::from_le_bytes(length.try_into().expect("4 bytes")) as usize
+                }
+                None => 16 * 1024,
+            },
+        };
+        let start = input.len();
+        input.resize(start.max(wanted), 0);
+        let read = channel.read(&mut input[start..]);
+        input.truncate(start + read.as_ref().map_or(0, |&n| n));
+        match read {
+            Ok(0) if start == 0 => return Ok(None),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
     }
 }
 
