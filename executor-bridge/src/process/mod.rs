@@ -103,4 +103,8 @@ pub use self::function::{ProcessFn, Registry};
 pub use self::map::Map;
 pub use self::pool::ProcessPool;
 pub use self::source::ReplySource;
+/// Shared with evloop's idle spin, which decides the same way whether to spin; not part of
+/// the API.
+#[doc(hidden)]
+pub use self::sys::runnable_threads;
 pub use crate::finished::Finished;

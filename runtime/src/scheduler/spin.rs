@@ -45,18 +45,9 @@ pub(crate) struct IdleSpin {
 }
 
 /// How many threads the machine has ready to run or running now (the caller included),
-/// where the OS tells it cheaply: Linux's `/proc/loadavg`, an in-memory file whose fourth
-/// field is `running/total`.
-pub(crate) fn runnable_threads() -> Option<usize> {
-    use std::io::Read;
-    let mut buf = [0u8; 128];
-    let n = std::fs::File::open("/proc/loadavg")
-        .and_then(|mut f| f.read(&mut buf))
-        .ok()?;
-    let text = std::str::from_utf8(&buf[..n]).ok()?;
-    let field = text.split_ascii_whitespace().nth(3)?;
-    field.split('/').next()?.parse().ok()
-}
+/// where the OS tells it cheaply (Linux's `/proc/loadavg`); the bridge's OS layer, which its
+/// process workers use for the same decision, reads it.
+pub(crate) use evloop_bridge::process::runnable_threads;
 
 /// `old` moved an eighth of the way to `sample`.
 fn average(old: Option<u64>, sample: u64) -> u64 {

@@ -4,7 +4,7 @@
 /// included, where the system tells it cheaply; `None` elsewhere.
 // Linux: the fourth field of /proc/loadavg, `running/total`, an in-memory file (a few µs).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn runnable_threads() -> Option<usize> {
+pub fn runnable_threads() -> Option<usize> {
     use std::io::Read;
     let mut buf = [0u8; 128];
     let n = std::fs::File::open("/proc/loadavg")
@@ -18,7 +18,7 @@ pub(crate) fn runnable_threads() -> Option<usize> {
 /// No cheap count elsewhere (`getloadavg` gives minute averages, too slow to follow a burst).
 // macOS and the BSDs: no /proc/loadavg.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn runnable_threads() -> Option<usize> {
+pub fn runnable_threads() -> Option<usize> {
     None
 }
 

@@ -32,7 +32,7 @@ pub(crate) use self::channel::{
 };
 pub(crate) use self::exit::ExitWatch;
 pub(crate) use self::lifeline::watch_parent;
-pub(crate) use self::load::runnable_threads;
+pub use self::load::runnable_threads;
 pub(crate) use self::signal::signal_name;
 
 use std::io;

@@ -45,23 +45,12 @@ mod tests {
         assert_eq!(signal_name(Signal::SEGV.as_raw()), Some("SIGSEGV"));
         assert_eq!(signal_name(Signal::ABORT.as_raw()), Some("SIGABRT"));
         assert_eq!(signal_name(0), None);
-        // The numbers that differ between systems.
+        // The number that differs between systems: SIGBUS is 7 on Linux, 10 on macOS, the
+        // BSDs and Solaris.
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        assert_eq!(
-            (signal_name(7), signal_name(10)),
-            (Some("SIGBUS"), Some("SIGUSR1"))
-        );
-        #[cfg(any(
-            target_vendor = "apple",
-            target_os = "freebsd",
-            target_os = "netbsd",
-            target_os = "openbsd",
-            target_os = "dragonfly"
-        ))]
-        assert_eq!(
-            (signal_name(10), signal_name(30)),
-            (Some("SIGBUS"), Some("SIGUSR1"))
-        );
+        assert_eq!(signal_name(7), Some("SIGBUS"));
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        assert_eq!(signal_name(10), Some("SIGBUS"));
         // Each name once.
         let mut names: Vec<_> = NAMES.iter().map(|&(_, name)| name).collect();
         names.sort_unstable();
