@@ -1,6 +1,6 @@
-//! Supervision without pidfds, as on kernels before Linux 5.3 (`ProcessPoolBuilder::pidfd(false)`):
-//! a worker's death is seen at the end of its channel, and jobs get the same outcomes as with
-//! pidfds; every worker is reaped.
+//! Supervision without native exit watching, as on kernels before Linux 5.3
+//! (`lifeline_exit_watch()`): a worker's death is seen at the end of its lifeline, and jobs get
+//! the same outcomes as with pidfds; every worker is reaped.
 
 mod util;
 

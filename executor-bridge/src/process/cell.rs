@@ -128,10 +128,11 @@ impl<T> JobCell<T> {
 
     /// Looks at the reply on the worker the job was sent to (if it still runs there), reading
     /// what the channel holds. Delivers the outcome if the reply is complete (giving the worker
-    /// back first, so that the caller's next job finds it lent); tells the supervisor if the
-    /// reply is now its to read. Returns the channel to wait for if the caller reads the reply
-    /// (`Ask::Claim`, or `Ask::Poll` after a claim) and it is not complete yet.
-    fn look(&self, ask: Ask) -> Option<Arc<Link>> {
+    /// back first, so that the caller's next job finds it lent), waking the registered waker
+    /// unless `quiet` (the asker is the waiting side, about to take the outcome); tells the
+    /// supervisor if the reply is now its to read. Returns the channel to wait for if the caller
+    /// reads the reply (`Ask::Claim`, or `Ask::Poll` after a claim) and it is not complete yet.
+    fn look(&self, ask: Ask, quiet: bool) -> Option<Arc<Link>> {
         let link = self.via()?;
         match link.look(self.id, ask) {
             Look::Reply(payload) => {
@@ -140,7 +141,7 @@ impl<T> JobCell<T> {
                     link.give_back(&pool);
                 }
                 if matches!(self.lock().stage, Stage::Running) {
-                    self.settle((self.decode)(&payload), true);
+                    self.settle((self.decode)(&payload), quiet);
                 }
                 if let Some(pool) = self.pool.upgrade() {
                     pool.jobs_done(1);
@@ -193,12 +194,12 @@ impl<T: Send> Task for JobCell<T> {
 
 impl<T: Send> Outcome<T> for JobCell<T> {
     fn poll_outcome(&self, waker: &Waker) -> Poll<Result<T, ExecError>> {
-        self.look(Ask::Poll);
+        self.look(Ask::Poll, true);
         poll_state(self.lock(), waker)
     }
 
     fn poll_claim(&self, waker: &Waker) -> (Poll<Result<T, ExecError>>, Option<ReplySource>) {
-        let source = self.look(Ask::Claim);
+        let source = self.look(Ask::Claim, true);
         match poll_state(self.lock(), waker) {
             Poll::Ready(outcome) => (Poll::Ready(outcome), None),
             Poll::Pending => (Poll::Pending, source.map(ReplySource::new)),
@@ -224,7 +225,7 @@ impl<T: Send> Outcome<T> for JobCell<T> {
     }
 
     fn is_done(&self) -> bool {
-        self.look(Ask::Poll);
+        self.look(Ask::Poll, false);
         matches!(self.lock().stage, Stage::Done(_) | Stage::Taken)
     }
 
