@@ -89,6 +89,13 @@
 //! ```
 #![deny(unsafe_code)] // allowed only where the process pool starts and watches workers
 
+// The process pool is built on Unix processes, socket pairs and signals.
+#[cfg(not(unix))]
+compile_error!(
+    "evloop-bridge runs on Unix only (Linux, macOS, FreeBSD and the other BSDs): on Windows, \
+     build and run it inside WSL 2 (https://learn.microsoft.com/windows/wsl/install)"
+);
+
 mod builder;
 mod error;
 mod finished;

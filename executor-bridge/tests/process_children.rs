@@ -6,27 +6,9 @@ mod util;
 use util::procs::{pool, SLEEP, SQUARE};
 use util::{finish, within};
 
-/// The children of this process, from every thread's `/proc/self/task/*/children` (whichever
-/// thread spawned them), with their state letter from `/proc/<pid>/stat` (`Z` for a zombie).
+/// The children of this process, with their state letter (`Z` for a zombie).
 fn children() -> Vec<(u32, char)> {
-    let mut children = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").expect("this test needs Linux's /proc") {
-        let path = task.unwrap().path().join("children");
-        let list = std::fs::read_to_string(path).unwrap_or_default();
-        for pid in list
-            .split_whitespace()
-            .filter_map(|pid| pid.parse::<u32>().ok())
-        {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat
-                .rsplit(')')
-                .next()
-                .and_then(|rest| rest.trim_start().chars().next())
-                .unwrap_or('?');
-            children.push((pid, state));
-        }
-    }
-    children
+    util::os::children_of(std::process::id())
 }
 
 #[test]

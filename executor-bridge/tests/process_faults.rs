@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use evloop_bridge::{ExecError, ProcessPool};
+use util::os::process_exists;
 use util::procs::{
-    kill_a_worker_mid_job, pid_file, pool, process_exists, read_pid, registry, submit_sleeper,
-    CORRUPT, EXIT, HANG_UP, PANIC, PID, PID_FILE_THEN_SLEEP, RAISE, SEED, SEEDED, SLEEP, SQUARE,
-    WORKER_TEST,
+    kill_a_worker_mid_job, pid_file, pool, read_pid, registry, submit_sleeper, CORRUPT, EXIT,
+    HANG_UP, PANIC, PID, PID_FILE_THEN_SLEEP, RAISE, SEED, SEEDED, SLEEP, SQUARE, WORKER_TEST,
 };
 use util::{eventually, finish, within};
 

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use evloop_bridge::{ExecError, ProcessPoolBuilder};
 use rustix::process::{kill_process, Pid, Signal};
-use util::procs::{pool, read_pid, stopped_running, SLEEP, SUBPROCESS_THEN_SLEEP};
+use util::os::stopped_running;
+use util::procs::{pool, read_pid, SLEEP, SUBPROCESS_THEN_SLEEP};
 use util::{eventually, finish, fresh_dir, PATIENCE};
 
 /// Set in the child process of the orphan tests: the directory its workers write their pids

@@ -10,17 +10,6 @@ use rustix::process::{getrlimit, setrlimit, Resource};
 use util::finish;
 use util::procs::{pool, SQUARE};
 
-/// The lowest descriptor number not open in this process: the next one a new descriptor gets.
-fn lowest_free_fd() -> u64 {
-    let open: std::collections::HashSet<u64> = std::fs::read_dir("/proc/self/fd")
-        .expect("this test needs Linux's /proc")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    (0..)
-        .find(|fd| !open.contains(fd))
-        .expect("some number is free")
-}
-
 #[test]
 fn a_worker_that_cannot_get_a_descriptor_fails_jobs_with_start_failed_and_the_pool_stops_retrying()
 {
@@ -29,7 +18,7 @@ fn a_worker_that_cannot_get_a_descriptor_fails_jobs_with_start_failed_and_the_po
     let saved = getrlimit(Resource::Nofile);
     let mut lowered = saved;
     // No new descriptor can be made: the worker's socket pair fails with EMFILE.
-    lowered.current = Some(lowest_free_fd());
+    lowered.current = Some(util::os::lowest_free_fd());
     setrlimit(Resource::Nofile, lowered).unwrap();
     let first = finish(starved.submit(&SQUARE, 3));
     let second = finish(starved.submit(&SQUARE, 4));

@@ -8,7 +8,8 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use evloop_bridge::ExecError;
-use util::procs::{kill_a_worker_mid_job, pool, process_exists, read_pid, submit_sleeper, PID};
+use util::os::process_exists;
+use util::procs::{kill_a_worker_mid_job, pool, read_pid, submit_sleeper, PID};
 use util::{finish, within, PATIENCE};
 
 #[test]

@@ -1,6 +1,10 @@
 //! Workers start lazily, never exceed `max_workers`, poll the queue for `spin` after a job,
 //! and exit after `keep_alive` idle.
 
+// Four of these tests count the pool's threads by name, which only Linux lists: elsewhere what
+// only they use goes unused.
+#![cfg_attr(not(target_os = "linux"), allow(unused_imports, dead_code))]
+
 mod util;
 
 use std::collections::HashSet;
@@ -10,13 +14,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use evloop_bridge::ThreadPool;
-use util::{eventually, finish, thread_states, threads_named, Rendezvous};
+use util::{eventually, finish, Rendezvous};
 
 /// The name of the worker thread that runs a job.
 fn worker_name(pool: &ThreadPool) -> String {
     finish(pool.submit(|| thread::current().name().unwrap().to_owned())).unwrap()
 }
 
+// Linux only: it counts the pool's threads by name, which only Linux lists (testing/os.rs).
+#[cfg(target_os = "linux")]
 #[test]
 fn workers_start_lazily_and_are_reused() {
     let pool = ThreadPool::builder()
@@ -24,14 +30,14 @@ fn workers_start_lazily_and_are_reused() {
         .build()
         .unwrap();
     assert_eq!(
-        threads_named("xb-lazy"),
+        util::os::threads_named("xb-lazy"),
         0,
         "a thread started before any job"
     );
     assert_eq!(pool.worker_count(), 0);
 
     assert_eq!(finish(pool.submit(|| 1)), Ok(1));
-    assert_eq!(threads_named("xb-lazy"), 1);
+    assert_eq!(util::os::threads_named("xb-lazy"), 1);
 
     // One job at a time: the worker is waiting whenever the next one arrives, so it takes
     // them all and no other worker starts.
@@ -44,10 +50,12 @@ fn workers_start_lazily_and_are_reused() {
         1,
         "sequential jobs started extra workers: {names:?}"
     );
-    assert_eq!(threads_named("xb-lazy"), 1);
+    assert_eq!(util::os::threads_named("xb-lazy"), 1);
     assert_eq!(pool.worker_count(), 1);
 }
 
+// Linux only: it counts the pool's threads by name, which only Linux lists (testing/os.rs).
+#[cfg(target_os = "linux")]
 #[test]
 fn never_more_than_max_workers() {
     const MAX: usize = 3;
@@ -70,7 +78,7 @@ fn never_more_than_max_workers() {
                 } else {
                     thread::sleep(Duration::from_micros(200));
                 }
-                let threads = threads_named("xb-max");
+                let threads = util::os::threads_named("xb-max");
                 running.fetch_sub(1, Ordering::SeqCst);
                 threads
             })
@@ -82,9 +90,11 @@ fn never_more_than_max_workers() {
     }
     assert_eq!(peak.load(Ordering::SeqCst), MAX);
     assert_eq!(pool.worker_count(), MAX);
-    assert_eq!(threads_named("xb-max"), MAX);
+    assert_eq!(util::os::threads_named("xb-max"), MAX);
 }
 
+// Linux only: it counts the pool's threads by name, which only Linux lists (testing/os.rs).
+#[cfg(target_os = "linux")]
 #[test]
 fn idle_workers_exit_after_keep_alive() {
     const WORKERS: usize = 3;
@@ -111,7 +121,7 @@ fn idle_workers_exit_after_keep_alive() {
         .max()
         .unwrap();
     assert!(
-        eventually(|| threads_named("xb-idle") == 0),
+        eventually(|| util::os::threads_named("xb-idle") == 0),
         "idle workers stayed"
     );
     // Not before their keep-alive: a worker exits no sooner than `keep_alive` after its job.
@@ -120,7 +130,7 @@ fn idle_workers_exit_after_keep_alive() {
 
     // The pool still works: a new worker starts.
     assert_eq!(finish(pool.submit(|| 9)), Ok(9));
-    assert_eq!(threads_named("xb-idle"), 1);
+    assert_eq!(util::os::threads_named("xb-idle"), 1);
 }
 
 #[test]
@@ -139,6 +149,8 @@ fn a_worker_waits_out_its_keep_alive() {
     );
 }
 
+// Linux only: it counts the pool's threads by name, which only Linux lists (testing/os.rs).
+#[cfg(target_os = "linux")]
 #[test]
 fn a_worker_polls_the_queue_for_spin_after_a_job_then_sleeps() {
     let spinning = ThreadPool::builder()
@@ -157,23 +169,27 @@ fn a_worker_polls_the_queue_for_spin_after_a_job_then_sleeps() {
     assert_eq!(finish(parked.submit(|| 2)), Ok(2));
     // A spinning thread stays runnable (`R`), busy or waiting for a core; a parked one sleeps.
     assert!(
-        eventually(|| thread_states("xb-nospin") == ['S']),
+        eventually(|| util::os::thread_states("xb-nospin") == ['S']),
         "the worker with no spin never slept: {:?}",
-        thread_states("xb-nospin")
+        util::os::thread_states("xb-nospin")
     );
     thread::sleep(Duration::from_millis(100));
     assert_eq!(
-        thread_states("xb-spin"),
+        util::os::thread_states("xb-spin"),
         ['R'],
         "the spinning worker parked"
     );
     // The spinning worker takes the next job without being woken, and still answers.
     assert_eq!(finish(spinning.submit(|| 3)), Ok(3));
-    assert_eq!(thread_states("xb-nospin"), ['S'], "the parked worker woke");
+    assert_eq!(
+        util::os::thread_states("xb-nospin"),
+        ['S'],
+        "the parked worker woke"
+    );
     // Dropping the pool ends the spin: the worker sees the queue disconnected and exits.
     drop(spinning);
     assert!(
-        eventually(|| threads_named("xb-spin") == 0),
+        eventually(|| util::os::threads_named("xb-spin") == 0),
         "the spinning worker outlived its pool"
     );
 }

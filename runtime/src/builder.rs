@@ -70,7 +70,7 @@ impl Builder {
             trace_cycles: None,
             coop_budget: DEFAULT_COOP_BUDGET,
             timer_slack: Duration::ZERO,
-            idle_spin: DEFAULT_IDLE_SPIN,
+            idle_spin: default_idle_spin(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
@@ -183,7 +183,8 @@ impl Builder {
     }
 
     /// Sets how long a loop with nothing to do may spin, waiting for a wake from another thread,
-    /// before it goes to sleep in the OS poller (default: 50 µs; zero turns spinning off).
+    /// before it goes to sleep in the OS poller (default: 50 µs where the machine's load can be
+    /// read, that is on Linux; zero, no spinning, elsewhere; zero turns spinning off).
     ///
     /// A loop that offloads short jobs (`run_in_executor`, `to_thread`) or answers another
     /// thread is woken from other threads, again and again, shortly after it goes to sleep.
@@ -199,8 +200,10 @@ impl Builder {
     /// spare: once every 64 waits it reads how many threads are ready to run (Linux's
     /// `/proc/loadavg`, an in-memory file: a few microseconds), and while they outnumber the
     /// cores it sleeps, because a spin would take CPU time from other programs and make the
-    /// loop's own wake-ups wait longer for a core. (Where the OS does not say, the load is not
-    /// looked at.) A loop woken by its sockets never spins. While it spins the loop does not
+    /// loop's own wake-ups wait longer for a core. Where the OS does not say (macOS, the BSDs:
+    /// they have no cheap count of the threads ready to run), a loop does not spin unless told
+    /// to with this setting, and then spins whatever the load. A loop woken by its sockets
+    /// never spins. While it spins the loop does not
     /// poll for I/O, so readiness is seen at most `spin` late, and it never spins past its
     /// next timer. The cost is up to `spin` of CPU per wait while the pattern holds (a loop
     /// that another thread wakes every 30 µs keeps its core busy instead of sleeping between
@@ -211,10 +214,9 @@ impl Builder {
     /// cross-thread wake round trip takes 3.0–3.8 µs with the default against 16–21 µs with
     /// the spin off, and a 10 µs thread-pool job 15.8–16.9 µs against 31–33 µs (28 µs of CPU
     /// per round trip against 36–38 µs, the job's 10 µs included); a process-pool round trip
-    /// (the pool's worker process polls its channel and its supervisor thread relays the
-    /// reply: more threads ready to run than cores) finds the machine crowded and does not
-    /// spin, and takes the same time as with the spin off. With both cores kept busy by other
-    /// programs, the loop does not spin.
+    /// awaited with `run_in_process` wakes the loop through its poller (the reply arrives on
+    /// the worker's channel), so the loop does not spin for it. With both cores kept busy by
+    /// other programs, the loop does not spin.
     ///
     /// A spin over one millisecond makes [`build`](Self::build) fail.
     ///
@@ -340,6 +342,20 @@ fn at_most(what: &str, value: Duration, max: Duration) -> io::Result<()> {
 /// How long an idle loop spins for a wake from another thread before it sleeps, once such
 /// wakes keep coming quickly and the machine has a core to spare; see [`Builder::idle_spin`].
 const DEFAULT_IDLE_SPIN: Duration = Duration::from_micros(50);
+
+/// The idle spin of a new builder: [`DEFAULT_IDLE_SPIN`] where the machine's load can be read
+/// (the spin is then taken off whenever the machine has no core to spare), none elsewhere: a
+/// spin that cannot see a crowded machine would take CPU time from its other programs.
+fn default_idle_spin() -> Duration {
+    static LOAD_READABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let readable =
+        *LOAD_READABLE.get_or_init(|| crate::scheduler::spin::runnable_threads().is_some());
+    if readable {
+        DEFAULT_IDLE_SPIN
+    } else {
+        Duration::ZERO
+    }
+}
 
 /// The default slow-poll threshold, asyncio's `slow_callback_duration`.
 const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);

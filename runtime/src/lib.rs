@@ -68,8 +68,12 @@
 //! })?;
 //! # std::io::Result::Ok(())
 //! ```
+// The loop is built on Unix descriptors (epoll on Linux, kqueue on macOS and the BSDs).
 #[cfg(not(unix))]
-compile_error!("evloop supports Unix platforms (epoll, kqueue) only for now");
+compile_error!(
+    "evloop runs on Unix only (Linux, macOS, FreeBSD and the other BSDs): on Windows, build \
+     and run it inside WSL 2 (https://learn.microsoft.com/windows/wsl/install)"
+);
 
 // Layers, bottom to top (docs/architecture.md): a module imports only from its own layer or
 // the layers below it, and no two modules import each other (`tests/layout.rs` checks both).

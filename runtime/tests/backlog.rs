@@ -13,19 +13,17 @@ use socket2::{Domain, SockAddr, Socket, Type};
 /// The burst of the issue: more than the standard library's backlog of 128.
 const BURST: usize = 1000;
 
-/// `net.core.somaxconn`: the kernel caps every backlog at it.
+/// The system's cap on every backlog (`net.core.somaxconn` on Linux, `kern.ipc.somaxconn` on
+/// macOS and the BSDs, 128 by default there).
 fn somaxconn() -> usize {
-    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(4096)
+    util::os::listen_backlog_cap()
 }
 
 /// The burst, unless `somaxconn` keeps any backlog on this machine below it.
 fn burst() -> usize {
     let cap = somaxconn();
     if cap < BURST {
-        eprintln!("net.core.somaxconn caps the backlog at {cap}; the burst is {cap} connects");
+        eprintln!("the system caps the listen backlog at {cap}; the burst is {cap} connects");
     }
     BURST.min(cap)
 }
@@ -35,8 +33,11 @@ fn raise_fd_limit(needed: u64) {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let limit = getrlimit(Resource::Nofile);
     if limit.current.is_some_and(|cur| cur < needed) {
+        // A finite soft limit even under an unlimited hard one: macOS refuses an unlimited
+        // soft limit for descriptors.
+        let wanted = needed.max(4096);
         let new = rustix::process::Rlimit {
-            current: limit.maximum.map(|max| max.min(needed.max(4096))),
+            current: Some(limit.maximum.map_or(wanted, |max| max.min(wanted))),
             maximum: limit.maximum,
         };
         setrlimit(Resource::Nofile, new).expect("raise RLIMIT_NOFILE");

@@ -137,7 +137,7 @@ fn an_accept_loop_that_logs_and_continues_recovers_when_descriptors_run_out() {
 /// The usual server code, an accept loop that logs an error and tries again, while the
 /// process is out of file descriptors; another task frees descriptors 50 ms later.
 fn out_of_descriptors_scenario() {
-    let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+    let open = util::os::open_descriptors();
     let limit = rustix::process::Rlimit {
         current: Some(open + 24),
         maximum: rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum,

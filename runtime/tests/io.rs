@@ -196,14 +196,19 @@ fn sources_are_deregistered_when_dropped() {
 }
 
 #[test]
-fn registering_a_regular_file_gives_an_os_error_not_a_panic() {
+fn registering_a_regular_file_or_a_directory_is_refused_with_a_pointer_to_evloop_fs() {
     let file = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+    let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
     evloop::run(async move {
-        let err = evloop::Async::new(file).unwrap_err();
-        assert_eq!(
-            err.raw_os_error(),
-            Some(rustix::io::Errno::PERM.raw_os_error())
-        );
+        for (what, refused) in [
+            ("a regular file", evloop::Async::new(file).map(drop)),
+            ("a directory", evloop::Async::new(dir).map(drop)),
+        ] {
+            let err = refused.expect_err(what);
+            assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{what}");
+            assert!(err.to_string().contains("evloop::fs"), "{what}: {err}");
+        }
+        assert_eq!(evloop::stats().io_sources, 0, "nothing was left registered");
     });
 }
 

@@ -229,12 +229,12 @@ fn a_slow_poll_is_reported_on_stderr_without_a_subscriber_and_the_monitor_thread
                 .unwrap();
             evloop::sleep(Duration::from_millis(50)).await;
         });
-        let monitors = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
-            .filter(|comm| comm.trim() == "evloop-monitor")
-            .count();
-        println!("monitor threads after run: {monitors}");
+        // Linux only: other threads' names are listed nowhere else (testing/os.rs).
+        #[cfg(target_os = "linux")]
+        println!(
+            "monitor threads after run: {}",
+            util::os::threads_named("evloop-monitor")
+        );
         return;
     }
     let out = child(
@@ -252,7 +252,10 @@ fn a_slow_poll_is_reported_on_stderr_without_a_subscriber_and_the_monitor_thread
         1,
         "{stderr}"
     );
+    // Linux only: as above.
+    #[cfg(target_os = "linux")]
     assert!(stdout.contains("monitor threads after run: 0"), "{stdout}");
+    let _ = &stdout;
 }
 
 #[test]

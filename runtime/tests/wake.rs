@@ -183,17 +183,10 @@ fn spinning_loop() -> evloop::Runtime {
         .unwrap()
 }
 
-/// The threads the machine has ready to run or running now (the caller included), per
-/// Linux's `/proc/loadavg` (`None` elsewhere).
+/// The threads the machine has ready to run or running now (the caller included), where the
+/// system says (`None` elsewhere): the same count the loop's idle spin looks at.
 fn runnable_threads() -> Option<usize> {
-    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
-    loadavg
-        .split_whitespace()
-        .nth(3)?
-        .split('/')
-        .next()?
-        .parse()
-        .ok()
+    evloop_bridge::process::runnable_threads()
 }
 
 /// Runs `f` while another thread looks at the machine's load every 200 µs; returns what
@@ -253,12 +246,13 @@ fn an_idle_spin_catches_quick_wakes_from_another_thread() {
     );
 }
 
+// Linux only: the one system whose count of threads ready to run the loop can read; the test
+// below covers the others.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_crowded_machine_keeps_the_loop_from_spinning() {
     let _alone = LOAD_TESTS.lock().unwrap_or_else(|e| e.into_inner());
-    if runnable_threads().is_none() {
-        return; // the loop cannot tell either: it spins whatever the load
-    }
+    assert!(runnable_threads().is_some(), "Linux says how busy it is");
     // One more busy thread than cores: the machine stays crowded throughout.
     let hogs = Hogs::start(std::thread::available_parallelism().unwrap().get() + 1);
     let stats = util::within(Duration::from_secs(120), || {
@@ -269,11 +263,15 @@ fn a_crowded_machine_keeps_the_loop_from_spinning() {
 }
 
 /// Threads that keep a core busy each until dropped (also when a test fails).
+// Linux only: used by the one test that crowds the machine (see above).
+#[cfg(target_os = "linux")]
 struct Hogs {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
+// Linux only: as above.
+#[cfg(target_os = "linux")]
 impl Hogs {
     fn start(n: usize) -> Hogs {
         let stop = Arc::new(AtomicBool::new(false));
@@ -291,6 +289,8 @@ impl Hogs {
     }
 }
 
+// Linux only: as above.
+#[cfg(target_os = "linux")]
 impl Drop for Hogs {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -354,4 +354,23 @@ fn an_idle_spin_over_a_millisecond_is_refused() {
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("idle spin"), "{err}");
+}
+
+// Elsewhere than Linux the loop cannot see a crowded machine: the test above cannot run, and
+// this one checks what the loop does instead.
+#[cfg(not(target_os = "linux"))]
+#[test]
+fn where_the_load_cannot_be_read_a_default_loop_does_not_spin() {
+    let _alone = LOAD_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        runnable_threads().is_none(),
+        "this system has a load count: test it as Linux"
+    );
+    let stats = util::within(Duration::from_secs(120), || {
+        ping_pong(&evloop::Builder::new().build().unwrap(), 300)
+    });
+    assert_eq!(
+        stats.wakes_while_spinning, 0,
+        "a default loop spun although it cannot see how busy the machine is"
+    );
 }

@@ -6,14 +6,7 @@ use crate::report::model::Machine;
 
 /// Describes this machine; fields that cannot be read say "unknown".
 pub fn describe() -> Machine {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo
-        .lines()
-        .find_map(|l| {
-            let (key, value) = l.split_once(':')?;
-            matches!(key.trim(), "model name" | "Model" | "Hardware").then(|| value.trim().into())
-        })
-        .unwrap_or_else(|| "unknown".to_string());
+    let cpu_model = cpu_model().unwrap_or_else(|| "unknown".to_string());
     let os = std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|text| {
@@ -29,9 +22,7 @@ pub fn describe() -> Machine {
         uname.sysname().to_string_lossy(),
         uname.release().to_string_lossy()
     );
-    let load_average = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next()?.parse().ok());
+    let load_average = load_average();
     Machine {
         cpu_model,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -46,6 +37,61 @@ pub fn describe() -> Machine {
         }
         .to_string(),
     }
+}
+
+/// The CPU's model name.
+// Linux: /proc/cpuinfo.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn cpu_model() -> Option<String> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    cpuinfo.lines().find_map(|l| {
+        let (key, value) = l.split_once(':')?;
+        matches!(key.trim(), "model name" | "Model" | "Hardware").then(|| value.trim().into())
+    })
+}
+
+/// The CPU's model name.
+// macOS (`machdep.cpu.brand_string`) and the BSDs (`hw.model`) say it through sysctl.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn cpu_model() -> Option<String> {
+    ["machdep.cpu.brand_string", "hw.model"]
+        .into_iter()
+        .find_map(sysctl)
+        .filter(|model| !model.is_empty())
+}
+
+/// The one-minute load average.
+// Linux: the first field of /proc/loadavg.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn load_average() -> Option<f64> {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
+    loadavg.split_whitespace().next()?.parse().ok()
+}
+
+/// The one-minute load average.
+// macOS and the BSDs: sysctl's `vm.loadavg`, printed as `{ 0.52 0.41 0.38 }`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn load_average() -> Option<f64> {
+    let loadavg = sysctl("vm.loadavg")?;
+    loadavg
+        .trim_matches(|c| c == '{' || c == '}' || c == ' ')
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The value of sysctl variable `name`, from the `sysctl` command.
+// macOS and the BSDs: what Linux keeps in /proc, they give through sysctl.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn sysctl(name: &str) -> Option<String> {
+    let out = std::process::Command::new("sysctl")
+        .args(["-n", name])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// The current time, UTC, as `YYYY-MM-DD HH:MM:SS UTC`.

@@ -25,13 +25,20 @@ pub struct Usage {
     pub virtual_size: u64,
 }
 
-/// Reads this process's resident and virtual size (Linux: `/proc/self/statm`).
+/// Reads this process's resident and virtual size.
 ///
 /// # Errors
 ///
-/// Returns the error of reading or parsing `/proc/self/statm` (absent on a system without
-/// Linux's procfs).
+/// Returns the error of reading or parsing what the system says (`/proc/self/statm` on Linux,
+/// `ps` elsewhere).
 pub fn usage() -> io::Result<Usage> {
+    read_usage()
+}
+
+/// Linux: `/proc/self/statm`, in pages (exact, and no process to start).
+// Linux: the one system with /proc/self/statm.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn read_usage() -> io::Result<Usage> {
     let statm = std::fs::read_to_string("/proc/self/statm")?;
     let mut fields = statm.split_whitespace().map(|f| f.parse::<u64>());
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/self/statm");
@@ -41,6 +48,24 @@ pub fn usage() -> io::Result<Usage> {
     Ok(Usage {
         resident: resident_pages * page,
         virtual_size: virtual_pages * page,
+    })
+}
+
+/// macOS and the BSDs have no `/proc/self/statm`: `ps -o rss=,vsz=` gives both, in KiB.
+// macOS and the BSDs: no /proc.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn read_usage() -> io::Result<Usage> {
+    let out = std::process::Command::new("ps")
+        .args(["-o", "rss=,vsz=", "-p", &std::process::id().to_string()])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("ps printed {text:?}"));
+    let mut fields = text.split_whitespace().map(|f| f.parse::<u64>());
+    let resident = fields.next().ok_or_else(bad)?.map_err(|_| bad())?;
+    let virtual_size = fields.next().ok_or_else(bad)?.map_err(|_| bad())?;
+    Ok(Usage {
+        resident: resident * 1024,
+        virtual_size: virtual_size * 1024,
     })
 }
 

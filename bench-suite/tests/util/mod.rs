@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../../../testing/os.rs"]
+pub mod os;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -40,27 +43,11 @@ impl Drop for TempDir {
     }
 }
 
-/// Process ids of the live processes whose environment marks them as children of report
-/// process `parent` (see `evloop_bench::report::children::PARENT_ENV`).
+/// Process ids of the live (not zombie) children of report process `parent`.
 pub fn children_of(parent: u32) -> Vec<u32> {
-    let marker = format!("{}={parent}", evloop_bench::report::children::PARENT_ENV);
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == marker.as_bytes()))
-                && !is_zombie(*pid)
-        })
+    os::children_of(parent)
+        .into_iter()
+        .filter(|&(_, state)| state != 'Z')
+        .map(|(pid, _)| pid)
         .collect()
-}
-
-/// Whether `pid` has exited but is not yet reaped (it holds no resources but its entry).
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| Some(s.rsplit_once(')')?.1.trim_start().starts_with('Z')))
-        .unwrap_or(true)
 }

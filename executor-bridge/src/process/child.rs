@@ -286,14 +286,16 @@ const LOAD_EVERY: u32 = 64;
 /// against 7.8 µs without (a socket-pair ping-pong between two processes took 4.6 µs), and on
 /// the same machine idle, 24 µs with it against 76 µs without (waking an idle core is slow).
 /// So the worker spins while the threads ready to run are no more than the cores, looked at
-/// every [`LOAD_EVERY`] replies (where the system says cheaply: Linux's `/proc/loadavg`;
-/// elsewhere it always spins).
+/// every [`LOAD_EVERY`] replies, where the system says cheaply (Linux's `/proc/loadavg`);
+/// elsewhere (macOS, the BSDs) it never spins, as evloop's loop does not by default: a spin
+/// that cannot see a crowded machine would take CPU time from its other programs.
 struct Spin {
-    /// The machine's cores (0 when unknown: the load is not looked at).
+    /// The machine's cores (0 when unknown: the worker does not spin).
     cores: usize,
     /// Replies sent so far (wrapping).
     replies: u32,
-    /// Whether the machine had more threads ready to run than cores when last looked at.
+    /// Whether the machine had more threads ready to run than cores when last looked at (or
+    /// could not be looked at).
     crowded: bool,
 }
 
@@ -310,8 +312,10 @@ impl Spin {
     /// After a reply: polls the channel (without reading) until data or end-of-file arrives
     /// or [`SPIN`] passes, unless the machine is crowded.
     fn await_briefly(&mut self, channel: &UnixStream) {
-        if self.replies % LOAD_EVERY == 0 && self.cores > 0 {
-            self.crowded = sys::runnable_threads().is_some_and(|n| n > self.cores);
+        if self.replies % LOAD_EVERY == 0 {
+            // Unknown (no count, or no core count) counts as crowded.
+            self.crowded =
+                sys::runnable_threads().is_none_or(|n| self.cores == 0 || n > self.cores);
         }
         self.replies = self.replies.wrapping_add(1);
         if self.crowded {

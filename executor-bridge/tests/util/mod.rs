@@ -9,40 +9,13 @@ use std::time::{Duration, Instant};
 
 use evloop_bridge::{ExecError, Handle, ThreadPool};
 
+#[path = "../../../testing/os.rs"]
+pub mod os;
 pub mod procs;
 
 /// The bound on anything a test waits for: far beyond what a loaded 2-core machine needs, but
 /// a broken behaviour fails the test instead of hanging it.
 pub const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Threads of this process whose name starts with `{prefix}-`, read from
-/// `/proc/self/task/*/comm`. Each test uses its own prefix (of at most 10 bytes, so that
-/// `{prefix}-{n}` survives Linux's 15-byte limit on thread names), since tests run in parallel.
-pub fn threads_named(prefix: &str) -> usize {
-    let pattern = format!("{prefix}-");
-    let tasks = fs::read_dir("/proc/self/task").expect("this test needs Linux's /proc");
-    tasks
-        .filter_map(|task| fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.starts_with(&pattern))
-        .count()
-}
-
-/// The scheduler states (`R` running or runnable, `S` sleeping, ...) of this process's threads
-/// whose names start with `{prefix}-`, from Linux's `/proc/self/task/*/stat`.
-pub fn thread_states(prefix: &str) -> Vec<char> {
-    let pattern = format!("{prefix}-");
-    let tasks = fs::read_dir("/proc/self/task").expect("this test needs Linux's /proc");
-    tasks
-        .filter_map(|task| {
-            let path = task.ok()?.path();
-            let comm = fs::read_to_string(path.join("comm")).ok()?;
-            let stat = fs::read_to_string(path.join("stat")).ok()?;
-            // The state follows the command name, which is in parentheses and may hold spaces.
-            let state = stat[stat.rfind(')')? + 1..].trim_start().chars().next()?;
-            comm.starts_with(&pattern).then_some(state)
-        })
-        .collect()
-}
 
 /// The handle's outcome, waited for at most [`PATIENCE`]: a job that never finishes fails the
 /// test instead of hanging it.

@@ -12,10 +12,21 @@ use serde::{Serialize, Serializer};
 /// The full name of [`worker`] in every test binary that declares `mod util;`.
 pub const WORKER_TEST: &str = "util::procs::worker";
 
+/// The worker's end of its channel, read from the variable that makes it a worker before
+/// `init` takes (and removes) it: for the functions that tamper with the channel.
+static CHANNEL: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+
 /// The workers' `main`: in a worker started by a pool below, `init` serves calls and never
 /// returns; in a normal test run it returns at once and this test passes.
 #[test]
 fn worker() {
+    if let Some(value) = std::env::var_os("EVLOOP_PROCESS_WORKER") {
+        let value = value.to_string_lossy().into_owned();
+        let fd = value.split(',').find_map(|part| part.strip_prefix("fd="));
+        if let Some(fd) = fd.and_then(|fd| fd.parse().ok()) {
+            let _ = CHANNEL.set(fd);
+        }
+    }
     process::init(registry);
 }
 
@@ -91,17 +102,9 @@ pub const PRINT: ProcessFn<String, String> = ProcessFn::new("print", |text| {
 pub const EXIT: ProcessFn<i32, ()> = ProcessFn::new("exit", |code| std::process::exit(code));
 
 /// The worker's end of its channel to the pool, as the pool named it in this worker's
-/// environment (`/proc/self/environ` keeps the environment the process started with, although
-/// `init` removed the variable since).
+/// environment before `init` read it ([`worker`] keeps it).
 fn channel() -> std::os::fd::BorrowedFd<'static> {
-    let environ = std::fs::read("/proc/self/environ").expect("this test needs Linux's /proc");
-    let fd = environ
-        .split(|&byte| byte == 0)
-        .filter_map(|entry| std::str::from_utf8(entry).ok())
-        .find_map(|entry| entry.strip_prefix("EVLOOP_PROCESS_WORKER="))
-        .and_then(|value| value.split(',').find_map(|part| part.strip_prefix("fd=")))
-        .and_then(|fd| fd.parse::<i32>().ok())
-        .expect("a worker's environment names its channel");
+    let fd = *CHANNEL.get().expect("a worker knows its channel");
     // SAFETY: the pool handed this descriptor to the worker, which keeps it open for its whole
     // life; it is only borrowed.
     unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
@@ -204,63 +207,12 @@ pub const RAISE: ProcessFn<i32, ()> = ProcessFn::new("raise", |signal| {
     std::thread::sleep(Duration::from_secs(60));
 });
 
-/// The scheduler state of process `pid` (`R` running, `S` sleeping, `Z` zombie...), or `None`
-/// if there is no such process.
-pub fn process_state(pid: u32) -> Option<char> {
-    process_state_of(pid)
-}
-
-/// Linux: the state field of `/proc/<pid>/stat`.
-#[cfg(target_os = "linux")]
-fn process_state_of(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The state follows the command name, which is in parentheses and may hold spaces.
-    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
-}
-
-/// Other Unix systems have no `/proc` to read: `ps` says it.
-#[cfg(not(target_os = "linux"))]
-fn process_state_of(pid: u32) -> Option<char> {
-    let out = std::process::Command::new("ps")
-        .args(["-o", "stat=", "-p", &pid.to_string()])
-        .output()
-        .expect("ps runs");
-    String::from_utf8_lossy(&out.stdout).trim().chars().next()
-}
-
-/// Whether process `pid` no longer runs: it is gone, or a zombie (an orphan passes to PID 1,
-/// which in a container may never reap it).
-pub fn stopped_running(pid: u32) -> bool {
-    matches!(process_state(pid), None | Some('Z'))
-}
-
 /// How many times the pool's supervisor threads (named `evloop-procpool`) of this process have
-/// been switched out so far (voluntary and involuntary context switches, from Linux's
-/// `/proc/self/task/*/status`): how often they slept and woke. For test binaries with one pool.
+/// been switched out so far: how often they slept and woke. For test binaries with one pool.
+// Linux only: no other system counts another thread's context switches (testing/os.rs).
+#[cfg(target_os = "linux")]
 pub fn supervisor_switches() -> u64 {
-    let tasks = std::fs::read_dir("/proc/self/task").expect("this test needs Linux's /proc");
-    let mut switches = 0;
-    for task in tasks {
-        let path = task.unwrap().path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if comm.trim_end() != "evloop-procpool" {
-            continue;
-        }
-        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
-        for line in status.lines() {
-            if let Some((key, value)) = line.split_once(':') {
-                if key.ends_with("ctxt_switches") {
-                    switches += value.trim().parse::<u64>().unwrap_or(0);
-                }
-            }
-        }
-    }
-    switches
-}
-
-/// Whether process `pid` still exists in any state (a zombie included).
-pub fn process_exists(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+    super::os::thread_switches("evloop-procpool")
 }
 
 /// A fresh path in the temporary directory for a job to write its worker's pid to.

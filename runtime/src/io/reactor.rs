@@ -26,6 +26,24 @@ pub(crate) enum Dir {
     Write = 1,
 }
 
+/// Refuses a regular file or a directory, which no poller can wait for (see
+/// [`Reactor::register`]).
+fn refuse_files(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let kind = rustix::fs::FileType::from_raw_mode(rustix::fs::fstat(fd)?.st_mode);
+    if matches!(
+        kind,
+        rustix::fs::FileType::RegularFile | rustix::fs::FileType::Directory
+    ) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "a regular file or directory cannot be registered with the event loop: the OS \
+             cannot wait for it to become ready (read and write files with evloop::fs, which \
+             runs each call on the loop's thread pool)",
+        ));
+    }
+    Ok(())
+}
+
 /// The loop's I/O registry and its OS poller. Loop thread only (other threads reach the poller
 /// through the loop's `Shared`, and only to `notify` it).
 pub(crate) struct Reactor {
@@ -77,13 +95,16 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// Returns the poller's error (for example `EPERM` for a regular file).
+    /// Returns the poller's error, and `PermissionDenied` for a regular file or a directory on
+    /// every system: epoll refuses them (`EPERM`) and kqueue would accept a file only to report
+    /// it always ready, so neither can wait for one; the message says to use `evloop::fs`.
     ///
     /// # Safety
     ///
     /// `fd` must be [`deregister`](Self::deregister)ed with this key before it is closed:
     /// `polling` requires a source to leave the poller before its descriptor is closed.
     pub(crate) unsafe fn register(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
+        refuse_files(fd)?;
         let key = self.sources.borrow_mut().insert(SourceState::default());
         // SAFETY: the caller deregisters `fd` before closing it (this function's contract).
         let added = unsafe {

@@ -74,8 +74,9 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     let rounds = if s.quick { 1 } else { 3 };
     let (tasks, threads) = (s.mem_tasks, s.mem_threads);
     section.notes.push(format!(
-        "Each figure is the growth of the process's resident set (`/proc/self/statm`, pages backed \
-         by RAM) or virtual size (address space reserved) divided by the number of units, \
+        "Each figure is the growth of the process's resident set (pages backed by RAM; \
+         `/proc/self/statm` on Linux, `ps` elsewhere) or virtual size (address space reserved) \
+         divided by the number of units, \
          measured in a fresh child process per runtime so that no allocator memory carries over; \
          median of {rounds} child process(es) per column, interleaved."
     ));

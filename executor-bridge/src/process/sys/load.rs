@@ -29,6 +29,7 @@ mod tests {
     #[test]
     fn the_count_includes_the_caller_where_the_system_gives_one() {
         let runnable = runnable_threads();
+        // Linux: the one system where the count must be there.
         #[cfg(any(target_os = "linux", target_os = "android"))]
         assert!(runnable.is_some(), "Linux has /proc/loadavg");
         if let Some(n) = runnable {

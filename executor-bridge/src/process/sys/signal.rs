@@ -49,6 +49,7 @@ mod tests {
         // BSDs and Solaris.
         #[cfg(any(target_os = "linux", target_os = "android"))]
         assert_eq!(signal_name(7), Some("SIGBUS"));
+        // Elsewhere: the BSD numbering.
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         assert_eq!(signal_name(10), Some("SIGBUS"));
         // Each name once.
