@@ -63,8 +63,10 @@ impl<T: AsFd> Async<T> {
     ///
     /// # Errors
     ///
-    /// Returns the OS error if the descriptor cannot be made non-blocking or registered (for
-    /// example a regular file, which epoll refuses with `EPERM`).
+    /// Returns the OS error if the descriptor cannot be made non-blocking or registered, and a
+    /// `PermissionDenied` error naming [`evloop::fs`](crate::fs) for a regular file or a
+    /// directory, which no OS poller can wait for (epoll refuses them; kqueue would report them
+    /// always ready).
     ///
     /// # Panics
     ///
