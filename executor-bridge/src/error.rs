@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::io;
 use std::time::Duration;
 
 /// Why a [`Handle`](crate::Handle) gave no result.
@@ -14,7 +15,7 @@ use std::time::Duration;
 /// [`TimedOut`](Self::TimedOut) say so, and [`WorkerDied`](Self::WorkerDied) and
 /// [`Protocol`](Self::Protocol) mean it may have run in part. Each variant's documentation
 /// says whether the job ran.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExecError {
     /// The job was cancelled with [`Handle::cancel`](crate::Handle::cancel). On a thread pool
@@ -178,11 +179,62 @@ impl fmt::Display for ExecError {
     }
 }
 
+impl ExecError {
+    /// The variant's name, for `Debug`.
+    fn name(&self) -> &'static str {
+        match self {
+            ExecError::Cancelled => "Cancelled",
+            ExecError::Panicked(_) => "Panicked",
+            ExecError::ShutDown => "ShutDown",
+            ExecError::QueueFull { .. } => "QueueFull",
+            ExecError::SpawnFailed(_) => "SpawnFailed",
+            ExecError::WorkerDied { .. } => "WorkerDied",
+            ExecError::TimedOut { .. } => "TimedOut",
+            ExecError::Protocol(_) => "Protocol",
+            ExecError::Serialization(_) => "Serialization",
+            ExecError::UnknownFunction(_) => "UnknownFunction",
+            ExecError::TooLarge { .. } => "TooLarge",
+            ExecError::StartFailed(_) => "StartFailed",
+        }
+    }
+
+    /// The `io::ErrorKind` that says the most about it.
+    fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            ExecError::TimedOut { .. } => io::ErrorKind::TimedOut,
+            ExecError::UnknownFunction(_) | ExecError::TooLarge { .. } => {
+                io::ErrorKind::InvalidInput
+            }
+            ExecError::Serialization(_) | ExecError::Protocol(_) => io::ErrorKind::InvalidData,
+            ExecError::Cancelled => io::ErrorKind::Interrupted,
+            _ => io::ErrorKind::Other,
+        }
+    }
+}
+
+/// The variant's name and its whole explanation: what `unwrap` and a `main` returning the error
+/// print, as useful as [`Display`](fmt::Display).
+impl fmt::Debug for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {self}", self.name())
+    }
+}
+
 impl std::error::Error for ExecError {}
+
+/// For `?` in functions returning `io::Result`: the kind that fits (`TimedOut`, `InvalidInput`
+/// for a function or frame the pool refused, `InvalidData` for a value that did not
+/// (de)serialize or a broken protocol, `Interrupted` for a cancelled job, `Other` otherwise),
+/// with the `ExecError` inside (`get_ref` and `downcast` give it back) and its message.
+impl From<ExecError> for io::Error {
+    fn from(error: ExecError) -> Self {
+        io::Error::new(error.io_kind(), error)
+    }
+}
 
 /// Why [`ThreadPoolBuilder::build`](crate::ThreadPoolBuilder::build) or
 /// [`ProcessPoolBuilder::build`](crate::ProcessPoolBuilder::build) refused a configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BuildError {
     /// `max_workers(0)`: a pool without workers could never run a job.
@@ -199,7 +251,11 @@ pub enum BuildError {
     FrameLimitTooSmall,
     /// This process is a process-pool worker that has not called
     /// [`init`](crate::process::init): `main` reached the pool's construction in a worker,
-    /// which would start workers of workers.
+    /// which would start workers of workers. [`ProcessPoolBuilder::build`] no longer returns it:
+    /// such a worker prints what to do and exits at once, and its pool fails its jobs with
+    /// [`ExecError::StartFailed`] saying the same.
+    ///
+    /// [`ProcessPoolBuilder::build`]: crate::ProcessPoolBuilder::build
     UninitializedWorker,
     /// The initializer is not registered in the pool's registry with these types, or its
     /// argument did not serialize; the string says which.
@@ -233,11 +289,7 @@ impl fmt::Display for BuildError {
             BuildError::FrameLimitTooSmall => {
                 "max_frame_bytes must be at least 1024: smaller frames cannot hold a call"
             }
-            BuildError::UninitializedWorker => {
-                "this process was started as a process-pool worker but \
-                 evloop_bridge::process::init was not called before the pool was built: call \
-                 it first thing in main (in a test binary, in the #[test] named by test_worker)"
-            }
+            BuildError::UninitializedWorker => UNINITIALIZED_WORKER,
             BuildError::BadInitializer(message) => return write!(f, "bad initializer: {message}"),
             BuildError::Os(message) => {
                 return write!(
@@ -249,7 +301,52 @@ impl fmt::Display for BuildError {
     }
 }
 
+impl BuildError {
+    /// The variant's name, for `Debug`.
+    fn name(&self) -> &'static str {
+        match self {
+            BuildError::ZeroWorkers => "ZeroWorkers",
+            BuildError::ZeroQueueBound => "ZeroQueueBound",
+            BuildError::NulInThreadName => "NulInThreadName",
+            BuildError::ZeroTasksPerChild => "ZeroTasksPerChild",
+            BuildError::ZeroInFlight => "ZeroInFlight",
+            BuildError::FrameLimitTooSmall => "FrameLimitTooSmall",
+            BuildError::UninitializedWorker => "UninitializedWorker",
+            BuildError::BadInitializer(_) => "BadInitializer",
+            BuildError::Os(_) => "Os",
+        }
+    }
+}
+
+/// The variant's name and its whole explanation: what `unwrap` and a `main` returning the error
+/// print, as useful as [`Display`](fmt::Display).
+impl fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {self}", self.name())
+    }
+}
+
 impl std::error::Error for BuildError {}
+
+/// For `?` in functions returning `io::Result`: `InvalidInput` for a setting out of range,
+/// `Other` for what the system refused, with the `BuildError` inside and its message.
+impl From<BuildError> for io::Error {
+    fn from(error: BuildError) -> Self {
+        let kind = match error {
+            BuildError::Os(_) | BuildError::UninitializedWorker => io::ErrorKind::Other,
+            _ => io::ErrorKind::InvalidInput,
+        };
+        io::Error::new(kind, error)
+    }
+}
+
+/// What to do when a process-pool worker reaches the construction of a pool without having
+/// called `init`: printed by such a worker, and part of its pool's `StartFailed` error.
+pub(crate) const UNINITIALIZED_WORKER: &str =
+    "a process-pool worker (this program, started again by its pool) built a process pool \
+     before calling evloop::process::init (evloop_bridge::process::init with the bridge alone): \
+     call it first thing in main, before anything else, with the function that builds the \
+     pool's Registry (in a test binary: in the #[test] named by test_worker)";
 
 /// The message of a caught panic: the `&str` or `String` given to `panic!`, or a placeholder
 /// for other payloads.

@@ -198,6 +198,31 @@ fn a_worker_that_exits_before_its_handshake_is_a_failed_start_with_its_status() 
 }
 
 #[test]
+fn a_program_that_forgot_init_gets_one_error_that_says_what_to_do_at_its_first_worker() {
+    let pool = ProcessPool::builder(registry())
+        .test_worker("util::procs::forgetful_worker")
+        .forward_stderr(false)
+        .build()
+        .unwrap();
+    let error = finish(pool.submit(&SQUARE, 1)).unwrap_err();
+    // What `unwrap` and a `main` returning the error print.
+    let shown = format!("{error:?}");
+    assert!(
+        shown.starts_with("StartFailed: ") && shown.contains("call it first thing in main"),
+        "{shown}"
+    );
+    assert!(shown.contains("evloop::process::init"), "{shown}");
+    assert!(
+        !shown.contains("in a row"),
+        "the pool retried although every worker runs the same main: {shown}"
+    );
+    assert!(matches!(
+        finish(pool.submit(&SQUARE, 2)),
+        Err(ExecError::StartFailed(_))
+    ));
+}
+
+#[test]
 fn a_worker_whose_initializer_panics_is_a_failed_start() {
     let pool = pool()
         .initializer(PANIC, "the model file is missing".to_owned())

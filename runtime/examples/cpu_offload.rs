@@ -13,8 +13,8 @@
 
 use std::time::{Duration, Instant};
 
-use evloop_bridge::process::{self, ProcessFn, Registry};
-use evloop_bridge::{ProcessPool, ThreadPool};
+use evloop::process::{self, ProcessFn, ProcessPool, Registry};
+use evloop::ThreadPool;
 
 /// Counts the primes below `below` by trial division: pure CPU work.
 fn count_primes(below: u64) -> u64 {

@@ -39,6 +39,17 @@
 //!   blocks). A monitor thread reports slow polls. Nothing in the runtime blocks the loop
 //!   thread.
 //!
+//! # Paths
+//!
+//! The names used in every program are at the top: [`run`], [`spawn`], [`sleep`],
+//! [`timeout`], [`run_in_executor`], [`run_in_process`]... Modules group them as tokio's do,
+//! for those who look there: [`time`] (`evloop::time::sleep` is [`evloop::sleep`](sleep)),
+//! [`task`], [`process`] (the process pool, with everything a pool needs: `init`, `ProcessFn`,
+//! `Registry`), and [`net`], [`fs`], [`signal`], `hyper` (feature `hyper`), whose items live
+//! only there. Either path names the same item; the top-level one is the one this
+//! documentation uses. Everything a program needs is reachable from `evloop`: the bridge crate
+//! (`evloop-bridge`) need not be a dependency.
+//!
 //! # Examples
 //!
 //! ```
@@ -82,7 +93,7 @@ mod util;
 // 1. leaf data structures: timers, the I/O registry, task metadata, observability
 mod io;
 mod observe;
-mod time;
+pub mod time;
 // 2. the scheduler: Core, the cycle, Shared, the ready queue, the task registry
 mod scheduler;
 // 3. the user-facing API
@@ -92,7 +103,7 @@ pub mod fs;
 pub mod hyper;
 mod inspect;
 pub mod net;
-mod process;
+pub mod process;
 pub mod signal;
 pub mod task;
 // 4. the entry points
@@ -111,7 +122,9 @@ pub use crate::task::{spawn, yield_now, JoinError, JoinHandle, TaskId, YieldNow}
 pub use crate::time::interval::{interval, Interval};
 pub use crate::time::sleep::{sleep, sleep_until, Sleep};
 pub use crate::time::timeout::{timeout, Elapsed, Timeout};
-pub use evloop_bridge::{ExecError, Handle, ThreadPool, ThreadPoolBuilder};
+pub use evloop_bridge::{
+    BuildError, ExecError, FullQueuePolicy, Handle, ThreadPool, ThreadPoolBuilder,
+};
 
 /// Compile-time checks of the auto traits users rely on: errors, reports and wakers cross
 /// threads. (The loop-local types, `Runtime`, `JoinHandle`, `Async`, the sockets and `Sleep`,

@@ -1,10 +1,34 @@
-//! `run_in_process`: CPU-bound functions on a process pool, awaited without blocking the loop
-//! (the lecture's `ProcessPoolExecutor`, slide 8).
+//! The process pool: CPU-bound functions run in worker processes and awaited without blocking
+//! the loop (the lecture's `ProcessPoolExecutor`, slide 8), with everything a program needs
+//! for it: [`init`] first in `main`, functions declared as [`ProcessFn`]s and collected in a
+//! [`Registry`], a [`ProcessPool`], and [`run_in_process`].
 //!
-//! The pool, its registered functions and its [`Handle`]s come from `evloop-bridge`
-//! ([`evloop_bridge::process`]); this module gives the loop the spelling of the Python, and
-//! [`ProcessJob`], which waits for a job's reply on its worker's channel in the loop's own
-//! poller: the reply wakes the loop directly, not through the pool's supervisor thread.
+//! The pool comes from `evloop-bridge` ([`evloop_bridge::process`], re-exported here, so that
+//! `evloop` is the one dependency); this module adds [`run_in_process`] and [`ProcessJob`],
+//! which waits for a job's reply on its worker's channel in the loop's own poller: the reply
+//! wakes the loop directly, not through the pool's supervisor thread.
+//!
+//! # Examples
+//!
+//! ```
+//! use evloop::process::{self, ProcessFn, ProcessPool, Registry};
+//!
+//! const SQUARE: ProcessFn<u64, u64> = ProcessFn::new("square", |x| x * x);
+//!
+//! fn functions() -> Registry {
+//!     Registry::new().register(SQUARE)
+//! }
+//!
+//! fn main() -> std::io::Result<()> {
+//!     process::init(functions); // a worker serves jobs here and never returns
+//!     let pool = ProcessPool::builder(functions()).build()?;
+//!     evloop::run(async {
+//!         let squared = evloop::run_in_process(&pool, &SQUARE, 12).await?;
+//!         assert_eq!(squared, 144);
+//!         Ok(())
+//!     })
+//! }
+//! ```
 
 use std::fmt;
 use std::future::Future;
@@ -14,7 +38,7 @@ use std::task::{Context, Poll};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use evloop_bridge::process::{ProcessFn, ReplySource};
+pub use evloop_bridge::process::{init, Map, ProcessFn, Registry, ReplySource};
 use evloop_bridge::{ExecError, Handle};
 pub use evloop_bridge::{ProcessPool, ProcessPoolBuilder};
 
@@ -40,8 +64,7 @@ use crate::scheduler::context::in_loop;
 /// # Examples
 ///
 /// ```
-/// use evloop_bridge::process::{self, ProcessFn, Registry};
-/// use evloop_bridge::ProcessPool;
+/// use evloop::process::{self, ProcessFn, ProcessPool, Registry};
 ///
 /// fn count_primes(below: u64) -> usize {
 ///     (2..below).filter(|n| (2..*n).take_while(|d| d * d <= *n).all(|d| n % d != 0)).count()

@@ -286,9 +286,13 @@ impl ProcessPoolBuilder {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] if a setting is out of range, the initializer is not registered, this
-    /// process is an uninitialized worker, or the operating system refuses the executable's
-    /// path, the poller or the supervisor thread.
+    /// A [`BuildError`] if a setting is out of range, the initializer is not registered, or the
+    /// operating system refuses the executable's path, the poller or the supervisor thread.
+    ///
+    /// In a worker of a program that forgot to call [`init`](crate::process::init) first in
+    /// `main` (so that `main` reaches this call in the worker too), it does not return: the
+    /// worker prints what to do and exits, and the parent's pool fails its jobs with
+    /// [`ExecError::StartFailed`](crate::ExecError::StartFailed) saying the same.
     pub fn build(self) -> Result<ProcessPool, BuildError> {
         if self.max_workers == 0 {
             return Err(BuildError::ZeroWorkers);
@@ -303,7 +307,7 @@ impl ProcessPoolBuilder {
             return Err(BuildError::FrameLimitTooSmall);
         }
         if child::uninitialized_worker() {
-            return Err(BuildError::UninitializedWorker);
+            child::refuse_uninitialized();
         }
         let initializer = match self.initializer {
             None => None,

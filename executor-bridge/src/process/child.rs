@@ -132,6 +132,22 @@ pub(crate) fn uninitialized_worker() -> bool {
     !initialized() && std::env::var_os(WORKER_ENV).is_some()
 }
 
+/// The exit status of a worker that built a pool before calling [`init`] (`EX_CONFIG` of
+/// `sysexits.h`: a configuration error), by which its pool knows what happened.
+pub(crate) const UNINITIALIZED_EXIT: i32 = 78;
+
+/// In a worker that reached the construction of a pool without having called [`init`]: says
+/// what to do on stderr, once, and exits with [`UNINITIALIZED_EXIT`]. It does not return to
+/// the program, whose `unwrap` would print a panic per worker, and whose pool would start
+/// workers of workers.
+pub(crate) fn refuse_uninitialized() -> ! {
+    eprintln!(
+        "evloop process worker: {}",
+        crate::error::UNINITIALIZED_WORKER
+    );
+    process::exit(UNINITIALIZED_EXIT)
+}
+
 /// What the pool told a worker through [`WORKER_ENV`].
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct WorkerSettings {

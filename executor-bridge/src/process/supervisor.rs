@@ -46,7 +46,8 @@ use std::time::{Duration, Instant};
 
 use polling::Events;
 
-use crate::error::{panic_message, ExecError};
+use crate::error::{panic_message, ExecError, UNINITIALIZED_WORKER};
+use crate::process::child::UNINITIALIZED_EXIT;
 use crate::process::frame::{self, Hello, Reply, HELLO, PROTOCOL, REPLY};
 use crate::process::link::{DirectJob, Lease, Reader};
 use crate::process::shared::{Notice, Pending, Shared};
@@ -1005,6 +1006,12 @@ impl Supervisor {
                 self.replacements += usize::from(replace);
             }
             (Phase::Starting | Phase::Initializing, None) => {
+                let forgot_init = status.and_then(|s| s.code()) == Some(UNINITIALIZED_EXIT)
+                    && worker.stderr_tail().contains(UNINITIALIZED_WORKER);
+                if forgot_init {
+                    // The same code in every worker: no retry can help.
+                    return self.break_pool(UNINITIALIZED_WORKER);
+                }
                 let mut message = format!("a worker exited during start-up: {reason}");
                 let stderr = worker.stderr_tail();
                 if !stderr.is_empty() {

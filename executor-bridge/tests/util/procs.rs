@@ -40,6 +40,16 @@ fn slow_worker() {
     }
 }
 
+/// A worker entry point that forgets `init`: it builds a pool first, as the `main` of a program
+/// that forgot `process::init` would in every worker. (Does nothing in a normal test run.)
+#[test]
+fn forgetful_worker() {
+    if std::env::var_os("EVLOOP_PROCESS_WORKER").is_some() {
+        let _pool = ProcessPool::builder(registry()).build().unwrap();
+        process::init(registry);
+    }
+}
+
 /// A pool builder whose workers run this test binary's [`worker`] test.
 pub fn pool() -> ProcessPoolBuilder {
     ProcessPool::builder(registry()).test_worker(WORKER_TEST)

@@ -228,3 +228,11 @@ impl fmt::Display for JoinError {
 }
 
 impl std::error::Error for JoinError {}
+
+/// For `?` in functions returning `io::Result`, as tokio's `JoinError` converts: kind `Other`,
+/// with the `JoinError` inside (`get_ref` and `downcast` give it back) and its message.
+impl From<JoinError> for std::io::Error {
+    fn from(error: JoinError) -> Self {
+        std::io::Error::other(error)
+    }
+}
