@@ -177,6 +177,12 @@ pub use evloop_macros::main;
 /// ```
 pub use evloop_macros::test;
 
+/// `docs/asyncio-to-evloop.md`, whose examples run as doctests, so that the page cannot drift
+/// from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/asyncio-to-evloop.md")]
+pub struct AsyncioToEvloopPage;
+
 /// Compile-time checks of the auto traits users rely on: errors, reports and wakers cross
 /// threads. (The loop-local types, `Runtime`, `JoinHandle`, `Async`, the sockets and `Sleep`,
 /// are `!Send` on purpose; `compile_fail` examples in their docs check it.)
