@@ -21,8 +21,9 @@ impl Steps for Yours {
 
     /// Step 2, Poll: call `core.poller.wait(&mut core.events, timeout)`. The timeout: zero if
     /// a task was woken (`core.has_woken()`), else until the earliest deadline in
-    /// `core.timers`, else none at all. Then wake the waker that `core.io` holds for each
-    /// event's key.
+    /// `core.timers`, else none at all. Clear `core.events` first (`core.events.clear()`):
+    /// `wait` adds to what the buffer holds, and a buffer full of earlier events takes no new
+    /// one. Then wake the waker that `core.io` holds for each event's key.
     fn poll_io(core: &mut Core) {
         let _ = core;
     }

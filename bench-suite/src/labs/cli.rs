@@ -1,12 +1,13 @@
-//! The `lab` subcommand: its arguments, the table of labs, and `list`, `reset` and `check`.
+//! The `lab` subcommand: its arguments, and `list`, `reset` and `check`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgMatches, Args, FromArgMatches, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
-use super::verdict::{LabError, Verdict};
-use super::{lab01, lab02, lab03, lab04, lab05, lab06};
+use super::catalog::LABS;
+use super::lab::{Lab, Program};
+use super::verdict::LabError;
 
 /// The labs of `docs/labs/` (learn the event loop by breaking and fixing it).
 #[derive(Debug, Args)]
@@ -57,131 +58,6 @@ enum LabCommand {
     },
 }
 
-/// One of the three versions of a lab program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Program {
-    /// The student's working copy, `lab.rs`.
-    Yours,
-    /// The pristine starter, `starter.rs`.
-    Starter,
-    /// The reference solution, `solution.rs`.
-    Solution,
-}
-
-impl Program {
-    /// The name the command line uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            Program::Yours => "yours",
-            Program::Starter => "starter",
-            Program::Solution => "solution",
-        }
-    }
-
-    /// Its index in [`Lab::files`].
-    fn index(self) -> usize {
-        match self {
-            Program::Yours => 0,
-            Program::Starter => 1,
-            Program::Solution => 2,
-        }
-    }
-}
-
-/// One lab: where it lives and what it is called.
-#[derive(Debug, Clone, Copy)]
-pub struct Lab {
-    /// Its number in `docs/labs/`.
-    pub number: u8,
-    /// Its directory name under `bench-suite/labs/` and its statement's name under `docs/labs/`.
-    pub slug: &'static str,
-    /// Its title.
-    pub title: &'static str,
-    /// The files of its three versions, in its directory: the student's copy, the starter, the
-    /// reference solution.
-    pub files: [&'static str; 3],
-}
-
-/// Every lab that has a checker, in order.
-pub const LABS: [Lab; 6] = [
-    Lab {
-        number: 1,
-        slug: "01-build-the-loop",
-        title: "build the loop",
-        files: PROGRAM_FILES,
-    },
-    Lab {
-        number: 2,
-        slug: "02-watch-the-cycle",
-        title: "watch the cycle",
-        files: ["answers.txt", "starter.txt", "solution.txt"],
-    },
-    Lab {
-        number: 3,
-        slug: "03-frozen-server",
-        title: "the frozen server",
-        files: PROGRAM_FILES,
-    },
-    Lab {
-        number: 4,
-        slug: "04-legacy-code",
-        title: "legacy code",
-        files: PROGRAM_FILES,
-    },
-    Lab {
-        number: 5,
-        slug: "05-cpu-bound",
-        title: "CPU-bound work",
-        files: PROGRAM_FILES,
-    },
-    Lab {
-        number: 6,
-        slug: "06-yield-batch",
-        title: "yield batch size",
-        files: PROGRAM_FILES,
-    },
-];
-
-/// The files of a lab whose versions are Rust programs.
-const PROGRAM_FILES: [&str; 3] = ["lab.rs", "starter.rs", "solution.rs"];
-
-impl Lab {
-    /// Looks a lab up by number.
-    ///
-    /// # Errors
-    ///
-    /// [`LabError::NoSuchLab`] if no lab has that number.
-    pub fn find(number: u8) -> Result<Lab, LabError> {
-        LABS.iter()
-            .copied()
-            .find(|l| l.number == number)
-            .ok_or(LabError::NoSuchLab(number))
-    }
-
-    /// The lab's directory, `bench-suite/labs/NN-topic/`, in the source tree this binary was
-    /// built from.
-    pub fn dir(self) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("labs")
-            .join(self.slug)
-    }
-
-    /// The name of a version's file in the lab's directory.
-    pub fn file_name(self, program: Program) -> &'static str {
-        self.files[program.index()]
-    }
-
-    /// A version's file, relative to the workspace root (for messages).
-    pub fn file(self, program: Program) -> String {
-        format!("bench-suite/labs/{}/{}", self.slug, self.file_name(program))
-    }
-
-    /// The statement, relative to the workspace root.
-    pub fn statement(self) -> String {
-        format!("docs/labs/{}.md", self.slug)
-    }
-}
-
 /// The `lab` subcommand, to add to the binary's command line.
 pub fn command() -> clap::Command {
     LabArgs::augment_args(clap::Command::new("lab"))
@@ -220,18 +96,19 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
         }
         LabCommand::Reset { lab } => {
             let lab = Lab::find(lab)?;
-            let from = lab.dir().join(lab.file_name(Program::Starter));
-            let to = lab.dir().join(lab.file_name(Program::Yours));
-            std::fs::copy(&from, &to).map_err(LabError::io(format!(
-                "copy {} over {}",
-                from.display(),
-                to.display()
-            )))?;
-            println!(
-                "lab {}: {} is the starter again",
-                lab.number,
-                lab.file(Program::Yours)
-            );
+            match reset(lab)? {
+                Some(backup) => println!(
+                    "lab {}: {} is the starter again; your version is saved as {}",
+                    lab.number,
+                    lab.file(Program::Yours),
+                    backup
+                ),
+                None => println!(
+                    "lab {}: {} was already the starter; nothing to save",
+                    lab.number,
+                    lab.file(Program::Yours)
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
         LabCommand::Check {
@@ -254,14 +131,7 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
                     lab.number
                 );
             }
-            let verdict: Verdict = match lab.number {
-                1 => lab01::check(lab, program, quick)?,
-                2 => lab02::check(lab, program, quick)?,
-                3 => lab03::check(lab, program, quick)?,
-                4 => lab04::check(lab, program, quick)?,
-                5 => lab05::check(lab, program, quick)?,
-                _ => lab06::check(lab, program, quick)?,
-            };
+            let verdict = (lab.check)(lab, program, quick)?;
             Ok(verdict.print())
         }
         LabCommand::Run {
@@ -271,15 +141,81 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
             dir,
         } => {
             let lab = Lab::find(lab)?;
-            match lab.number {
-                1 => lab01::run(program),
-                2 => lab02::run()?,
-                3 => lab03::run(program, dir)?,
-                4 => lab04::run(program, quick)?,
-                5 => lab05::run(program, quick)?,
-                _ => lab06::run(program, quick)?,
-            }
+            (lab.run)(program, quick, dir)?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Puts the starter back over the student's copy of `lab`, after saving the copy (unless it
+/// is the starter already) as `<file>.backup-N` next to it, N the first number not taken: a
+/// second reset never overwrites the first one's backup. Returns the backup's path, relative
+/// to the workspace root.
+///
+/// # Errors
+///
+/// [`LabError::Io`] if a file cannot be read, copied or written.
+fn reset(lab: Lab) -> Result<Option<String>, LabError> {
+    let name = lab.file_name(Program::Yours);
+    let saved = reset_in(&lab.dir(), name, lab.file_name(Program::Starter))?;
+    Ok(saved.map(|n| format!("{}.backup-{n}", lab.file(Program::Yours))))
+}
+
+/// [`reset`] in directory `dir`, for the files named `yours` and `starter`; returns the number
+/// of the backup it made, if it made one.
+fn reset_in(dir: &std::path::Path, yours: &str, starter: &str) -> Result<Option<u32>, LabError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(LabError::io(format!("read {}", path.display())))
+    };
+    let (copy, starter) = (dir.join(yours), dir.join(starter));
+    let starter_text = read(&starter)?;
+    let mut backup = None;
+    if copy.exists() {
+        let text = read(&copy)?;
+        if text != starter_text {
+            let n = (1..)
+                .find(|n| !dir.join(format!("{yours}.backup-{n}")).exists())
+                .expect("a free number");
+            let saved = dir.join(format!("{yours}.backup-{n}"));
+            // `create_new`: a backup that appeared meanwhile is not overwritten either.
+            let mut file = std::fs::File::create_new(&saved)
+                .map_err(LabError::io(format!("create {}", saved.display())))?;
+            std::io::Write::write_all(&mut file, &text)
+                .map_err(LabError::io(format!("write {}", saved.display())))?;
+            backup = Some(n);
+        }
+    }
+    std::fs::write(&copy, &starter_text)
+        .map_err(LabError::io(format!("write {}", copy.display())))?;
+    Ok(backup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reset_in;
+
+    #[test]
+    fn reset_keeps_every_version_it_replaces_and_never_overwrites_a_backup() {
+        let dir = std::env::temp_dir().join(format!("evloop-lab-reset-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        write("starter.rs", "starter");
+        write("lab.rs", "my first try");
+        assert_eq!(reset_in(&dir, "lab.rs", "starter.rs").unwrap(), Some(1));
+        assert_eq!(read("lab.rs"), "starter");
+        assert_eq!(read("lab.rs.backup-1"), "my first try");
+        // Nothing to save: no backup.
+        assert_eq!(reset_in(&dir, "lab.rs", "starter.rs").unwrap(), None);
+        write("lab.rs", "my second try");
+        assert_eq!(reset_in(&dir, "lab.rs", "starter.rs").unwrap(), Some(2));
+        assert_eq!(
+            read("lab.rs.backup-1"),
+            "my first try",
+            "the first backup was kept"
+        );
+        assert_eq!(read("lab.rs.backup-2"), "my second try");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

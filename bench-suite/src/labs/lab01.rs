@@ -17,7 +17,7 @@ use evloop_bench::workloads::cpu::thread_cpu;
 use polling::{Event, Events, Poller};
 use serde::{Deserialize, Serialize};
 
-use super::cli::{Lab, Program};
+use super::lab::{Lab, Program};
 use super::process;
 use super::verdict::{LabError, Verdict};
 
@@ -345,7 +345,10 @@ fn run_test<S: Steps>(name: &str, test: fn() -> Result<String, String>) -> TestO
         Err(mpsc::RecvTimeoutError::Timeout) => (
             false,
             format!(
-                "did not finish within {} s: the loop never runs the tasks, or runs one for ever",
+                "did not finish within {} s: the loop never runs the tasks, or runs one for \
+                 ever, or never hears of their I/O (does run_ready poll every ready task once? \
+                 does poll_io clear core.events before each wait, and wake the waker of each \
+                 event's key? a buffer full of old events takes no new one)",
                 TEST_LIMIT.as_secs()
             ),
         ),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::cli::{Lab, Program};
+use super::lab::{Lab, Program};
 use super::process;
 use super::verdict::{LabError, Verdict};
 

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::cli::{Lab, Program};
+use super::lab::{Lab, Program};
 use super::process;
 use super::verdict::{LabError, Verdict};
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::cli::{Lab, Program};
 use super::heartbeat::Heartbeat;
+use super::lab::{Lab, Program};
 use super::lab03::ms;
 use super::process;
 use super::verdict::{LabError, Verdict};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use evloop_bench::workloads::cpu::thread_cpu;
 use serde::{Deserialize, Serialize};
 
-use super::cli::{Lab, Program};
+use super::lab::{Lab, Program};
 use super::lab03::ms;
 use super::process;
 use super::verdict::{LabError, Verdict};

@@ -13,8 +13,10 @@
 //! figures the program's harness prints on its last line, and compares the student's program
 //! with the starter, or with a baseline measured in the same run, on the same machine.
 
+mod catalog;
 mod cli;
 mod heartbeat;
+mod lab;
 mod lab01;
 mod lab02;
 mod lab03;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use super::cli::{Lab, Program};
+use super::lab::{Lab, Program};
 use super::verdict::LabError;
 
 /// The prefix of the one line on which a lab program's harness prints its figures, as JSON.
