@@ -332,3 +332,16 @@ fn a_sleep_may_be_dropped_and_reset_on_any_thread() {
         evloop::timeout(LIMIT, &mut sleep).await.unwrap();
     });
 }
+
+/// The path rustc suggests for hyper's types when it finds evloop's module first works.
+#[test]
+fn hyper_types_are_reachable_through_evloop_hyper() {
+    use evloop::hyper::{Method, Request, Response, StatusCode};
+    let request: Request<()> = Request::builder().method(Method::POST).body(()).unwrap();
+    assert_eq!(request.method(), ::hyper::Method::POST);
+    let response = Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(())
+        .unwrap();
+    assert_eq!(response.status(), ::hyper::StatusCode::NO_CONTENT);
+}

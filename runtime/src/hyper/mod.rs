@@ -13,6 +13,25 @@
 //!   that it is polled on the loop thread that registered it, and panics with an explanation
 //!   otherwise.
 //!
+//! # Dependencies
+//!
+//! This module needs evloop's feature `hyper`, and a program using hyper needs hyper's own
+//! features, which `cargo add hyper` does not turn on (it then fails with ``cannot find `server`
+//! in `hyper` ``), and the usual body helpers:
+//!
+//! ```toml
+//! [dependencies]
+//! evloop = { version = "0.1", features = ["hyper"] }
+//! hyper = { version = "1", features = ["server", "http1"] } # "http2", "client" as needed
+//! http-body-util = "0.1"
+//! bytes = "1"
+//! ```
+//!
+//! The HTTP types ([`Request`], [`Response`], [`StatusCode`], [`Method`], [`Uri`],
+//! [`Version`], [`HeaderMap`], [`header`], [`body`]) are re-exported here from hyper (the same
+//! items), so that `use evloop::hyper::{Request, Response, StatusCode}`, which rustc suggests
+//! when it finds this module before the `hyper` crate, works as well as `use hyper::{..}`.
+//!
 //! # Sockets stay `!Send`
 //!
 //! evloop's sockets are `!Send`, like those of glommio and monoio and unlike tokio's: each is
@@ -86,6 +105,9 @@ mod timer;
 pub use executor::EvloopExecutor;
 pub use io::EvloopIo;
 pub use timer::{EvloopSleep, EvloopTimer};
+
+/// hyper's HTTP types, the same items as `hyper::{..}` (see the module's documentation).
+pub use ::hyper::{body, header, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 /// Compile-time checks of the auto traits hyper requires.
 #[allow(dead_code)]
