@@ -76,11 +76,11 @@ pub fn init(registry: impl FnOnce() -> Registry) {
             process::exit(2);
         }
     };
+    // The pool that started this process made `fd` and `lifeline` the worker's ends of its
+    // channel and lifeline and cleared their close-on-exec flags for this process alone, and
+    // the variable naming them was just removed.
     #[allow(unsafe_code)]
-    // SAFETY: the pool that started this process made `fd` and `lifeline` the worker's ends of
-    // its channel and lifeline and cleared their close-on-exec flags for this process alone,
-    // and the variable naming them was just removed, so nothing else in this process owns or
-    // will claim them.
+    // SAFETY: so both are open, and nothing else in this process owns or will claim them.
     let (channel, lifeline) = unsafe {
         (
             OwnedFd::from_raw_fd(settings.fd),

@@ -2,7 +2,7 @@
 //! every rule of lending it. This is the one place where a worker changes hands.
 //!
 //! ```text
-//!                 publish / give_back (lend)            take (first submitter)
+//!                 lend / give_back                     send (first submitter)
 //!   Held ────────────────────────────────► Lent ──────────────────────────► Direct(job)
 //!    ▲  ▲                                   │ ▲                                │
 //!    │  └──────── reclaim (supervisor) ─────┘ └──── give_back ◄── Returning ◄──┘ reply read
@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::process::frame::{self, REPLY};
-use crate::process::shared::{Notice, Pending, Shared};
+use crate::process::shared::{Inbox, Notice, Pending, Shared};
 use crate::process::sys;
 
 /// What the supervisor and the pool's submitters and handles share of one worker.
@@ -371,6 +371,36 @@ impl Link {
             drop(inbox);
             shared.wake_supervisor();
         }
+    }
+
+    /// The supervisor lends the worker to submitters (onto `inbox`'s list), if it holds it idle
+    /// and the worker has calls left; whether it did.
+    pub(crate) fn lend(self: &Arc<Self>, inbox: &mut Inbox) -> bool {
+        let mut state = self.lock();
+        if !matches!(state.lease, Lease::Held) || state.calls_left == Some(0) {
+            return false;
+        }
+        state.lease = Lease::Lent;
+        drop(state);
+        inbox.idle.push(self.clone());
+        true
+    }
+
+    /// The supervisor takes back every worker on the lent list (the pool stops lending: jobs
+    /// wait in its queue, or it closes); returns the generations of those it now holds.
+    pub(crate) fn take_back_lent(shared: &Shared) -> Vec<u64> {
+        let lent = std::mem::take(&mut shared.lock().idle);
+        lent.into_iter()
+            .filter(|link| {
+                let mut state = link.lock();
+                let idle = matches!(state.lease, Lease::Lent);
+                if idle {
+                    state.lease = Lease::Held;
+                }
+                idle
+            })
+            .map(|link| link.generation)
+            .collect()
     }
 
     /// The supervisor takes the worker back from the submitters: out of the lent list, and

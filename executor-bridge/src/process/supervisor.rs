@@ -49,7 +49,7 @@ use polling::Events;
 use crate::error::{panic_message, ExecError, UNINITIALIZED_WORKER};
 use crate::process::child::UNINITIALIZED_EXIT;
 use crate::process::frame::{self, Hello, Reply, HELLO, PROTOCOL, REPLY};
-use crate::process::link::{DirectJob, Lease, Reader};
+use crate::process::link::{DirectJob, Lease, Link, Reader};
 use crate::process::shared::{Notice, Pending, Shared};
 use crate::process::spawn;
 use crate::process::sys;
@@ -477,32 +477,19 @@ impl Supervisor {
         let mut inbox = self.shared.lock();
         inbox.lending = lend;
         if !lend {
-            let lent = std::mem::take(&mut inbox.idle);
             drop(inbox);
-            for link in lent {
-                let mut state = link.lock();
-                if matches!(state.lease, Lease::Lent) {
-                    state.lease = Lease::Held;
-                    drop(state);
-                    if let Some(worker) = self.workers.get_mut(&link.generation()) {
-                        worker.watch_reads(&self.shared.poller, true);
-                    }
+            for generation in Link::take_back_lent(&self.shared) {
+                if let Some(worker) = self.workers.get_mut(&generation) {
+                    worker.watch_reads(&self.shared.poller, true);
                 }
             }
             return;
         }
         for worker in self.workers.values_mut() {
-            if worker.phase != Phase::Ready || !worker.open || worker.retiring {
-                continue;
+            let lendable = worker.phase == Phase::Ready && worker.open && !worker.retiring;
+            if lendable && worker.link.lend(&mut inbox) {
+                worker.watch_reads(&self.shared.poller, worker.watch_when_lent);
             }
-            let mut state = worker.link.lock();
-            if !matches!(state.lease, Lease::Held) || state.calls_left == Some(0) {
-                continue;
-            }
-            state.lease = Lease::Lent;
-            drop(state);
-            inbox.idle.push(worker.link.clone());
-            worker.watch_reads(&self.shared.poller, worker.watch_when_lent);
         }
     }
 

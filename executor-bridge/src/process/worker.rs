@@ -137,23 +137,26 @@ impl Worker {
             retiring: false,
             killed: None,
         };
-        // SAFETY: the channel (owned by the link, which this record keeps alive) and stderr
-        // are deleted from the poller before they can be closed: `close_channel` and
-        // `forget` for the channel, `read_stderr` at end-of-file and `forget` for stderr; the
-        // supervisor forgets every worker before dropping it.
+        // The channel (owned by the link, which this record keeps alive) and stderr are
+        // deleted from the poller before they can be closed: `close_channel` and `forget` for
+        // the channel, `read_stderr` at end-of-file and `forget` for stderr; the supervisor
+        // forgets every worker before dropping it.
+        // SAFETY: so neither is closed while registered.
         let registered = unsafe { sys::watch(poller, worker.link.channel(), key | CHANNEL) };
         if registered.is_ok() {
             worker.open = true;
             worker.interest.0 = true;
             worker.link.lock().watched = true;
         }
-        // SAFETY: as above.
-        let registered =
-            registered.and_then(|()| unsafe { sys::watch(poller, &stderr, key | STDERR) });
+        let registered = match registered {
+            // SAFETY: stderr is deleted before it is closed, as above.
+            Ok(()) => unsafe { sys::watch(poller, &stderr, key | STDERR) },
+            Err(error) => Err(error),
+        };
         worker.stderr = Some(stderr);
         if let Err(error) = registered {
-            let _ = worker.child.kill();
-            let _ = worker.child.wait();
+            worker.kill();
+            worker.exit_status();
             worker.forget(poller);
             return Err(error);
         }
