@@ -4,6 +4,10 @@
 
 mod util;
 
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/hyper_shutdown.rs"]
+mod hyper_shutdown;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -344,4 +348,151 @@ fn hyper_types_are_reachable_through_evloop_hyper() {
         .body(())
         .unwrap();
     assert_eq!(response.status(), ::hyper::StatusCode::NO_CONTENT);
+}
+
+// ---- the hyper_shutdown example's server as a child process, stopped by real signals ----
+
+/// The server of the `hyper_shutdown` example with the options in
+/// `EVLOOP_HYPER_SHUTDOWN_ARGS`; run only as the child process of the tests below.
+#[test]
+#[ignore = "runs as a child process of the hyper shutdown tests"]
+fn hyper_shutdown_server_child() {
+    let args = std::env::var("EVLOOP_HYPER_SHUTDOWN_ARGS").expect("EVLOOP_HYPER_SHUTDOWN_ARGS");
+    hyper_shutdown::main_with_args(args.split_whitespace().map(str::to_owned))
+        .expect("hyper_shutdown server");
+}
+
+/// Starts the example's server with this grace period; returns it and its address.
+fn start_hyper_shutdown(grace_secs: f64) -> (util::ChildServer, std::net::SocketAddr) {
+    let args = format!("--addr 127.0.0.1:0 --grace {grace_secs}");
+    let mut server = util::ChildServer::start(
+        "hyper_shutdown_server_child",
+        &[("EVLOOP_HYPER_SHUTDOWN_ARGS", &args)],
+        LIMIT,
+    );
+    let addr = server.value_after("listening on http://", &['/']);
+    (server, addr.parse().unwrap())
+}
+
+/// Sends `GET path` on a new keep-alive connection (a blocking client, outside any loop).
+fn send_get(addr: std::net::SocketAddr, path: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: evloop.test\r\n\r\n").unwrap();
+    stream
+}
+
+/// Reads one response whose body is `body`, leaving the connection open.
+fn read_response_with_body(stream: &mut std::net::TcpStream, body: &str) -> String {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0; 1024];
+    while !String::from_utf8_lossy(&got).ends_with(body) {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "the connection closed before the response ended with {body:?}: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+/// Everything the server sends until it closes the connection.
+fn read_to_close(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).unwrap();
+    String::from_utf8(got).unwrap()
+}
+
+#[test]
+fn hyper_shutdown_finishes_requests_in_flight_closes_idle_connections_and_refuses_new_ones() {
+    let (mut server, addr) = start_hyper_shutdown(60.0);
+    let mut idle = send_get(addr, "/");
+    let hello = read_response_with_body(&mut idle, "hello from evloop\n");
+    assert!(hello.starts_with("HTTP/1.1 200 OK"), "{hello}");
+    let mut slow = send_get(addr, "/slow?ms=4000");
+    server.wait_for("GET /slow?ms=4000");
+
+    server.signal(rustix::process::Signal::TERM);
+    let stopping = server.wait_for("stopped accepting");
+    assert_eq!(
+        stopping,
+        "SIGTERM: stopped accepting; 2 connection(s) open, 1 request(s) in flight; waiting up to 60s",
+        "the server stopped with other connections or requests than the test's idle one and \
+         its 4 s request (a machine so loaded that the request ended before the signal?)"
+    );
+    let refused = std::net::TcpStream::connect(addr).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(
+        read_to_close(&mut idle),
+        "",
+        "the idle keep-alive connection is closed without a response"
+    );
+    let response = read_to_close(&mut slow);
+    assert!(
+        response.starts_with("HTTP/1.1 200 OK") && response.ends_with("slept 4000 ms\n"),
+        "the request in flight is answered in full: {response:?}"
+    );
+    assert!(
+        response.to_ascii_lowercase().contains("connection: close"),
+        "{response:?}"
+    );
+
+    let (ok, lines) = server.finish();
+    assert!(ok, "the server failed: {lines:#?}");
+    assert!(
+        lines.iter().any(|l| l == "all connections finished"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "served 2 request(s); 0 cut off at shutdown"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn hyper_shutdown_closes_requests_still_in_flight_at_the_deadline_after_ctrl_c() {
+    let (mut server, addr) = start_hyper_shutdown(0.3);
+    let mut slow = send_get(addr, "/slow?ms=60000");
+    server.wait_for("GET /slow?ms=60000");
+    server.signal(rustix::process::Signal::INT);
+    assert_eq!(
+        read_to_close(&mut slow),
+        "",
+        "a request cut off at the deadline gets no response"
+    );
+    let (ok, lines) = server.finish();
+    assert!(ok, "the server failed: {lines:#?}");
+    for expected in [
+        "SIGINT (Ctrl-C): stopped accepting; 1 connection(s) open, 1 request(s) in flight; waiting up to 300ms",
+        "grace period over: closing 1 connection(s) still open",
+        "served 1 request(s); 1 cut off at shutdown",
+    ] {
+        assert!(lines.iter().any(|l| l == expected), "no line {expected:?} in {lines:#?}");
+    }
+}
+
+#[test]
+fn hyper_shutdown_closes_everything_at_a_second_signal() {
+    let (mut server, addr) = start_hyper_shutdown(600.0);
+    let mut slow = send_get(addr, "/slow?ms=60000");
+    server.wait_for("GET /slow?ms=60000");
+    server.signal(rustix::process::Signal::INT);
+    server.wait_for("stopped accepting");
+    server.signal(rustix::process::Signal::TERM);
+    assert_eq!(read_to_close(&mut slow), "");
+    let (ok, lines) = server.finish();
+    assert!(ok, "the server failed: {lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "SIGTERM: closing 1 connection(s) now"),
+        "{lines:#?}"
+    );
 }

@@ -8,15 +8,13 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use evloop::signal::{SignalError, Signals, SIGUSR1, SIGUSR2, SIGWINCH};
 use futures_lite::StreamExt;
-use rustix::process::{getpid, kill_process, Pid, Signal};
+use rustix::process::{getpid, kill_process, Signal};
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/echo.rs"]
@@ -146,105 +144,32 @@ fn echo_server_child() {
 
 /// A running echo server and its output, line by line.
 struct EchoServer {
-    child: Child,
-    lines: mpsc::Receiver<String>,
+    server: util::ChildServer,
     addr: SocketAddr,
-    /// Every line read so far.
-    seen: Vec<String>,
 }
 
 impl EchoServer {
     fn start(grace_secs: f64) -> EchoServer {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "echo_server_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(
-                "EVLOOP_ECHO_ARGS",
-                format!("--addr 127.0.0.1:0 --grace {grace_secs}"),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = EchoServer {
-            child,
-            lines,
-            addr: "0.0.0.0:0".parse().unwrap(),
-            seen: Vec::new(),
-        };
-        // With one test thread and no capture, libtest starts the line with the test's name.
-        let line = server.wait_for("echo server listening on ");
-        let (_, addr) = line.split_once("echo server listening on ").unwrap();
-        let addr = addr.split(';').next().unwrap();
-        server.addr = addr.parse().unwrap();
-        server
+        let args = format!("--addr 127.0.0.1:0 --grace {grace_secs}");
+        let mut server =
+            util::ChildServer::start("echo_server_child", &[("EVLOOP_ECHO_ARGS", &args)], LIMIT);
+        let addr = server.value_after("echo server listening on ", &[';']);
+        EchoServer {
+            server,
+            addr: addr.parse().unwrap(),
+        }
     }
 
-    /// Waits for a line that contains `text` and returns it.
     fn wait_for(&mut self, text: &str) -> String {
-        loop {
-            match self.lines.recv_timeout(LIMIT) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "the server never printed {text:?}; it printed {:#?}",
-                        self.seen
-                    );
-                }
-            }
-        }
+        self.server.wait_for(text)
     }
 
     fn signal(&self, signal: Signal) {
-        kill_process(Pid::from_child(&self.child), signal).expect("kill");
+        self.server.signal(signal);
     }
 
-    /// Waits for the child to exit; returns whether it exited successfully and every line.
-    fn finish(mut self) -> (bool, Vec<String>) {
-        while let Ok(line) = self.lines.recv_timeout(LIMIT) {
-            self.seen.push(line);
-        }
-        let mut status = None;
-        for _ in 0..LIMIT.as_millis() / 10 {
-            status = self.child.try_wait().unwrap();
-            if status.is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let status = status.unwrap_or_else(|| panic!("the server did not exit: {:#?}", self.seen));
-        (status.success(), std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for EchoServer {
-    fn drop(&mut self) {
-        // A failed test must not leave its server running.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    fn finish(self) -> (bool, Vec<String>) {
+        self.server.finish()
     }
 }
 

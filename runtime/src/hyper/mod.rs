@@ -97,6 +97,27 @@
 //! })?;
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A server that shuts down gracefully on Ctrl-C or `SIGTERM` (stops accepting, lets requests
+//! in flight finish within a grace period, then exits) is the `hyper_shutdown` example:
+//! `cargo run --example hyper_shutdown --features hyper`. Its core is hyper's
+//! `Connection::graceful_shutdown`, called on each connection when a channel closes:
+//!
+//! ```text
+//! let mut connection = pin!(http1::Builder::new().serve_connection(EvloopIo::new(stream), service));
+//! let served = future::or(async { Some(connection.as_mut().await) }, async {
+//!     let _ = stop.recv().await; // returns when the server closes the channel
+//!     None
+//! })
+//! .await;
+//! let result = match served {
+//!     Some(result) => result,
+//!     None => {
+//!         connection.as_mut().graceful_shutdown();
+//!         connection.await
+//!     }
+//! };
+//! ```
 
 mod executor;
 mod io;

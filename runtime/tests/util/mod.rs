@@ -75,3 +75,119 @@ pub fn run_child(test: &str, env: &[(&str, &str)], limit: Duration) -> std::proc
     }
     child.wait_with_output().unwrap()
 }
+
+/// A test of this binary run as a child process that serves until it is signalled (a
+/// server example's `main`), with its standard output read line by line; killed if the test
+/// fails before it exits.
+pub struct ChildServer {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// How long to wait for a line or for the exit.
+    limit: Duration,
+    /// Every line read so far.
+    pub seen: Vec<String>,
+}
+
+impl ChildServer {
+    /// Starts the ignored test `test` of this binary with `env` set.
+    pub fn start(test: &str, env: &[(&str, &str)], limit: Duration) -> ChildServer {
+        use std::io::BufRead;
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .args([
+                test,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ChildServer {
+            child,
+            lines,
+            limit,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line that contains `text` and returns it.
+    pub fn wait_for(&mut self, text: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(self.limit) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "the server did not print {text:?} within {:?}; it printed {:#?}",
+                        self.limit, self.seen
+                    );
+                }
+            }
+        }
+    }
+
+    /// Waits for a line that contains `text` and returns what follows `text` on it, up to
+    /// the first character in `end` (the rest of the line if none).
+    pub fn value_after(&mut self, text: &str, end: &[char]) -> String {
+        let line = self.wait_for(text);
+        let (_, rest) = line.split_once(text).unwrap();
+        rest.split(end).next().unwrap().to_owned()
+    }
+
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        rustix::process::kill_process(rustix::process::Pid::from_child(&self.child), signal)
+            .expect("kill");
+    }
+
+    /// Waits for the child to exit; returns whether it exited successfully and every line.
+    pub fn finish(mut self) -> (bool, Vec<String>) {
+        while let Ok(line) = self.lines.recv_timeout(self.limit) {
+            self.seen.push(line);
+        }
+        let mut status = None;
+        for _ in 0..self.limit.as_millis() / 10 {
+            status = self.child.try_wait().unwrap();
+            if status.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let status = status.unwrap_or_else(|| {
+            panic!(
+                "the server did not exit within {:?} of closing its output: {:#?}",
+                self.limit, self.seen
+            )
+        });
+        (status.success(), std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        // A failed test must not leave its server running.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
