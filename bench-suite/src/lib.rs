@@ -31,6 +31,6 @@
 pub mod report;
 pub mod workloads;
 
-pub use crate::workloads::peers::tokio_current_thread;
+pub use crate::workloads::peers::{evloop_blocking_on_purpose, tokio_current_thread};
 pub use crate::workloads::spawn::{batches, evloop_batches as evloop_spawn_batches, BATCH};
 pub use crate::workloads::yielding::yield_loop;

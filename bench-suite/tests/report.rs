@@ -5,9 +5,10 @@ mod util;
 
 use std::time::{Duration, Instant};
 
-use evloop_bench::report::format::number;
-use evloop_bench::report::markdown::escape;
-use evloop_bench::report::model::{Report, Status};
+use evloop_bench::report::format::{number, ratio};
+use evloop_bench::report::markdown::{escape, verdict};
+use evloop_bench::report::model::{Better, ColumnKind, Report, Status};
+use evloop_bench::report::plot::{bar_text, plain};
 use util::{children_of, run, TempDir};
 
 #[test]
@@ -22,7 +23,7 @@ fn quick_report_holds_six_sections_plots_and_the_same_figures_in_json() {
         "report failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("evloop vs best peer"),
+        stdout.contains("vs best peer"),
         "no summary table:\n{stdout}"
     );
 
@@ -100,6 +101,7 @@ fn quick_report_holds_six_sections_plots_and_the_same_figures_in_json() {
             );
         }
     }
+    ratios_agree_everywhere(&report, &md, &stdout, &out);
     let plots: usize = report.sections.iter().map(|s| s.plots.len()).sum();
     assert!(plots >= 4, "only {plots} plots");
     // Every row is measured, the process pool's included.
@@ -115,6 +117,98 @@ fn quick_report_holds_six_sections_plots_and_the_same_figures_in_json() {
         assert!(
             row.chars().any(|c| c.is_ascii_digit()),
             "no figure in {row}"
+        );
+    }
+}
+
+/// Every row's evloop-vs-best-peer figure reads the same in report.json, in its section's
+/// table and the summary of REPORT.md, on the terminal, in the shortfall counts and in
+/// peers.svg; and it is evloop's cost over the best peer's (a throughput inverted).
+fn ratios_agree_everywhere(report: &Report, md: &str, terminal: &str, out: &std::path::Path) {
+    let peers_svg = std::fs::read_to_string(out.join("peers.svg")).expect("peers.svg");
+    let (mut summary_rows, mut summary_behind, mut bars) = (0, 0, 0);
+    let summary_end = md.find("\n## 1. ").expect("section 1");
+    for (i, section) in report.sections.iter().enumerate() {
+        let start = md
+            .find(&format!("\n## {}. ", i + 1))
+            .expect("section heading");
+        let body = &md[start + 1..];
+        let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+        let in_summary = &md[..summary_end];
+        for table in &section.tables {
+            for row in &table.rows {
+                let Some(r) = row.vs_best_peer else {
+                    continue;
+                };
+                assert_eq!(table.subject_vs_best_peer(row), Some(r), "{}", row.measured);
+                let evloop = row.cells[0].value.unwrap();
+                let best_peer = table
+                    .columns
+                    .iter()
+                    .zip(&row.cells)
+                    .filter(|(c, _)| c.kind == ColumnKind::Peer)
+                    .filter_map(|(_, cell)| cell.value)
+                    .map(|v| row.cost(v).unwrap())
+                    .fold(f64::INFINITY, f64::min);
+                let cost = match row.better {
+                    Better::Higher => 1.0 / evloop,
+                    _ => evloop,
+                };
+                assert!((r - cost / best_peer).abs() < 1e-9, "{}: {r}", row.measured);
+                let verdict = verdict(row).unwrap();
+                assert_eq!(verdict.contains("behind"), r > 1.0, "{verdict}");
+                let cell = format!("| {} |", escape(&row.measured));
+                let mut lines: Vec<&str> = body.lines().filter(|l| l.contains(&cell)).collect();
+                let summary_lines = in_summary.lines().filter(|l| l.contains(&cell)).count();
+                assert_eq!(summary_lines, usize::from(row.summary), "{}", row.measured);
+                lines.extend(in_summary.lines().filter(|l| l.contains(&cell)));
+                assert!(
+                    !lines.is_empty() && lines.iter().all(|l| l.contains(&verdict)),
+                    "REPORT.md's lines for {:?} do not all say {verdict}: {lines:#?}",
+                    row.measured
+                );
+                if row.summary {
+                    summary_rows += 1;
+                    summary_behind += usize::from(row.behind());
+                    let word = if row.behind() { "behind" } else { "ahead" };
+                    let shown = format!("{} {word}", ratio(r));
+                    assert!(terminal.contains(&shown), "no {shown:?} on the terminal");
+                }
+                if section.id == "peers" {
+                    bars += 1;
+                    let text = bar_text(&plain(&row.measured), r)
+                        .replace('&', "&amp;")
+                        .replace('\'', "&apos;")
+                        .replace('"', "&quot;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;");
+                    assert!(peers_svg.contains(&text), "peers.svg has no {text:?}");
+                }
+            }
+        }
+    }
+    assert!(bars >= 10, "only {bars} rows compared in the peers section");
+    let counted = format!("in {summary_behind} of the {summary_rows} summary rows");
+    let at_or_ahead = format!("at or ahead of the best peer in all {summary_rows} summary rows");
+    let sentence = if summary_behind > 0 {
+        &counted
+    } else {
+        &at_or_ahead
+    };
+    let terminal_words = terminal.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        md.contains(sentence.as_str()),
+        "REPORT.md does not say {sentence:?}"
+    );
+    assert!(
+        terminal_words.contains(sentence.as_str()),
+        "the terminal does not say {sentence:?}"
+    );
+    for line in terminal.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "a terminal line of {} columns: {line:?}",
+            line.chars().count()
         );
     }
 }

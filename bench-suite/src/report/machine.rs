@@ -1,10 +1,14 @@
 //! The machine the report runs on: CPU model and count, OS, kernel, date, load.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::report::model::Machine;
 
-/// Describes this machine; fields that cannot be read say "unknown".
+/// How long [`cpu_share`] spins when the report starts.
+pub const SHARE_WINDOW: Duration = Duration::from_millis(200);
+
+/// Describes this machine; fields that cannot be read say "unknown". Takes about
+/// [`SHARE_WINDOW`]: it measures how busy the CPUs are.
 pub fn describe() -> Machine {
     let cpu_model = cpu_model().unwrap_or_else(|| "unknown".to_string());
     let os = std::fs::read_to_string("/etc/os-release")
@@ -36,7 +40,32 @@ pub fn describe() -> Machine {
             "release"
         }
         .to_string(),
+        cpu_share: cpu_share(SHARE_WINDOW),
     }
+}
+
+/// The share of CPU time that one spinning thread per CPU gets during `window`: each thread's
+/// CPU time over the wall time, averaged. Near 1 on an idle machine; other programs that want
+/// the CPUs take their part of it. `None` if a thread cannot be started.
+pub fn cpu_share(window: Duration) -> Option<f64> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads: Vec<_> = (0..cpus)
+        .map(|_| {
+            std::thread::Builder::new()
+                .name("cpu-share".into())
+                .spawn(move || {
+                    let (wall, cpu) = (Instant::now(), crate::workloads::cpu::thread_cpu());
+                    while wall.elapsed() < window {
+                        std::hint::spin_loop();
+                    }
+                    let used = crate::workloads::cpu::thread_cpu().saturating_sub(cpu);
+                    used.as_secs_f64() / wall.elapsed().as_secs_f64()
+                })
+        })
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let shares: Vec<f64> = threads.into_iter().filter_map(|t| t.join().ok()).collect();
+    (shares.len() == cpus).then(|| (shares.iter().sum::<f64>() / cpus as f64).min(1.0))
 }
 
 /// The CPU's model name.

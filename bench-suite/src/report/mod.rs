@@ -52,6 +52,9 @@ pub fn run(args: &ReportArgs) -> Result<Report, ReportError> {
 
     let started = Instant::now();
     let machine = machine::describe();
+    if let Some(warning) = markdown::busy_warning(&machine) {
+        eprintln!("evloop-bench report: warning: {warning}");
+    }
     let sizes = Sizes::new(args.quick);
     let mut shared = Shared::default();
     let mut sections = Vec::new();

@@ -1,5 +1,17 @@
 //! What the report holds: sections of tables of figures, and the machine they were measured on.
 //! `report.json` is this model serialized; `REPORT.md` and the terminal summary render it.
+//!
+//! # Ratios
+//!
+//! Every ratio in the report, wherever it is shown, compares **costs**: a figure's cost is the
+//! figure itself where lower is better (time, memory) and its inverse where higher is better
+//! (throughput). A ratio above 1 is therefore always the worse side, whatever the row measures:
+//!
+//! - a cell's [`Cell::ratio_to_best`] is its cost over the cost of the best runtime of its row
+//!   (the best shows `1.00×`);
+//! - a row's [`Row::vs_best_peer`] is evloop's cost over the best peer's: below 1 evloop is
+//!   ahead, above 1 behind. The summary table, the sections' tables, `report.json`, the
+//!   shortfall sentence and `peers.svg` all show this one figure.
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +48,10 @@ pub struct Machine {
     pub load_average: Option<f64>,
     /// The profile the report binary was built with (`release` or `debug`).
     pub profile: String,
+    /// The share of CPU time that one spinning thread per CPU got in a short window when the
+    /// run started (1 on an idle machine): what other programs left to the run.
+    #[serde(default)]
+    pub cpu_share: Option<f64>,
 }
 
 /// One section of the report.
@@ -134,6 +150,10 @@ pub struct Row {
     pub cells: Vec<Cell>,
     /// Whether the row belongs in the terminal and README summary.
     pub summary: bool,
+    /// evloop's cost over the best peer's (see [Ratios](self#ratios)), when the row compares
+    /// them and both were measured; filled in by [`Table::compute_ratios`].
+    #[serde(default)]
+    pub vs_best_peer: Option<f64>,
 }
 
 /// One figure, or why there is none.
@@ -145,8 +165,8 @@ pub struct Cell {
     pub samples: u64,
     /// Why there is no figure ("not yet", "skipped: ..."), or a remark on it.
     pub note: Option<String>,
-    /// The figure divided by the best runtime's in its row (subject and peers), when the row is
-    /// a comparison.
+    /// The figure's cost over the best runtime's (subject and peers) in its row, when the row
+    /// is a comparison (see [Ratios](self#ratios)): 1 for the best, above 1 for the others.
     pub ratio_to_best: Option<f64>,
 }
 
@@ -178,53 +198,65 @@ impl Cell {
     }
 }
 
+impl Row {
+    /// `value` as a cost, lower being better (see [Ratios](self#ratios)); `None` for a row that
+    /// does not compare, or a figure that cannot be inverted.
+    pub fn cost(&self, value: f64) -> Option<f64> {
+        match self.better {
+            Better::Lower => Some(value),
+            Better::Higher => (value > 0.0).then(|| 1.0 / value),
+            Better::Neither => None,
+        }
+    }
+
+    /// Whether evloop is behind its best peer in this row.
+    pub fn behind(&self) -> bool {
+        self.vs_best_peer.is_some_and(|r| r > 1.0)
+    }
+}
+
 impl Table {
-    /// Fills in every cell's `ratio_to_best`: the figure over the best among the subject and
-    /// peer columns of its row, for rows that compare.
+    /// Fills in every cell's [`Cell::ratio_to_best`] and every row's [`Row::vs_best_peer`].
     pub fn compute_ratios(&mut self) {
-        for row in &mut self.rows {
-            let runtimes = row
+        for i in 0..self.rows.len() {
+            let vs = self.subject_vs_best_peer(&self.rows[i]);
+            let row = &mut self.rows[i];
+            row.vs_best_peer = vs;
+            let best = row
                 .cells
                 .iter()
                 .zip(&self.columns)
                 .filter(|(_, col)| matches!(col.kind, ColumnKind::Subject | ColumnKind::Peer))
-                .filter_map(|(cell, _)| cell.value);
-            let best = match row.better {
-                Better::Lower => runtimes.fold(f64::INFINITY, f64::min),
-                Better::Higher => runtimes.fold(f64::NEG_INFINITY, f64::max),
-                Better::Neither => continue,
-            };
-            if !best.is_finite() || best == 0.0 {
+                .filter_map(|(cell, _)| row.cost(cell.value?))
+                .fold(f64::INFINITY, f64::min);
+            if !best.is_finite() || best <= 0.0 {
                 continue;
             }
-            for cell in &mut row.cells {
-                cell.ratio_to_best = cell.value.map(|v| v / best);
+            let ratios: Vec<_> = row
+                .cells
+                .iter()
+                .map(|cell| Some(row.cost(cell.value?)? / best))
+                .collect();
+            for (cell, ratio) in row.cells.iter_mut().zip(ratios) {
+                cell.ratio_to_best = ratio;
             }
         }
     }
 
-    /// evloop's figure over the best peer's in `row`, if both exist.
+    /// evloop's cost over the best peer's in `row`, if the row compares and both exist.
     pub fn subject_vs_best_peer(&self, row: &Row) -> Option<f64> {
         let mut subject = None;
-        let mut best: Option<f64> = None;
+        let mut best = f64::INFINITY;
         for (cell, col) in row.cells.iter().zip(&self.columns) {
-            match (col.kind, cell.value) {
-                (ColumnKind::Subject, Some(v)) => subject = Some(v),
-                (ColumnKind::Peer, Some(v)) => {
-                    best = Some(match (best, row.better) {
-                        (None, _) => v,
-                        (Some(b), Better::Higher) => b.max(v),
-                        (Some(b), _) => b.min(v),
-                    })
-                }
+            let cost = cell.value.and_then(|v| row.cost(v));
+            match (col.kind, cost) {
+                (ColumnKind::Subject, Some(c)) => subject = Some(c),
+                (ColumnKind::Peer, Some(c)) => best = best.min(c),
                 _ => {}
             }
         }
-        match (subject, best, row.better) {
-            (_, _, Better::Neither) => None,
-            (Some(s), Some(b), _) if b > 0.0 => Some(s / b),
-            _ => None,
-        }
+        let subject = subject?;
+        (best.is_finite() && best > 0.0).then(|| subject / best)
     }
 }
 
@@ -281,6 +313,7 @@ pub(crate) mod tests {
                     })
                     .collect(),
                 summary: true,
+                vs_best_peer: None,
             }],
         }
     }
@@ -291,19 +324,26 @@ pub(crate) mod tests {
         t.compute_ratios();
         let ratios: Vec<_> = t.rows[0].cells.iter().map(|c| c.ratio_to_best).collect();
         assert_eq!(ratios, [Some(1.0), Some(2.0), None, Some(0.2)]);
-        assert_eq!(t.subject_vs_best_peer(&t.rows[0]), Some(0.5));
+        assert_eq!(t.rows[0].vs_best_peer, Some(0.5));
+        assert!(!t.rows[0].behind());
     }
 
     #[test]
-    fn higher_is_better_rows_take_the_largest_as_best() {
+    fn higher_is_better_rows_compare_inverse_figures_so_above_one_is_always_worse() {
         let mut t = table(
             Better::Higher,
             [Some(90.0), Some(100.0), Some(80.0), Some(120.0)],
         );
         t.compute_ratios();
-        assert_eq!(t.rows[0].cells[1].ratio_to_best, Some(1.0));
-        assert_eq!(t.rows[0].cells[0].ratio_to_best, Some(0.9));
-        assert_eq!(t.subject_vs_best_peer(&t.rows[0]), Some(0.9));
+        let ratios: Vec<_> = t.rows[0].cells.iter().map(|c| c.ratio_to_best).collect();
+        let expected = [100.0 / 90.0, 1.0, 100.0 / 80.0, 100.0 / 120.0];
+        for (got, want) in ratios.iter().zip(expected) {
+            assert!((got.unwrap() - want).abs() < 1e-12, "{ratios:?}");
+        }
+        // evloop's 90 msg/s against tokio's 100: it costs 1.11x as much per message.
+        let vs = t.rows[0].vs_best_peer.unwrap();
+        assert!((vs - 100.0 / 90.0).abs() < 1e-12, "{vs}");
+        assert!(t.rows[0].behind());
     }
 
     #[test]

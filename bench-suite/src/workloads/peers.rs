@@ -38,6 +38,16 @@ impl fmt::Display for Peer {
     }
 }
 
+/// An evloop loop for an experiment that blocks it on purpose (a blocking call in the loop,
+/// a long computation between yields, or a benchmark that arms millions of timers in one
+/// poll): its slow-poll reports and stall watchdog are off, since a report there would read
+/// as a fault in the terminal of someone running the report or the benches.
+pub fn evloop_blocking_on_purpose() -> evloop::Builder {
+    evloop::Builder::new()
+        .slow_poll_reports(false)
+        .stall_watchdog(false)
+}
+
 /// tokio's single-threaded runtime (`current_thread`, all drivers on), the peer evloop is
 /// measured against.
 ///

@@ -242,6 +242,7 @@ pub fn row(measured: &str, unit: &str, method: String, better: Better, cells: Ve
         better,
         cells,
         summary: false,
+        vs_best_peer: None,
     }
 }
 

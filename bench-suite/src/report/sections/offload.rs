@@ -105,8 +105,7 @@ fn experiment(work: Work, via: Via, ctx: &Ctx<'_>) -> Result<Outcome, SectionErr
         ctx.sizes.block,
         ctx.sizes.heartbeats,
     );
-    // Slow-poll reports off: the in-loop runs block on purpose.
-    let rt = evloop::Builder::new().slow_poll_reports(false).build()?;
+    let rt = crate::evloop_blocking_on_purpose().build()?;
     // One worker, started before the run: the thread pool's job runs on one thread too.
     let procs = match via {
         Via::ProcessPool => Some(
@@ -283,6 +282,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
                 better: Better::Neither,
                 cells,
                 summary: false,
+                vs_best_peer: None,
             });
         }
         let (file, caption) = match work {

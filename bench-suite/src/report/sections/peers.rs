@@ -678,7 +678,6 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
         "Same workload, same run (median per operation; ratio to the best runtime of the row):",
         runtime_columns(&[("asyncio", ColumnKind::Peer), ("floor", ColumnKind::Floor)]),
     );
-    let mut bars = Vec::new();
     for (wi, &w) in Workload::ALL.iter().enumerate() {
         let (measured, unit, better) = w.describe(idle);
         let cell = |col: usize| -> Cell {
@@ -707,27 +706,22 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
                 r.cells[4].note = Some(format!("evloop at {:.2}× of it", e / f));
             }
         }
-        if let Some(ratio) = t.subject_vs_best_peer(&r) {
-            let shown = if better == Better::Higher {
-                1.0 / ratio
-            } else {
-                ratio
-            };
-            bars.push((measured.replace('`', ""), shown));
-        }
         t.rows.push(r);
     }
+    t.compute_ratios();
+    let bars = plot::vs_best_peer_bars(&t);
     section.tables.push(t);
     outcome?;
     ctx.plot(
         section,
         "peers.svg",
-        "evloop's time (or inverse throughput) over the best peer's, per row: below 1 is ahead",
+        "evloop vs best peer, per row (the tables' ratio): left of 1.00× evloop is ahead, right \
+         of it behind",
         |path| {
             plot::ratio_bars(
                 path,
-                "evloop / best peer (below 1: evloop ahead)",
-                "ratio (time, or inverse throughput)",
+                "evloop vs best peer: evloop's cost over the best peer's",
+                "ratio, log scale (cost: time, memory, or 1/throughput); left of 1.00×: evloop ahead",
                 &bars,
             )
         },

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::report::error::SectionError;
 use crate::report::format::{count, number};
 use crate::report::model::{Better, Cell, Column, ColumnKind, Row, Section};
-use crate::report::plot::{self, LabelledPoint};
+use crate::report::plot::{self, CurveText, LabelledPoint};
 use crate::report::sections::{median_cell, table, Ctx};
 use crate::report::stats::median;
 use crate::workloads::cpu::{thread_cpu, work_item};
@@ -31,7 +31,7 @@ struct Run {
 /// One run: `items` items, a `yield_now` every `every` items (never if `None`), next to a
 /// heartbeat ticking every millisecond.
 fn one_run(items: u64, every: Option<u64>) -> Result<Run, SectionError> {
-    let rt = evloop::Builder::new().slow_poll_reports(false).build()?;
+    let rt = crate::evloop_blocking_on_purpose().build()?;
     Ok(rt.block_on(async {
         let done = Rc::new(StdCell::new(false));
         let worst = Rc::new(StdCell::new(Duration::ZERO));
@@ -136,6 +136,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
                     .map(|v| median_cell(v.clone()))
                     .collect(),
                 summary: false,
+                vs_best_peer: None,
             });
         }
         section.tables.push(t);
@@ -216,13 +217,32 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
                 Cell::value(worst[i], rounds as u64),
             ],
             summary: false,
+            vs_best_peer: None,
         });
-        points.push(LabelledPoint {
-            at: (worst[i], overhead.max(0.01)),
-            label,
-            marked: Some(i) == marked,
-        });
+        // "never" is the baseline: no overhead by definition, a reference line on the plot.
+        if every.is_some() {
+            points.push(LabelledPoint {
+                x: worst[i],
+                y: (overhead > 0.0).then_some(overhead),
+                label,
+                marked: Some(i) == marked,
+            });
+        }
     }
+    let marked_legend = match marked {
+        Some(i) => format!(
+            "N = {}: closest to \"a few ms\" per batch ({} ms)",
+            count(grid[i].unwrap_or(0)),
+            number(per_item_ms * grid[i].unwrap_or(0) as f64)
+        ),
+        None => String::new(),
+    };
+    let reference = worst.last().map(|w| {
+        (
+            *w,
+            format!("never yields: worst lateness {} ms", number(*w)),
+        )
+    });
     section.tables.push(t);
     ctx.plot(
         section,
@@ -231,9 +251,14 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
         |path| {
             plot::labelled_curve(
                 path,
-                "Yield every N items: overhead vs worst heartbeat lateness",
-                "heartbeat worst lateness (ms, log)",
-                "loop CPU time overhead (%, log; 0.01 = none measured)",
+                &CurveText {
+                    title: "Yield every N items: overhead vs worst heartbeat lateness",
+                    x_label: "heartbeat worst lateness (ms, log)",
+                    y_label: "loop CPU time overhead (%, log)",
+                    marked: &marked_legend,
+                    unmeasurable: "no overhead measurable (0 % or below), drawn at the bottom",
+                    reference: reference.clone(),
+                },
                 &points,
             )
         },
