@@ -187,3 +187,26 @@ pub fn thread_switches(name: &str) -> u64 {
     }
     switches
 }
+
+/// Every thread of this process: its id, its name, and how many times it was switched out so
+/// far (as `thread_switches` counts them).
+// Linux only: see `thread_switches`.
+#[cfg(target_os = "linux")]
+pub fn switches_per_thread() -> Vec<(u64, String, u64)> {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("Linux has /proc");
+    tasks
+        .filter_map(|task| {
+            let task = task.ok()?;
+            let tid = task.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+            let switches = status
+                .lines()
+                .filter_map(|line| line.split_once(':'))
+                .filter(|(key, _)| key.ends_with("ctxt_switches"))
+                .filter_map(|(_, value)| value.trim().parse::<u64>().ok())
+                .sum();
+            Some((tid, comm.trim_end().to_owned(), switches))
+        })
+        .collect()
+}

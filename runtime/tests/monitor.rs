@@ -56,7 +56,9 @@ impl tracing::Subscriber for Capture {
 /// Whether a stall report names one of the tasks of this file that block the loop on purpose
 /// (reports from every test of this binary land in the same list).
 fn deliberate_stall((_, message): &(Instant, String)) -> bool {
-    message.contains("\"stalling-task\"") || message.contains("\"sleepy-handler\"")
+    ["\"stalling-task\"", "\"sleepy-handler\"", "\"after-idle\""]
+        .iter()
+        .any(|name| message.contains(name))
 }
 
 #[test]
@@ -138,6 +140,38 @@ fn the_watchdog_reports_a_stall_while_it_lasts_and_when_it_ends() {
             .iter()
             .any(|(t, _)| *t >= stall_end),
         "and again once it recovered"
+    );
+}
+
+#[test]
+fn after_an_idle_spell_the_monitor_wakes_with_the_loop_and_reports_a_blocking_poll() {
+    reports();
+    let rt = evloop::Builder::new()
+        .slow_poll_threshold(Duration::from_millis(50))
+        .stall_watchdog(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // Idle for eight thresholds: the monitor sleeps until the loop leaves its wait.
+        evloop::sleep(Duration::from_millis(400)).await;
+        evloop::task::Builder::new()
+            .name("after-idle")
+            .spawn(async { std::thread::sleep(Duration::from_millis(250)) })
+            .await
+            .unwrap();
+        evloop::sleep(Duration::from_millis(100)).await;
+    });
+    drop(rt);
+    let reports = reports_with("\"after-idle\"");
+    assert!(
+        reports
+            .iter()
+            .any(|(_, m)| m.contains("blocked the event loop")),
+        "no slow-poll report after the idle spell: {reports:?}"
+    );
+    assert!(
+        reports.iter().any(|(_, m)| m.contains("stalled for")),
+        "no stall report after the idle spell: {reports:?}"
     );
 }
 
@@ -358,5 +392,73 @@ fn the_cycle_trace_says_why_a_poll_was_skipped() {
             .iter()
             .any(|l| l.contains("skipped (tasks ready, last I/O poll ")),
         "{polls:#?}"
+    );
+}
+
+/// An idle loop (a task sleeping for longer than the test, nothing else) with the monitor on:
+/// over 10 s, no thread of the process is switched in and out, the monitor's included.
+// Linux only: other threads' context switches are counted nowhere else (testing/os.rs).
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_loop_wakes_no_thread() {
+    const WINDOW: Duration = Duration::from_secs(10);
+    if std::env::var_os("EVLOOP_MONITOR_CHILD").is_some() {
+        let loop_thread = std::thread::Builder::new()
+            .name("idle-loop".into())
+            .spawn(|| {
+                let rt = evloop::Builder::new().stall_watchdog(true).build().unwrap();
+                rt.block_on(evloop::sleep(WINDOW + Duration::from_secs(3)));
+            })
+            .unwrap();
+        // The monitor sleeps once the loop has been parked for a threshold (100 ms).
+        std::thread::sleep(Duration::from_secs(1));
+        let measurer = std::thread::Builder::new()
+            .name("measurer".into())
+            .spawn(|| {
+                let before = util::os::switches_per_thread();
+                std::thread::sleep(WINDOW);
+                let after = util::os::switches_per_thread();
+                for (tid, name, n) in after {
+                    if name == "measurer" {
+                        continue;
+                    }
+                    if let Some((_, _, m)) = before.iter().find(|(t, _, _)| *t == tid) {
+                        println!("thread {name:?} ({tid}): {} switches", n - m);
+                    }
+                }
+            })
+            .unwrap();
+        measurer.join().unwrap();
+        loop_thread.join().unwrap();
+        return;
+    }
+    let out = child("an_idle_loop_wakes_no_thread", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let threads: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("thread "))
+        .collect();
+    assert!(
+        threads
+            .iter()
+            .any(|l| l.starts_with("thread \"evloop-monitor\""))
+            && threads
+                .iter()
+                .any(|l| l.starts_with("thread \"idle-loop\"")),
+        "the loop or its monitor thread was not found: {stdout}"
+    );
+    let woken: Vec<&&str> = threads
+        .iter()
+        .filter(|l| !l.ends_with(": 0 switches"))
+        .collect();
+    assert!(
+        woken.is_empty(),
+        "threads were switched in and out during {WINDOW:?} of an idle loop (context \
+         switches counted from /proc/self/task/*/status): {woken:#?}"
     );
 }

@@ -6,12 +6,17 @@
 //! wait in the OS poller (and whenever it is not being driven by `block_on` at all), that it is
 //! parked. A task is polled at most once per cycle, so the cycle count and the task id together
 //! identify a poll.
+//!
+//! A monitor that finds the loop parked for a while goes to sleep until the loop unparks
+//! ([`Probe::monitor_may_sleep`]); the loop wakes it when it leaves its wait, which costs the
+//! loop one load per wait, and one system call only for the first wait after such a sleep.
 
 use std::collections::HashMap;
 use std::panic::Location;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crate::observe::timing::LongestPoll;
@@ -32,6 +37,10 @@ pub(crate) struct Probe {
     cycles: AtomicU64,
     /// Whether the loop is waiting in the OS poller, or not running at all (idle, not stalled).
     parked: AtomicBool,
+    /// Whether the monitor thread sleeps until the loop unparks (see `monitor_may_sleep`).
+    monitor_asleep: AtomicBool,
+    /// The monitor thread, to wake it; set by the monitor when it starts.
+    monitor: OnceLock<Thread>,
     /// A coarse clock, in milliseconds since `epoch`: advanced by the monitor at every tick and
     /// by the loop whenever it reads the clock anyway. Read for task ages.
     coarse_ms: AtomicU64,
@@ -54,6 +63,8 @@ impl Probe {
             location: StaticLocation::new(),
             cycles: AtomicU64::new(0),
             parked: AtomicBool::new(true),
+            monitor_asleep: AtomicBool::new(false),
+            monitor: OnceLock::new(),
             coarse_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             longest: Mutex::new(None),
@@ -78,7 +89,49 @@ impl Probe {
     /// or starts (`false`) being driven by `block_on`.
     #[inline]
     pub(crate) fn set_parked(&self, parked: bool) {
-        self.parked.store(parked, Ordering::Relaxed);
+        if parked {
+            self.parked.store(true, Ordering::Relaxed);
+        } else {
+            // Sequentially consistent with the monitor's `monitor_may_sleep`: either the monitor
+            // sees the loop unparked and stays awake, or the loop sees it asleep and wakes it.
+            self.parked.store(false, Ordering::SeqCst);
+            if self.monitor_asleep.load(Ordering::SeqCst) {
+                self.wake_monitor();
+            }
+        }
+    }
+
+    /// Wakes the monitor thread if it sleeps.
+    #[cold]
+    pub(crate) fn wake_monitor(&self) {
+        if self.monitor_asleep.swap(false, Ordering::SeqCst) {
+            if let Some(monitor) = self.monitor.get() {
+                monitor.unpark();
+            }
+        }
+    }
+
+    /// The monitor thread registers itself, so that the loop can wake it.
+    pub(crate) fn set_monitor(&self, thread: Thread) {
+        let _ = self.monitor.set(thread);
+    }
+
+    /// The monitor, having found the loop parked at `cycle` for a while, asks to sleep: returns
+    /// `true` (and marks it asleep) if the loop is still parked at that cycle, so that the
+    /// loop's next unpark wakes it; `false` if the loop moved meanwhile.
+    pub(crate) fn monitor_may_sleep(&self, cycle: u64) -> bool {
+        self.monitor_asleep.store(true, Ordering::SeqCst);
+        let still =
+            self.parked.load(Ordering::SeqCst) && self.cycles.load(Ordering::SeqCst) == cycle;
+        if !still {
+            self.monitor_asleep.store(false, Ordering::SeqCst);
+        }
+        still
+    }
+
+    /// Whether the monitor is marked asleep (the loop has not woken it yet).
+    pub(crate) fn monitor_asleep(&self) -> bool {
+        self.monitor_asleep.load(Ordering::SeqCst)
     }
 
     /// Cycles completed, and the poll in progress: its cycle and task, `None` when parked.
