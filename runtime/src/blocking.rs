@@ -64,6 +64,12 @@ where
 /// Runs the blocking function `f` on the loop's default pool: the `asyncio.to_thread`
 /// equivalent, `run_in_executor(None, f)`.
 ///
+/// The default pool has `min(32, cores + 4)` threads (asyncio's figure), created as jobs
+/// arrive. Jobs beyond that wait for a thread. evloop's own blocking calls ([`fs`](crate::fs)
+/// and host-name resolution) do not use this pool but a small one of their own (up to 8
+/// `evloop-io` threads), so they never wait behind these jobs: a file read answers at once even
+/// while every default-pool thread runs a long job. asyncio shares one executor for both.
+///
 /// # Errors
 ///
 /// As [`run_in_executor`].
@@ -89,12 +95,28 @@ where
     with_core("evloop::to_thread", |core| core.default_pool().get()).submit(f)
 }
 
-/// Runs the blocking I/O call `f` on the loop's default pool; a job that failed (it panicked,
-/// or the pool shut down) becomes an `io::Error` of kind `Other`. For `fs` and name resolution.
+/// Runs the blocking I/O call `f` on the loop's I/O pool (never behind the user's `to_thread`
+/// jobs); a job that failed (it panicked, or the pool shut down) becomes an `io::Error` of kind
+/// `Other`. For `fs` and name resolution.
 pub(crate) async fn unblock<T, F>(f: F) -> io::Result<T>
 where
     T: Send + 'static,
     F: FnOnce() -> io::Result<T> + Send + 'static,
 {
-    to_thread(f).await.map_err(io::Error::other)?
+    io_job(f).await.map_err(io::Error::other)?
+}
+
+/// Runs `f` on the loop's I/O pool (`fs`, name resolution), which the user's `to_thread` jobs
+/// never occupy.
+///
+/// # Panics
+///
+/// Outside a loop.
+#[track_caller]
+pub(crate) fn io_job<F, T>(f: F) -> Handle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    with_core("evloop::fs", |core| core.default_pool().io()).submit(f)
 }

@@ -2,8 +2,8 @@
 //!
 //! The OS cannot poll regular files (epoll refuses them), and every file system call may block
 //! (a slow disk, a network file system, a FIFO without a writer). So every call here runs on
-//! the loop's default thread pool (see [`to_thread`](crate::to_thread)) while the calling task
-//! waits, and the loop keeps serving every other task.
+//! the loop's I/O pool (see [`to_thread`](crate::to_thread)) while the calling task waits, and
+//! the loop keeps serving every other task.
 //!
 //! [`File`] implements the `futures-io` traits [`AsyncRead`], [`AsyncWrite`] and
 //! [`AsyncSeek`]. It reads ahead and buffers writes in chunks of 64 KiB, so that a pool round
@@ -392,7 +392,7 @@ impl File {
     /// Starts `op` on the pool.
     fn start(&mut self, op: impl FnOnce(&mut Inner) -> Outcome + Send + 'static) -> io::Result<()> {
         let mut inner = self.take_idle()?;
-        self.state = State::Busy(crate::blocking::to_thread(move || {
+        self.state = State::Busy(crate::blocking::io_job(move || {
             let outcome = op(&mut inner);
             (inner, outcome)
         }));
@@ -519,7 +519,7 @@ impl Drop for File {
             if !inner.write_buf.is_empty() {
                 let mut inner = self.take_idle().expect("checked above");
                 if crate::scheduler::context::in_loop() {
-                    drop(crate::blocking::to_thread(move || inner.flush()));
+                    drop(crate::blocking::io_job(move || inner.flush()));
                 } else {
                     let _ = inner.flush();
                 }

@@ -35,9 +35,9 @@
 //!   Linux), so a 1 ms sleep takes 1 ms plus the kernel's wake-up latency, not 2 ms.
 //! - Blocking work goes to a thread pool: [`run_in_executor`] / [`to_thread`] on the loop's
 //!   default pool (from the `evloop-bridge` crate, created on first use and shut down with the
-//!   loop), and so do every [`fs`] call and host-name resolution in [`net`] (`getaddrinfo`
-//!   blocks). A monitor thread reports slow polls. Nothing in the runtime blocks the loop
-//!   thread.
+//!   loop); every [`fs`] call and host-name resolution in [`net`] (`getaddrinfo` blocks) go to
+//!   a small I/O pool of their own, so they never wait behind those jobs. A monitor thread
+//!   reports slow polls. Nothing in the runtime blocks the loop thread.
 //!
 //! # Paths
 //!

@@ -1,4 +1,4 @@
-//! `evloop::fs`: file operations on the default pool, and `File` through the futures-io traits.
+//! `evloop::fs`: file operations on the loop's I/O pool, and `File` through the futures-io traits.
 
 use std::io::{ErrorKind, SeekFrom};
 use std::path::PathBuf;
@@ -193,5 +193,54 @@ fn an_error_of_an_abandoned_operation_is_reported_by_the_next_one() {
         );
         // The file stays usable, and the error does not come back twice.
         file.flush().await.unwrap();
+    });
+}
+
+/// The default pool's threads all held by `to_thread` jobs that wait for a gate: a file read
+/// and a host-name lookup still complete (they run on the loop's I/O pool), and only then is
+/// the gate opened.
+#[test]
+fn fs_calls_do_not_wait_behind_to_thread_jobs() {
+    use std::sync::{Arc, Condvar, Mutex};
+    let dir = TempDir::new("behind-jobs");
+    let path = dir.0.join("small");
+    std::fs::write(&path, b"abc").unwrap();
+    evloop::run(async move {
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        // More jobs than the default pool has threads (at most 32), so every thread is taken.
+        let jobs: Vec<_> = (0..40)
+            .map(|_| {
+                let gate = gate.clone();
+                evloop::to_thread(move || {
+                    let (open, opened) = &*gate;
+                    let mut open = open.lock().unwrap();
+                    while !*open {
+                        open = opened.wait(open).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let read = evloop::timeout(Duration::from_secs(30), fs::read(&path)).await;
+        let lookup = evloop::timeout(
+            Duration::from_secs(30),
+            evloop::net::resolve("localhost:80"),
+        )
+        .await;
+        // Open the gate before asserting, so that a failure does not leave the jobs waiting.
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        for job in jobs {
+            job.await.unwrap();
+        }
+        let read = read.expect(
+            "fs::read did not complete within 30 s while to_thread jobs held every default-pool \
+             thread: it waited behind them",
+        );
+        assert_eq!(read.unwrap(), b"abc");
+        let lookup = lookup.expect(
+            "resolve did not complete within 30 s while to_thread jobs held every \
+             default-pool thread: it waited behind them",
+        );
+        assert!(!lookup.unwrap().is_empty(), "localhost resolves");
     });
 }

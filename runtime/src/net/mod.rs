@@ -5,7 +5,7 @@
 //!
 //! Host names are resolved without blocking the loop: socket addresses are used as given, and
 //! anything that needs a DNS lookup (`"localhost:8080"`) is resolved by `getaddrinfo` on the
-//! loop's default thread pool while the calling task waits; see [`resolve`].
+//! loop's I/O pool while the calling task waits; see [`resolve`].
 //!
 //! Sockets are `!Send`: each is registered with the loop of the thread that created it, and only
 //! that loop reports its readiness (glommio and monoio make the same choice). A crate that

@@ -1,9 +1,16 @@
-//! The loop's default thread pool, behind `run_in_executor(None, ..)`, `to_thread`, `fs` and
-//! name resolution.
+//! The loop's default thread pool, behind `run_in_executor(None, ..)` and `to_thread`, and the
+//! loop's own I/O pool, behind `fs` and name resolution.
 //!
-//! Created the first time it is needed and shut down when the loop is: like `asyncio.run`'s
-//! `shutdown_default_executor`, it lets the jobs already submitted finish (a dropped `fs::File`
-//! flushes its last writes there), for at most a grace period (`Builder::shutdown_timeout`).
+//! Two pools, so that evloop's own file and name operations never wait behind the user's jobs:
+//! with every default-pool thread taken by long `to_thread` jobs, a 3-byte `fs::read` would
+//! otherwise wait for one of them to finish (asyncio has this coupling: its file and name
+//! operations share the default executor). The I/O pool's jobs are short system calls, so it
+//! is small ([`IO_THREADS`]).
+//!
+//! Each is created the first time it is needed and shut down when the loop is: like
+//! `asyncio.run`'s `shutdown_default_executor`, the loop lets the jobs already submitted finish
+//! (a dropped `fs::File` flushes its last writes there), for at most a grace period
+//! (`Builder::shutdown_timeout`).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -17,15 +24,22 @@ use evloop_bridge::ThreadPool;
 
 use crate::observe::report;
 
-/// A loop's default pool: created on first use, shut down with the loop. Loop thread only.
+/// Most threads of the I/O pool (`fs` and name resolution): its jobs are single system calls,
+/// and more of them in parallel rarely go faster on one disk or resolver.
+pub(crate) const IO_THREADS: usize = 8;
+
+/// A loop's default pool and I/O pool: created on first use, shut down with the loop. Loop
+/// thread only.
 #[derive(Debug, Default)]
 pub(crate) struct DefaultPool {
-    /// `None` until the first job.
+    /// The user's jobs; `None` until the first.
     pool: RefCell<Option<ThreadPool>>,
+    /// evloop's own blocking I/O; `None` until the first.
+    io: RefCell<Option<ThreadPool>>,
 }
 
 impl DefaultPool {
-    /// The pool, created on first use.
+    /// The default pool (`to_thread`), created on first use.
     pub(crate) fn get(&self) -> ThreadPool {
         self.pool
             .borrow_mut()
@@ -38,29 +52,53 @@ impl DefaultPool {
             .clone()
     }
 
-    /// Shuts the pool down, if it was created, and waits up to `grace` for the jobs already
-    /// submitted to finish (a dropped `fs::File` flushes its last writes there); the jobs
-    /// still running then are reported, with where they were submitted, and left to finish in
-    /// the background. Called when the loop closes: the loop thread waits here, as asyncio's
+    /// The I/O pool (`fs`, name resolution), created on first use.
+    pub(crate) fn io(&self) -> ThreadPool {
+        self.io
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                ThreadPool::builder()
+                    .thread_name_prefix("evloop-io")
+                    .max_workers(IO_THREADS)
+                    .build()
+                    .expect("the I/O pool's settings are valid")
+            })
+            .clone()
+    }
+
+    /// Shuts both pools down, if they were created, and waits up to `grace` for the jobs
+    /// already submitted to finish (a dropped `fs::File` flushes its last writes there); the
+    /// jobs still running then are reported, with where they were submitted, and left to finish
+    /// in the background. Called when the loop closes: the loop thread waits here, as asyncio's
     /// `shutdown_default_executor` does, but never for ever.
     pub(crate) fn shutdown(&self, grace: Duration) {
-        let Some(pool) = self.pool.borrow_mut().take() else {
-            return;
-        };
-        pool.shutdown(false, false);
-        if wait_until(pool.finished(), Instant::now() + grace) {
+        let pools: Vec<ThreadPool> = [self.pool.borrow_mut().take(), self.io.borrow_mut().take()]
+            .into_iter()
+            .flatten()
+            .collect();
+        for pool in &pools {
+            pool.shutdown(false, false);
+        }
+        let deadline = Instant::now() + grace;
+        let mut places = Vec::new();
+        let mut running = 0;
+        for pool in &pools {
+            if wait_until(pool.finished(), deadline) {
+                continue;
+            }
+            let jobs = pool.running_jobs();
+            running += jobs.len().max(1);
+            places.extend(jobs.iter().map(|l| l.to_string()));
+        }
+        if running == 0 {
             return;
         }
-        let running = pool.running_jobs();
-        let places: Vec<String> = running.iter().map(|l| l.to_string()).collect();
         report::warn(format_args!(
-            "the event loop closed, but {} job(s) of its default pool (run_in_executor(None, ..), \
-             to_thread, fs, name resolution) still run after the {:?} grace; submitted at: {}. \
-             They go on in the background and their threads exit when they return; a job that \
-             never returns keeps its thread until the process exits \
-             (Builder::shutdown_timeout sets the grace)",
-            running.len(),
-            grace,
+            "the event loop closed, but {running} job(s) of its default pool \
+             (run_in_executor(None, ..), to_thread) or its I/O pool (fs, name resolution) still \
+             run after the {grace:?} grace; submitted at: {}. They go on in the background and \
+             their threads exit when they return; a job that never returns keeps its thread \
+             until the process exits (Builder::shutdown_timeout sets the grace)",
             if places.is_empty() {
                 "(finishing now)".to_owned()
             } else {
