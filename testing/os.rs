@@ -210,3 +210,24 @@ pub fn switches_per_thread() -> Vec<(u64, String, u64)> {
         })
         .collect()
 }
+
+/// Pins the calling thread to one CPU it may run on now, and returns that CPU.
+// Linux only: macOS has no thread pinning, and the tests that pin are Linux-only.
+#[cfg(target_os = "linux")]
+pub fn pin_to_one_cpu() -> usize {
+    let allowed = rustix::thread::sched_getaffinity(None).expect("sched_getaffinity");
+    let cpu = (0..rustix::thread::CpuSet::MAX_CPU)
+        .find(|&cpu| allowed.is_set(cpu))
+        .expect("some CPU is allowed");
+    pin_to(cpu);
+    cpu
+}
+
+/// Pins the calling thread to `cpu`.
+// Linux only: see `pin_to_one_cpu`.
+#[cfg(target_os = "linux")]
+pub fn pin_to(cpu: usize) {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set).expect("sched_setaffinity");
+}

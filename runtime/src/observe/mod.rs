@@ -8,6 +8,7 @@ pub(crate) mod monitor;
 pub(crate) mod observer;
 pub(crate) mod probe;
 pub(crate) mod report;
+pub(crate) mod sched;
 pub(crate) mod stats;
 pub(crate) mod timing;
 pub(crate) mod trace;

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use crate::observe::probe::Probe;
 use crate::observe::report;
+use crate::observe::sched::{self, Cause, SchedTimes, ThreadSched};
 
 /// What the monitor thread reports.
 #[derive(Debug, Clone, Copy)]
@@ -51,12 +52,15 @@ pub(crate) struct Monitor {
 }
 
 impl Monitor {
-    /// Starts the monitor thread for the loop that publishes into `probe`.
+    /// Starts the monitor thread for the loop that publishes into `probe`, which runs on the
+    /// calling thread.
     pub(crate) fn start(probe: Arc<Probe>, config: MonitorConfig) -> io::Result<Monitor> {
         let (stop, stopped) = mpsc::channel();
+        // The loop thread's scheduler counts, opened here, on the loop thread.
+        let sched = ThreadSched::current();
         let thread = thread::Builder::new()
             .name("evloop-monitor".into())
-            .spawn(move || watch(&probe, config, &stopped))?;
+            .spawn(move || watch(&probe, config, sched.as_ref(), &stopped))?;
         Ok(Monitor {
             stop: Some(stop),
             thread: Some(thread),
@@ -76,7 +80,18 @@ impl Drop for Monitor {
 }
 
 /// The monitor thread's loop: sample the probe every tick until told to stop.
-fn watch(probe: &Probe, config: MonitorConfig, stopped: &mpsc::Receiver<()>) {
+fn watch(
+    probe: &Probe,
+    config: MonitorConfig,
+    sched: Option<&ThreadSched>,
+    stopped: &mpsc::Receiver<()>,
+) {
+    // The loop thread's scheduler counts now, if the OS keeps them.
+    let counts = || sched.and_then(ThreadSched::read);
+    // The counts at the first sample that saw the current poll still running, and at the first
+    // that saw no cycle completed while not parked: read only during long polls.
+    let mut poll_base: Option<(Instant, SchedTimes)> = None;
+    let mut stall_base: Option<(Instant, SchedTimes)> = None;
     let tick = (config.threshold / 20).clamp(Duration::from_millis(1), Duration::from_millis(50));
     let start = Instant::now();
     // The poll seen at the last sample (its cycle and task; `None` when parked), and since when.
@@ -126,11 +141,16 @@ fn watch(probe: &Probe, config: MonitorConfig, stopped: &mpsc::Receiver<()>) {
         if current != poll.0 {
             if let Some(task) = slow_task.take() {
                 if config.slow_polls {
-                    report_slow_poll(&task, now - poll.1, config.threshold);
+                    let cause = cause_since(poll_base, counts(), now);
+                    report_slow_poll(&task, now - poll.1, config.threshold, cause);
                 }
             }
             poll = (current, now);
+            poll_base = None;
         } else if current.is_some() {
+            if poll_base.is_none() {
+                poll_base = counts().map(|c| (now, c));
+            }
             // The same poll is still running: it has run for at least `running_for`, and at
             // most one tick more.
             let running_for = now - poll.1;
@@ -148,27 +168,122 @@ fn watch(probe: &Probe, config: MonitorConfig, stopped: &mpsc::Receiver<()>) {
                 ));
             }
             cycles = (cycle, now);
-        } else if config.watchdog && stall.is_none() && now - cycles.1 >= config.threshold {
-            stall = Some(cycles.1);
-            report::warn(format_args!(
-                "the event loop has been stalled for {} ms so far (no cycle completed); running \
-                 now: {}. Every other task is waiting: move blocking calls to \
-                 evloop::run_in_executor / evloop::to_thread, and await evloop::yield_now() \
-                 every few milliseconds in long computations",
-                (now - cycles.1).as_millis(),
-                probe.running_task()
-            ));
+            stall_base = None;
+        } else {
+            if stall_base.is_none() {
+                stall_base = counts().map(|c| (now, c));
+            }
+            if config.watchdog && stall.is_none() && now - cycles.1 >= config.threshold {
+                stall = Some(cycles.1);
+                let cause = cause_since(stall_base, counts(), now);
+                report_stall(now - cycles.1, &probe.running_task(), cause);
+            }
         }
     }
 }
 
-fn report_slow_poll(task: &str, took: Duration, threshold: Duration) {
-    report::warn(format_args!(
-        "{task} blocked the event loop for about {} ms in one poll (threshold {} ms); every other \
-         task waited meanwhile. Move blocking calls to evloop::run_in_executor / \
-         evloop::to_thread, and await evloop::yield_now() every few milliseconds in long \
-         computations",
-        took.as_millis(),
-        threshold.as_millis()
-    ));
+/// What the loop thread's time since `base` was mostly spent on, with the stretch's length.
+fn cause_since(
+    base: Option<(Instant, SchedTimes)>,
+    now_counts: Option<SchedTimes>,
+    now: Instant,
+) -> Option<(Cause, Duration)> {
+    let (since, before) = base?;
+    let elapsed = now - since;
+    Some((sched::classify(elapsed, before, now_counts?), elapsed))
+}
+
+/// ` (9 threads ready to run on 2 CPUs; load average 9.60)`, as far as the OS says.
+fn load() -> String {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    let ready = evloop_bridge::process::runnable_threads().map(|r| {
+        format!(
+            "{r} threads ready to run on {cpus} CPU{}",
+            if cpus == 1 { "" } else { "s" }
+        )
+    });
+    let average = sched::load_average().map(|l| format!("load average {l:.2}"));
+    match (ready, average) {
+        (Some(r), Some(a)) => format!(" ({r}; {a})"),
+        (Some(one), None) | (None, Some(one)) => format!(" ({one})"),
+        (None, None) => String::new(),
+    }
+}
+
+/// The advice for code that blocks the loop, by what it was doing.
+const MOVE_BLOCKING: &str = "move blocking calls to evloop::run_in_executor / evloop::to_thread";
+const YIELD_OR_MOVE: &str = "await evloop::yield_now() every few milliseconds in long \
+     computations, or move them to evloop::run_in_executor / evloop::run_in_process";
+
+fn report_stall(stalled: Duration, task: &str, cause: Option<(Cause, Duration)>) {
+    let ms = stalled.as_millis();
+    match cause {
+        Some((Cause::Starved { waited }, window)) => report::warn(format_args!(
+            "the event loop has been stalled for {ms} ms so far (no cycle completed), but its \
+             thread waited {} of the last {} ms for a CPU: the machine is overloaded{}; {task} \
+             is not blocking it",
+            waited.as_millis(),
+            window.as_millis(),
+            load()
+        )),
+        Some((Cause::Computing { on_cpu }, window)) => report::warn(format_args!(
+            "the event loop has been stalled for {ms} ms so far (no cycle completed); running \
+             now: {task}, computing (on a CPU for {} of the last {} ms). Every other task is \
+             waiting: {YIELD_OR_MOVE}",
+            on_cpu.as_millis(),
+            window.as_millis()
+        )),
+        Some((Cause::Blocked { asleep }, window)) => report::warn(format_args!(
+            "the event loop has been stalled for {ms} ms so far (no cycle completed); running \
+             now: {task}, blocked in a system call (asleep for {} of the last {} ms). Every \
+             other task is waiting: {MOVE_BLOCKING}",
+            asleep.as_millis(),
+            window.as_millis()
+        )),
+        Some((Cause::Mixed, _)) | None => report::warn(format_args!(
+            "the event loop has been stalled for {ms} ms so far (no cycle completed); running \
+             now: {task}. Every other task is waiting: {MOVE_BLOCKING}, and await \
+             evloop::yield_now() every few milliseconds in long computations"
+        )),
+    }
+}
+
+fn report_slow_poll(
+    task: &str,
+    took: Duration,
+    threshold: Duration,
+    cause: Option<(Cause, Duration)>,
+) {
+    let (ms, limit) = (took.as_millis(), threshold.as_millis());
+    match cause {
+        Some((Cause::Starved { waited }, window)) => report::warn(format_args!(
+            "{task} held the event loop for about {ms} ms in one poll (threshold {limit} ms), \
+             but the loop's thread waited {} of the last {} ms of it for a CPU: the machine is \
+             overloaded{}; the task itself is not blocking the loop",
+            waited.as_millis(),
+            window.as_millis(),
+            load()
+        )),
+        Some((Cause::Computing { on_cpu }, window)) => report::warn(format_args!(
+            "{task} blocked the event loop for about {ms} ms in one poll (threshold {limit} \
+             ms), computing (on a CPU for {} of the last {} ms of it); every other task waited \
+             meanwhile. {YIELD_OR_MOVE}",
+            on_cpu.as_millis(),
+            window.as_millis()
+        )),
+        Some((Cause::Blocked { asleep }, window)) => report::warn(format_args!(
+            "{task} blocked the event loop for about {ms} ms in one poll (threshold {limit} \
+             ms), in a blocking call (asleep for {} of the last {} ms of it); every other task \
+             waited meanwhile. Move blocking calls to evloop::run_in_executor / \
+             evloop::to_thread",
+            asleep.as_millis(),
+            window.as_millis()
+        )),
+        Some((Cause::Mixed, _)) | None => report::warn(format_args!(
+            "{task} blocked the event loop for about {ms} ms in one poll (threshold {limit} \
+             ms); every other task waited meanwhile. Move blocking calls to \
+             evloop::run_in_executor / evloop::to_thread, and await evloop::yield_now() every \
+             few milliseconds in long computations"
+        )),
+    }
 }
