@@ -137,6 +137,9 @@ pub use evloop_bridge::{
 /// `shutdown_timeout_ms = 5000`, and `crate = "..."` for a renamed dependency. A loop that
 /// cannot be built panics with the builder's error.
 ///
+/// A program with a process pool calls [`process::init`] as the first line of the body: in a
+/// worker it serves jobs there, and the loop around it is not reported as stalled.
+///
 /// The attribute costs nothing at run time. Its compile time, measured in a clean debug build
 /// on the 2-core development machine: about 3 s once, 0.7 s for the macro crate itself and the
 /// rest for the `full` feature of its parser `syn`, which serde's derive already builds.

@@ -8,6 +8,13 @@
 //! which waits for a job's reply on its worker's channel in the loop's own poller: the reply
 //! wakes the loop directly, not through the pool's supervisor thread.
 //!
+//! The items re-exported from the bridge ([`ProcessFn`], [`Registry`], [`ProcessPoolBuilder`],
+//! ...) keep the bridge's own examples, written with `evloop_bridge::` paths, since the bridge
+//! does not depend on evloop: through evloop the same items are here, in `evloop::process`
+//! (and [`ProcessPool`], [`ExecError`](crate::ExecError) at the top of the crate too), so
+//! read `evloop_bridge::process::X` as `evloop::process::X` and `evloop_bridge::X` as
+//! `evloop::X`.
+//!
 //! # Examples
 //!
 //! ```
@@ -38,13 +45,65 @@ use std::task::{Context, Poll};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use evloop_bridge::process::{init, Map, ProcessFn, Registry, ReplySource};
+pub use evloop_bridge::process::{Map, ProcessFn, Registry, ReplySource};
 use evloop_bridge::{ExecError, Handle};
 pub use evloop_bridge::{ProcessPool, ProcessPoolBuilder};
 
 use crate::io::async_fd::Async;
 use crate::io::reactor::Dir;
-use crate::scheduler::context::in_loop;
+use crate::scheduler::context::{in_loop, with_core};
+
+/// Turns this process into a process-pool worker if it was started as one, and does nothing
+/// otherwise. Call it **first thing in `main`** of every program that builds a [`ProcessPool`],
+/// with the function building the program's [`Registry`]; as the first line of an
+/// `#[evloop::main]` function's body works too.
+///
+/// A pool starts its workers by running the program's own executable again with the
+/// environment variable `EVLOOP_PROCESS_WORKER` set. In such a process `init` never returns:
+/// it builds the registry, serves calls on the private channel the pool gave it, and exits when
+/// the pool closes that channel. In any other process it returns at once (without calling
+/// `registry`). Everything `main` does before this call also runs in every worker, each time
+/// one starts: keep it to nothing, or to what workers need too (logging set-up, say).
+///
+/// Called inside a running loop (the body of `#[evloop::main]`, or `evloop::run`), it first
+/// tells the loop that it is not being driven, so that a worker, which serves jobs here for its
+/// whole life, is never reported as a stalled loop.
+///
+/// In an integration test, whose `main` is the test harness's, write a `#[test]` function
+/// whose body is `init(functions)` and point the pool at it with
+/// [`ProcessPoolBuilder::test_worker`]; [`evloop_bridge::process::init`] says more.
+///
+/// # Examples
+///
+/// ```
+/// use evloop::process::{self, ProcessFn, ProcessPool, Registry};
+///
+/// const SQUARE: ProcessFn<u64, u64> = ProcessFn::new("square", |x| x * x);
+///
+/// fn functions() -> Registry {
+///     Registry::new().register(SQUARE)
+/// }
+///
+/// #[evloop::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     process::init(functions); // a worker never gets past this line
+///     let pool = ProcessPool::builder(functions()).build()?;
+///     assert_eq!(evloop::run_in_process(&pool, &SQUARE, 12).await?, 144);
+///     Ok(())
+/// }
+/// ```
+pub fn init(registry: impl FnOnce() -> Registry) {
+    let in_loop = in_loop();
+    if in_loop {
+        with_core("evloop::process::init", |core| {
+            core.observer().driven(false)
+        });
+    }
+    evloop_bridge::process::init(registry);
+    if in_loop {
+        with_core("evloop::process::init", |core| core.observer().driven(true));
+    }
+}
 
 /// Runs the registered function `func` on `args` in a worker process of `pool` and returns a
 /// handle that resolves to its result: the

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+mod util;
+
 use evloop_bridge::process::{self, ProcessFn, Registry};
 use evloop_bridge::ProcessPool;
 
@@ -123,4 +125,41 @@ fn the_cpu_offload_example_runs_in_the_loop_on_threads_and_on_processes() {
     for mode in ["in the loop", "thread pool", "process pool"] {
         assert!(stdout.contains(mode), "no {mode:?} row in:\n{stdout}");
     }
+}
+
+/// A worker entry that calls `init` inside a running loop, as the first line of an
+/// `#[evloop::main]` body does (a no-op in a normal test run).
+#[test]
+fn worker_in_a_loop() {
+    evloop::run(async { evloop::process::init(functions) });
+}
+
+#[test]
+fn a_worker_that_calls_init_inside_a_loop_is_not_reported_as_stalled() {
+    if std::env::var_os("EVLOOP_INIT_IN_LOOP_CHILD").is_some() {
+        let pool = evloop::process::ProcessPool::builder(functions())
+            .test_worker("worker_in_a_loop")
+            .max_workers(1)
+            .prestart(true)
+            .build()
+            .unwrap();
+        // Idle for several stall thresholds: the worker waits for its first job in `init`.
+        std::thread::sleep(Duration::from_millis(500));
+        let n = evloop::run(evloop::run_in_process(&pool, &SPIN, 1)).unwrap();
+        println!("job done: {}", n > 0);
+        return;
+    }
+    let out = util::run_child(
+        "a_worker_that_calls_init_inside_a_loop_is_not_reported_as_stalled",
+        &[("EVLOOP_INIT_IN_LOOP_CHILD", "1")],
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("job done: true"), "{stdout}{stderr}");
+    assert!(
+        !stderr.contains("stalled") && !stderr.contains("blocked the event loop"),
+        "the worker's loop was reported while it waited for jobs in init: {stderr}"
+    );
 }

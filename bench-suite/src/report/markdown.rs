@@ -358,6 +358,9 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 /// REPORT.md holds the full tables.
 pub fn summary_text(report: &Report) -> String {
     let mut out = String::new();
+    if report.quick {
+        out.push_str("--quick sizes: a first look; run without --quick for figures to quote.\n\n");
+    }
     if let Some(warning) = busy_warning(&report.machine) {
         for line in wrap(&format!("WARNING: {warning}"), TERMINAL_COLUMNS) {
             writeln!(out, "{line}").unwrap();
@@ -548,7 +551,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("6.20× behind"), "{text}");
-        assert!(text.starts_with("WARNING: the machine was busy"), "{text}");
+        assert!(text.starts_with("--quick sizes"), "{text}");
+        assert!(text.contains("\nWARNING: the machine was busy"), "{text}");
         let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
             words.contains("got 30% of the time (load average 6.00)"),
