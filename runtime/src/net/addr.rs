@@ -112,9 +112,9 @@ impl sealed::Sealed for (String, u16) {
 /// Resolves `addr` to socket addresses without blocking the loop thread.
 ///
 /// Literal addresses are returned as they are. A host name is looked up with the system
-/// resolver (`getaddrinfo`, which blocks) on the loop's I/O pool (see [`to_thread`]
-/// (crate::to_thread)) while the calling task waits, so other tasks keep running during a slow
-/// DNS answer.
+/// resolver (`getaddrinfo`, which blocks) on the loop's I/O pool (see
+/// [`to_thread`](crate::to_thread)) while the calling task waits, so other tasks keep running
+/// during a slow DNS answer.
 ///
 /// # Errors
 ///
