@@ -11,7 +11,7 @@
 //! The items re-exported from the bridge ([`ProcessFn`], [`Registry`], [`ProcessPoolBuilder`],
 //! ...) keep the bridge's own examples, written with `evloop_bridge::` paths, since the bridge
 //! does not depend on evloop: through evloop the same items are here, in `evloop::process`
-//! (and [`ProcessPool`], [`ExecError`](crate::ExecError) at the top of the crate too), so
+//! (and [`ProcessPool`], [`ExecError`] at the top of the crate too), so
 //! read `evloop_bridge::process::X` as `evloop::process::X` and `evloop_bridge::X` as
 //! `evloop::X`.
 //!
