@@ -6,8 +6,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use polling::Poller;
-
+use crate::io::poller::{Backend, Poller};
 use crate::observe::monitor::{Monitor, MonitorConfig};
 use crate::observe::observer::Instruments;
 use crate::observe::probe::Probe;
@@ -49,6 +48,8 @@ pub struct Builder {
     idle_spin: Duration,
     /// How long closing the loop waits for its default pool's jobs ([`Builder::shutdown_timeout`]).
     shutdown_timeout: Duration,
+    /// Set by [`Builder::poller`]; otherwise as `EVLOOP_POLLER` says, or this OS's default.
+    poller: Option<Backend>,
 }
 
 impl Default for Builder {
@@ -72,6 +73,7 @@ impl Builder {
             timer_slack: Duration::ZERO,
             idle_spin: default_idle_spin(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            poller: None,
         }
     }
 
@@ -241,6 +243,20 @@ impl Builder {
         self
     }
 
+    /// Which OS poller the loop waits in (default: evloop's own epoll backend on Linux, the
+    /// `polling` crate's kqueue elsewhere; or as the `EVLOOP_POLLER` environment variable says,
+    /// `epoll` or `polling`).
+    ///
+    /// On Linux both work: the epoll backend makes fewer system calls (one per wait, where
+    /// `polling` re-arms a timerfd and its notifier around it) and reports a peer's
+    /// half-close, which saves the read that would only return `WouldBlock` after a short
+    /// read; `polling` is kept selectable there to compare them. [`Backend::Epoll`] elsewhere
+    /// makes [`build`](Self::build) fail with `Unsupported`.
+    pub fn poller(mut self, backend: Backend) -> Self {
+        self.poller = Some(backend);
+        self
+    }
+
     /// Creates the runtime: the OS poller, the ready queue, the timers and the I/O registry,
     /// and the monitor thread when slow-poll reports or the watchdog are on.
     ///
@@ -270,13 +286,7 @@ impl Builder {
             |name| std::env::var_os(name),
             |message| report::warn(format_args!("{message}")),
         )?;
-        let poller = Poller::new()?;
-        if !poller.supports_edge() {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "evloop needs an edge-triggered OS poller (epoll or kqueue); this platform's has none",
-            ));
-        }
+        let (poller, events) = Poller::new(settings.poller, self.event_capacity)?;
         let probe = Arc::new(Probe::new());
         let monitor = if self.slow_poll_reports || settings.watchdog {
             let config = MonitorConfig {
@@ -295,14 +305,13 @@ impl Builder {
         };
         let config = LoopConfig {
             name: self.name,
-            event_capacity: self.event_capacity,
             instruments,
             coop_budget: self.coop_budget,
             timer_slack: self.timer_slack,
             shutdown_timeout: self.shutdown_timeout,
             idle_spin: self.idle_spin,
         };
-        let core = Core::new(config, Arc::new(poller), probe);
+        let core = Core::new(config, Arc::new(poller), events, probe);
         Ok(Runtime::new(core, monitor))
     }
 }
@@ -319,6 +328,8 @@ struct Settings {
     trace: bool,
     /// Poll timing (`EVLOOP_POLL_TIMING`; on in debug builds).
     poll_timing: bool,
+    /// The OS poller (`EVLOOP_POLLER`; epoll on Linux, `polling` elsewhere).
+    poller: Backend,
 }
 
 /// The default cooperative budget: tokio's, which lets a task do a good deal of work per poll
@@ -396,6 +407,24 @@ impl Settings {
                 }
             },
         };
+        let poller = match builder.poller {
+            Some(backend) => backend,
+            None => match env("EVLOOP_POLLER") {
+                None => Backend::default_for_this_os(),
+                Some(value) => match Backend::from_name(&value.to_string_lossy()) {
+                    Some(backend) => backend,
+                    None => {
+                        let default = Backend::default_for_this_os();
+                        warn(format!(
+                            "EVLOOP_POLLER={:?} is not a poller evloop has (use epoll or \
+                             polling); using the default, {default:?}",
+                            value.to_string_lossy()
+                        ));
+                        default
+                    }
+                },
+            },
+        };
         let mut flag = |set: Option<bool>, name: &str, default: bool| {
             if let Some(on) = set {
                 return on;
@@ -418,6 +447,7 @@ impl Settings {
         };
         Ok(Settings {
             threshold,
+            poller,
             watchdog: flag(builder.stall_watchdog, "EVLOOP_WATCHDOG", true),
             trace: flag(builder.trace_cycles, "EVLOOP_TRACE_CYCLES", false),
             poll_timing: flag(

@@ -8,8 +8,9 @@
 //!    began, each until it returns `Pending` at an `.await`. Tasks woken during this step run in
 //!    the next cycle, so a task that keeps waking itself cannot starve I/O; a cooperative budget
 //!    makes a task yield after 128 operations that completed without waiting.
-//! 2. **Poll** — `poll_io` calls the OS multiplexer through [`polling`] (epoll on Linux, kqueue
-//!    on the BSDs and macOS): with timeout zero when tasks are ready (at most every 100 µs),
+//! 2. **Poll** — `poll_io` calls the OS multiplexer: epoll on Linux (evloop's own backend, one
+//!    system call per wait), kqueue on the BSDs and macOS (through [`polling`], which Linux can
+//!    use too: [`Builder::poller`]): with timeout zero when tasks are ready (at most every 100 µs),
 //!    otherwise until the nearest timer deadline, otherwise indefinitely. An idle loop sleeps in
 //!    the kernel and uses no CPU.
 //! 3. **Resume** — `resume_woken` moves the tasks whose I/O completed, whose timer expired, or
@@ -31,8 +32,9 @@
 //!   (`Poller::notify`, or an unpark when the loop has no source and no timer).
 //! - Sockets are registered once, edge-triggered, for both directions. An operation is tried
 //!   first; `WouldBlock` clears the readiness flag and suspends the task until the next edge.
-//! - Deadlines are handed to the poller with nanosecond precision (`polling` arms a timerfd on
-//!   Linux), so a 1 ms sleep takes 1 ms plus the kernel's wake-up latency, not 2 ms.
+//! - Deadlines are handed to the poller with nanosecond precision (`epoll_pwait2` on Linux
+//!   5.11+, with the loop thread's timer slack at 1 ns; a timerfd with `polling`), so a 1 ms
+//!   sleep takes 1 ms plus the kernel's wake-up latency, not 2 ms.
 //! - Blocking work goes to a thread pool: [`run_in_executor`] / [`to_thread`] on the loop's
 //!   default pool (from the `evloop-bridge` crate, created on first use and shut down with the
 //!   loop); every [`fs`] call and host-name resolution in [`net`] (`getaddrinfo` blocks) go to
@@ -114,6 +116,7 @@ pub use crate::blocking::{run_in_executor, to_thread};
 pub use crate::builder::Builder;
 pub use crate::inspect::{print_tasks, stats, tasks, TaskInfo, TaskStatus, TaskTable};
 pub use crate::io::async_fd::Async;
+pub use crate::io::poller::Backend as PollerBackend;
 pub use crate::observe::stats::Stats;
 pub use crate::observe::timing::{Histogram, LongestPoll};
 pub use crate::process::{run_in_process, ProcessJob, ProcessPool, ProcessPoolBuilder};

@@ -250,3 +250,104 @@ fn data_and_the_peers_close_that_arrive_together_are_both_read() {
     });
     assert_eq!(received, b"last words");
 }
+
+/// Every poller this system has: on Linux evloop's epoll backend and `polling`'s; elsewhere
+/// `polling`'s (kqueue).
+fn backends() -> Vec<evloop::PollerBackend> {
+    // Linux: the one system with two backends (epoll exists only there).
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        vec![evloop::PollerBackend::Epoll, evloop::PollerBackend::Polling]
+    } else {
+        vec![evloop::PollerBackend::Polling]
+    }
+}
+
+/// A peer that sends `chunks` with `pause` between them and after the last, then closes its
+/// writing half; runs on a thread of its own (blocking std sockets).
+fn slow_writer(
+    listener: std::net::TcpListener,
+    chunks: &'static [&'static [u8]],
+    pause: Duration,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let (mut stream, _) = listener.accept().unwrap();
+        for chunk in chunks {
+            stream.write_all(chunk).unwrap();
+            std::thread::sleep(pause);
+        }
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        // Keep the socket open until the reader is done with it.
+        let _ = std::io::Read::read(&mut stream, &mut [0; 1]);
+    })
+}
+
+/// Reads until end of stream, in reads of up to 1 KiB (each of the peer's chunks is a short
+/// read); fails instead of hanging if end of stream never comes.
+async fn read_all(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0; 1024];
+    loop {
+        let n = evloop::timeout(Duration::from_secs(20), stream.read(&mut buf))
+            .await
+            .expect("a read waited 20 s: a short read lost an edge")
+            .unwrap();
+        if n == 0 {
+            return got;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn short_reads_lose_neither_data_nor_the_end_of_stream_on_every_backend() {
+    for backend in backends() {
+        let rt = evloop::Builder::new().poller(backend).build().unwrap();
+        rt.block_on(async {
+            // Chunks that arrive one by one, each read short, then the peer's close.
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let peer = slow_writer(
+                listener,
+                &[b"hello ", b"event ", b"loop"],
+                Duration::from_millis(30),
+            );
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            assert_eq!(
+                read_all(&mut stream).await,
+                b"hello event loop",
+                "{backend:?}"
+            );
+            drop(stream);
+            peer.join().unwrap();
+
+            // Data and the close already there at the first read: one short read, then end of
+            // stream with no new edge to come.
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let peer = slow_writer(listener, &[b"all at once"], Duration::ZERO);
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            evloop::sleep(Duration::from_millis(100)).await;
+            assert_eq!(read_all(&mut stream).await, b"all at once", "{backend:?}");
+            drop(stream);
+            peer.join().unwrap();
+        });
+    }
+}
+
+#[test]
+fn the_epoll_backend_is_refused_with_a_clear_error_where_epoll_does_not_exist() {
+    let built = evloop::Builder::new()
+        .poller(evloop::PollerBackend::Epoll)
+        .build();
+    // Linux: epoll exists there; everywhere else the builder must refuse it.
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        assert!(built.is_ok(), "{:?}", built.err());
+    } else {
+        let Err(err) = built else {
+            panic!("the epoll backend was accepted where epoll does not exist");
+        };
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        assert!(err.to_string().contains("only on Linux"), "{err}");
+    }
+}

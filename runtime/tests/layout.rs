@@ -13,6 +13,7 @@ use std::path::Path;
 const LAYERS: &[(&str, u8)] = &[
     ("util", 0),
     ("observe::report", 0),
+    ("io::poller", 1),
     ("io::reactor", 1),
     ("observe", 1),
     ("task::meta", 1),

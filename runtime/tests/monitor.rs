@@ -255,6 +255,7 @@ fn environment_variables_configure_the_monitor_and_bad_values_are_reported() {
         ("EVLOOP_SLOW_POLL_MS", "soon"),
         ("EVLOOP_WATCHDOG", "yes please"),
         ("EVLOOP_TRACE_CYCLES", "sometimes"),
+        ("EVLOOP_POLLER", "kqueue-please"),
     ] {
         let out = child(name, &[(var, value)]);
         let stdout = String::from_utf8_lossy(&out.stdout);

@@ -184,6 +184,12 @@ impl<T: AsFd> Async<T> {
         self.reactor.clear_ready(self.key, dir);
     }
 
+    /// A read from this stream returned fewer bytes than asked (see `Reactor::short_read`).
+    #[inline]
+    pub(crate) fn short_read(&self) {
+        self.reactor.short_read(self.key);
+    }
+
     /// Like [`poll_op`](Self::poll_op), for operations that need `&mut T`.
     fn poll_op_mut<R>(
         &mut self,
@@ -202,7 +208,9 @@ impl<T: AsFd> Async<T> {
 
 /// Runs `op` until it does not return `WouldBlock`: on `WouldBlock`, clears the readiness of
 /// `dir` and waits for its next edge (`Pending`), then tries again. The operation is tried
-/// first: a socket usually has data or room when a task asks.
+/// first (a socket usually has data or room when a task asks), unless the direction is known
+/// drained (an operation hit `WouldBlock`, or a stream read short, since the last edge): then
+/// it would only return `WouldBlock`, so the task waits for the edge without the system call.
 fn poll_until_ready<R>(
     reactor: &Rc<Reactor>,
     key: usize,
@@ -214,6 +222,10 @@ fn poll_until_ready<R>(
     // operation cannot be undone.
     ready!(budget::poll_proceed(cx));
     loop {
+        if reactor.is_drained(key, dir) && reactor.poll_ready(key, dir, cx).is_pending() {
+            check_same_loop(reactor);
+            return Poll::Pending;
+        }
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 reactor.clear_ready(key, dir);

@@ -2,4 +2,5 @@
 //! the non-blocking descriptor that waits on it.
 
 pub(crate) mod async_fd;
+pub(crate) mod poller;
 pub(crate) mod reactor;

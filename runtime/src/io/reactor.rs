@@ -8,14 +8,14 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::num::NonZeroUsize;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
+
+use crate::io::poller::{Backend, Events, Poller};
 
 /// A direction of I/O readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,15 @@ fn refuse_files(fd: BorrowedFd<'_>) -> io::Result<()> {
 pub(crate) struct Reactor {
     /// The OS poller (epoll or kqueue).
     poller: Arc<Poller>,
+    /// Whether the poller reports a peer's half-close ([`Readiness::read_closed`]), which
+    /// makes [`Reactor::short_read`] safe.
+    ///
+    /// [`Readiness::read_closed`]: crate::io::poller::Readiness::read_closed
+    reports_read_closed: bool,
+    /// The loop thread's timer slack, made precise for the epoll backend's timed waits while
+    /// the reactor lives (it is created and dropped on the loop thread).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    _slack: Option<crate::io::poller::epoll::TimerSlack>,
     /// Registered sources; the key is the `key` of their poller events.
     sources: RefCell<Slab<SourceState>>,
     /// Events of the last poll, dispatched in step 3.
@@ -67,16 +76,28 @@ struct SourceState {
 struct Direction {
     /// An edge was reported and no operation has hit `WouldBlock` since.
     ready: bool,
+    /// An operation hit `WouldBlock` (or read short) since the last edge: the next one would
+    /// too, so it waits for an edge without trying.
+    drained: bool,
+    /// (Read direction) the peer closed its writing half: readable for ever after.
+    closed: bool,
     /// Tasks waiting for the next edge; each at most once (deduplicated by `will_wake`).
     wakers: Vec<Waker>,
 }
 
 impl Reactor {
-    pub(crate) fn new(poller: Arc<Poller>, capacity: NonZeroUsize) -> Self {
+    pub(crate) fn new(poller: Arc<Poller>, events: Events) -> Self {
+        let epoll = poller.backend() == Backend::Epoll;
         Reactor {
+            reports_read_closed: epoll,
+            // Linux: only the epoll backend's waits are subject to the thread's timer slack.
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            _slack: epoll
+                .then(crate::io::poller::epoll::TimerSlack::precise)
+                .flatten(),
             poller,
             sources: RefCell::new(Slab::new()),
-            events: RefCell::new(Events::with_capacity(capacity)),
+            events: RefCell::new(events),
         }
     }
 
@@ -102,15 +123,13 @@ impl Reactor {
     /// # Safety
     ///
     /// `fd` must be [`deregister`](Self::deregister)ed with this key before it is closed:
-    /// `polling` requires a source to leave the poller before its descriptor is closed.
+    /// the `polling` backend requires a source to leave the poller before its descriptor is
+    /// closed.
     pub(crate) unsafe fn register(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         refuse_files(fd)?;
         let key = self.sources.borrow_mut().insert(SourceState::default());
         // SAFETY: the caller deregisters `fd` before closing it (this function's contract).
-        let added = unsafe {
-            self.poller
-                .add_with_mode(fd.as_raw_fd(), Event::all(key), PollMode::Edge)
-        };
+        let added = unsafe { self.poller.add(fd, key) };
         if let Err(e) = added {
             self.sources.borrow_mut().remove(key);
             return Err(e);
@@ -144,19 +163,39 @@ impl Reactor {
     /// the next operation waits for the next edge.
     #[inline]
     pub(crate) fn clear_ready(&self, key: usize, dir: Dir) {
-        self.sources.borrow_mut()[key].dirs[dir as usize].ready = false;
+        let direction = &mut self.sources.borrow_mut()[key].dirs[dir as usize];
+        direction.ready = false;
+        direction.drained = true;
+    }
+
+    /// Whether `dir` of `key` is known drained: an operation would return `WouldBlock`, so it
+    /// is not tried before the next edge.
+    #[inline]
+    pub(crate) fn is_drained(&self, key: usize, dir: Dir) -> bool {
+        self.sources.borrow()[key].dirs[dir as usize].drained
+    }
+
+    /// Records that a read from a stream returned fewer bytes than asked: with an
+    /// edge-triggered poller, the socket's buffer is then empty, so the next read would only
+    /// return `WouldBlock` (one system call saved per read, as tokio does), unless the peer
+    /// closed its side, which leaves the stream readable (end of stream) with no new edge.
+    /// Only the epoll backend reports that closure; with the other, nothing is cleared.
+    #[inline]
+    pub(crate) fn short_read(&self, key: usize) {
+        if self.reports_read_closed {
+            let mut sources = self.sources.borrow_mut();
+            let read = &mut sources[key].dirs[Dir::Read as usize];
+            if !read.closed {
+                read.ready = false;
+                read.drained = true;
+            }
+        }
     }
 
     /// Waits in the OS poller until an event, the deadline (`None`: no deadline), or a
     /// notification from another thread.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> io::Result<()> {
-        let mut events = self.events.borrow_mut();
-        events.clear();
-        match deadline {
-            Some(deadline) => self.poller.wait_deadline(&mut events, deadline),
-            None => self.poller.wait(&mut events, None),
-        }
-        .map(drop)
+        self.poller.wait(&mut self.events.borrow_mut(), deadline)
     }
 
     /// Marks the sources of the last poll's events ready and collects their waiters; returns
@@ -165,21 +204,25 @@ impl Reactor {
         let mut events = self.events.borrow_mut();
         let mut sources = self.sources.borrow_mut();
         let mut n = 0;
-        for event in events.iter() {
+        events.for_each(|event| {
             // A source deregistered after the poll has no entry any more (or, if its key was
             // reused, gets a spurious wake-up, which waiters tolerate).
             let Some(source) = sources.get_mut(event.key) else {
-                continue;
+                return;
             };
             n += 1;
+            if event.read_closed {
+                source.dirs[Dir::Read as usize].closed = true;
+            }
             for (dir, fired) in [(Dir::Read, event.readable), (Dir::Write, event.writable)] {
                 if fired {
                     let direction = &mut source.dirs[dir as usize];
                     direction.ready = true;
+                    direction.drained = false;
                     wakers.append(&mut direction.wakers);
                 }
             }
-        }
+        });
         events.clear();
         n
     }

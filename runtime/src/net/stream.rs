@@ -40,6 +40,22 @@ where
     Ok(stream)
 }
 
+/// After a read from a stream socket that returned fewer bytes than `asked` (and more than
+/// none), tells the reactor the socket's buffer is drained (see `Reactor::short_read`), so
+/// that the next read waits for the next edge instead of making a system call that would
+/// only return `WouldBlock`.
+pub(crate) fn short_read<T: AsFd>(
+    stream: &Async<T>,
+    read: &std::task::Poll<io::Result<usize>>,
+    asked: usize,
+) {
+    if let std::task::Poll::Ready(Ok(n)) = read {
+        if *n > 0 && *n < asked {
+            stream.short_read();
+        }
+    }
+}
+
 /// Implements `AsyncRead` and `AsyncWrite` for a stream type whose `inner` field is an
 /// `Async` of a std stream (and for a shared reference to it).
 macro_rules! async_read_write {
@@ -50,7 +66,10 @@ macro_rules! async_read_write {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut &self.inner).poll_read(cx, buf)
+                let asked = buf.len();
+                let read = Pin::new(&mut &self.inner).poll_read(cx, buf);
+                crate::net::stream::short_read(&self.inner, &read, asked);
+                read
             }
 
             fn poll_read_vectored(
@@ -58,10 +77,14 @@ macro_rules! async_read_write {
                 cx: &mut Context<'_>,
                 bufs: &mut [IoSliceMut<'_>],
             ) -> Poll<io::Result<usize>> {
-                self.inner
+                let asked = bufs.iter().map(|b| b.len()).sum();
+                let read = self
+                    .inner
                     .poll_op(crate::io::reactor::Dir::Read, cx, &mut |mut s| {
                         s.read_vectored(bufs)
-                    })
+                    });
+                crate::net::stream::short_read(&self.inner, &read, asked);
+                read
             }
         }
 

@@ -33,6 +33,9 @@ pub(crate) enum Skip {
     /// Tasks are ready and the poller was called this long ago, less than the loop's I/O poll
     /// interval: readiness can wait for the next cycle.
     PolledRecently(Duration),
+    /// Tasks are ready and the clock was not read: it is read one cycle in
+    /// `CYCLES_PER_CLOCK_READ`, to decide whether the I/O poll interval has passed.
+    ClockNotRead,
     /// Nothing was ready and the loop spun for a wake from another thread instead of sleeping;
     /// one came after this long.
     WokenWhileSpinning(Duration),
@@ -132,6 +135,9 @@ impl CycleRecord {
             )),
             Poll::Skipped(Skip::PolledRecently(ago)) => report::trace(format_args!(
                 "{p}cycle {cycle} poll:   skipped (tasks ready, last I/O poll {ago:.1?} ago)"
+            )),
+            Poll::Skipped(Skip::ClockNotRead) => report::trace(format_args!(
+                "{p}cycle {cycle} poll:   skipped (tasks ready; the clock is read every few cycles)"
             )),
             Poll::Skipped(Skip::WokenWhileSpinning(after)) => report::trace(format_args!(
                 "{p}cycle {cycle} poll:   skipped (woken from another thread {after:.1?} into a spin before sleeping)"

@@ -20,15 +20,13 @@ pub(crate) mod spin;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::panic::Location;
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use polling::Poller;
-
+use crate::io::poller::{Events, Poller};
 use crate::io::reactor::Reactor;
 use crate::observe::observer::{Instruments, Observer};
 use crate::observe::probe::Probe;
@@ -85,6 +83,9 @@ pub(crate) struct Core {
     /// When step 2 last called the poller (or when the loop started): with tasks ready, the
     /// next poll waits until `cycle::IO_POLL_INTERVAL` has passed since then.
     last_io_poll: Cell<Instant>,
+    /// Cycles with tasks ready that step 2 still skips without reading the clock
+    /// (`cycle::CYCLES_PER_CLOCK_READ`).
+    clock_skips: Cell<u32>,
 }
 
 impl fmt::Debug for Core {
@@ -100,8 +101,6 @@ impl fmt::Debug for Core {
 pub(crate) struct LoopConfig {
     /// The loop's name, for reports.
     pub(crate) name: Option<String>,
-    /// Events one poll of the OS poller may return.
-    pub(crate) event_capacity: NonZeroUsize,
     /// Which instruments the observer runs.
     pub(crate) instruments: Instruments,
     /// Operations one poll may complete without waiting.
@@ -115,11 +114,16 @@ pub(crate) struct LoopConfig {
 }
 
 impl Core {
-    /// A loop configured by `config`, on `poller`, reporting into `probe`.
-    pub(crate) fn new(config: LoopConfig, poller: Arc<Poller>, probe: Arc<Probe>) -> Rc<Core> {
+    /// A loop configured by `config`, on `poller` (whose waits fill `events`), reporting into
+    /// `probe`.
+    pub(crate) fn new(
+        config: LoopConfig,
+        poller: Arc<Poller>,
+        events: Events,
+        probe: Arc<Probe>,
+    ) -> Rc<Core> {
         let LoopConfig {
             name,
-            event_capacity,
             instruments,
             coop_budget,
             timer_slack,
@@ -133,7 +137,7 @@ impl Core {
             ready: RefCell::new(ReadyQueue::new(instruments.poll_timing)),
             tasks: TaskRegistry::default(),
             timers: Rc::new(Timers::new()),
-            reactor: Rc::new(Reactor::new(poller, event_capacity)),
+            reactor: Rc::new(Reactor::new(poller, events)),
             weak_shared: Arc::downgrade(&shared),
             shared,
             observer,
@@ -153,6 +157,7 @@ impl Core {
                 },
             ),
             last_io_poll: Cell::new(Instant::now()),
+            clock_skips: Cell::new(0),
         })
     }
 

@@ -7,7 +7,8 @@ use std::thread::{self, Thread};
 use std::time::Instant;
 
 use concurrent_queue::ConcurrentQueue;
-use polling::Poller;
+
+use crate::io::poller::Poller;
 
 use crate::task::meta::Runnable;
 
