@@ -13,6 +13,7 @@
 //! Each step reports what it did to the loop's observer through plain hooks; the counters, the
 //! monitor probe, poll timing and the cycle trace all live behind them.
 
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -37,9 +38,6 @@ pub(crate) const IO_POLL_INTERVAL: Duration = Duration::from_micros(100);
 /// on how late readiness is seen grows by as many cycles, a few microseconds for a loop of
 /// short tasks.
 pub(crate) const CYCLES_PER_CLOCK_READ: u32 = 16;
-
-/// Checks of the injection queue between two clock reads while spinning.
-const SPIN_BATCH: u32 = 32;
 
 impl Core {
     /// One cycle: the three steps. `main_woken`: the future given to `block_on` is ready to be
@@ -94,92 +92,67 @@ impl Core {
     /// Step 2 — "Call the OS I/O multiplexer with all pending file descriptors — wait until at
     /// least one is ready."
     ///
-    /// With tasks ready (or woken from other threads), the poll has timeout zero, and is
-    /// skipped when it cannot report anything (no source is registered) or when the last one
-    /// was less than [`IO_POLL_INTERVAL`] ago. With nothing ready, the loop waits until the
-    /// nearest timer deadline, or for ever: in the poller, or, with no source registered and no
-    /// timer, parked on its thread (see [`Shared::wait`]); with an idle spin, first, when its
-    /// recent waits call for it, it spins for a wake from another thread and skips the wait if
-    /// one comes ([`Core::spin_for_wake`]). Returns whether the poller was called.
+    /// With tasks ready (or woken from other threads), the loop only looks at the OS
+    /// ([`poll_now`](Self::poll_now)); with nothing ready, it waits for work
+    /// ([`wait_for_work`](Self::wait_for_work)). Returns whether the poller was called.
     fn poll_io(&self, main_woken: &AtomicBool) -> bool {
         let work_ready = main_woken.load(Ordering::Relaxed)
             || !self.ready.borrow().is_empty()
             || !self.shared.injected.is_empty();
         let polled = if work_ready {
-            let now = match self.may_skip_poll() {
-                Ok(now) => now,
-                Err(why) => {
-                    self.observer.poll_skipped(why);
-                    return false;
-                }
-            };
-            self.observer.parking(Some(now));
-            self.last_io_poll.set(now);
-            self.reactor.wait(Some(now)).map(|()| true)
+            self.poll_now()
         } else {
-            // `last_io_poll` keeps its older value: a blocking wait is an I/O poll too, but
-            // reading the clock after it would cost every wake-up a clock read, and an older
-            // value only makes the next zero-timeout poll come sooner.
-            let deadline = self.timers.next_deadline().map(|d| d + self.timer_slack);
-            if let Some(after) = self.spin_for_wake(deadline, main_woken) {
-                self.observer.poll_skipped(Skip::WokenWhileSpinning(after));
-                return false;
-            }
-            let in_poller = !self.reactor.is_empty() || deadline.is_some();
-            self.observer.parking(deadline);
-            let began = self.idle_spin.is_on().then(Instant::now);
-            let waited = self
-                .shared
-                .wait(deadline, in_poller, main_woken, |d| self.reactor.wait(d))
-                .map(|()| in_poller);
-            if let Some(began) = began {
-                let by_thread =
-                    !self.shared.injected.is_empty() || main_woken.load(Ordering::Relaxed);
-                self.idle_spin.slept(began.elapsed(), by_thread);
-            }
-            waited
+            self.wait_for_work(main_woken)
         };
         let polled = polled.unwrap_or_else(|e| panic!("evloop: the OS poller failed: {e}"));
-        self.observer.unparked(polled);
-        polled
+        if let Some(polled) = polled {
+            self.observer.unparked(polled);
+            return polled;
+        }
+        false
     }
 
-    /// With nothing ready, and [`IdleSpin`](crate::scheduler::spin::IdleSpin) saying so, spins
-    /// (for at most the idle spin, and never past `deadline`) until another thread queues a
-    /// task or wakes the main future; returns how long that took, or `None` if it did not
-    /// happen. While the loop spins, its state stays "running", so a waking thread only
-    /// queues the task: no system call on either side.
-    fn spin_for_wake(
-        &self,
-        deadline: Option<Instant>,
-        main_woken: &AtomicBool,
-    ) -> Option<Duration> {
-        if !self.idle_spin.should_spin() {
-            return None;
-        }
-        let start = Instant::now();
-        let limit = deadline.map_or(self.idle_spin.limit(), |d| {
-            self.idle_spin
-                .limit()
-                .min(d.saturating_duration_since(start))
-        });
-        loop {
-            for _ in 0..SPIN_BATCH {
-                if !self.shared.injected.is_empty() || main_woken.load(Ordering::Relaxed) {
-                    let after = start.elapsed();
-                    self.idle_spin.caught(after);
-                    return Some(after);
-                }
-                std::hint::spin_loop();
+    /// Tasks are ready: polls the OS with timeout zero, unless it cannot report anything (no
+    /// source is registered) or the last poll was less than [`IO_POLL_INTERVAL`] ago. Returns
+    /// `None` if it skipped the poll, otherwise whether it polled.
+    fn poll_now(&self) -> io::Result<Option<bool>> {
+        let now = match self.may_skip_poll() {
+            Ok(now) => now,
+            Err(why) => {
+                self.observer.poll_skipped(why);
+                return Ok(None);
             }
-            if start.elapsed() >= limit {
-                self.idle_spin.missed();
-                return None;
-            }
-            // Lets a thread that shares this core (the one about to wake the loop, on a busy
-            // machine) run.
-            std::thread::yield_now();
+        };
+        self.observer.parking(Some(now));
+        self.last_io_poll.set(now);
+        self.reactor.wait(Some(now)).map(|()| Some(true))
+    }
+
+    /// Nothing is ready: waits until the nearest timer deadline, or for ever, in the poller, or,
+    /// with no source registered and no timer, parked on the thread (see [`Shared::wait`]).
+    /// With an idle spin, first, when its recent waits call for it, it spins for a wake from
+    /// another thread and skips the wait if one comes ([`IdleSpin::spin_for_wake`]). Returns
+    /// `None` if a spin caught the wake, otherwise whether it waited in the poller.
+    fn wait_for_work(&self, main_woken: &AtomicBool) -> io::Result<Option<bool>> {
+        // `last_io_poll` keeps its older value: a blocking wait is an I/O poll too, but
+        // reading the clock after it would cost every wake-up a clock read, and an older value
+        // only makes the next zero-timeout poll come sooner.
+        let deadline = self.timers.next_deadline().map(|d| d + self.timer_slack);
+        let woken = || !self.shared.injected.is_empty() || main_woken.load(Ordering::Relaxed);
+        if let Some(after) = self.idle_spin.spin_for_wake(deadline, woken) {
+            self.observer.poll_skipped(Skip::WokenWhileSpinning(after));
+            return Ok(None);
         }
+        let in_poller = !self.reactor.is_empty() || deadline.is_some();
+        self.observer.parking(deadline);
+        let began = self.idle_spin.is_on().then(Instant::now);
+        let waited = self
+            .shared
+            .wait(deadline, in_poller, main_woken, |d| self.reactor.wait(d));
+        if let Some(began) = began {
+            self.idle_spin.slept(began.elapsed(), woken());
+        }
+        waited.map(|()| Some(in_poller))
     }
 
     /// With tasks ready: `Ok(now)` if the poller must be called now (with timeout zero),

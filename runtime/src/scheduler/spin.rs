@@ -2,7 +2,10 @@
 //! from how the loop's recent waits ended. Loop thread only.
 
 use std::cell::Cell;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Checks for a wake between two clock reads while spinning.
+const SPIN_BATCH: u32 = 32;
 
 /// Sleeps in a row that another thread ended within the spin limit before the loop spins.
 const SPIN_AFTER: u8 = 2;
@@ -78,12 +81,6 @@ impl IdleSpin {
         }
     }
 
-    /// The longest spin; zero when spinning is off.
-    #[inline]
-    pub(crate) fn limit(&self) -> Duration {
-        self.limit
-    }
-
     /// Whether the loop keeps track of how its waits end (spinning is on).
     #[inline]
     pub(crate) fn is_on(&self) -> bool {
@@ -109,6 +106,42 @@ impl IdleSpin {
             _ => true,
         };
         spinning_pays != (waits % PROBE_EVERY == 0)
+    }
+
+    /// With nothing ready, and [`should_spin`](Self::should_spin) saying so, spins (for at
+    /// most the limit, and never past `deadline`) until `woken` says another thread queued a
+    /// task or woke the main future; returns how long that took, or `None` if it did not
+    /// happen. While the loop spins its state stays "running", so a waking thread only queues
+    /// the task: no system call on either side.
+    pub(crate) fn spin_for_wake(
+        &self,
+        deadline: Option<Instant>,
+        woken: impl Fn() -> bool,
+    ) -> Option<Duration> {
+        if !self.should_spin() {
+            return None;
+        }
+        let start = Instant::now();
+        let limit = deadline.map_or(self.limit, |d| {
+            self.limit.min(d.saturating_duration_since(start))
+        });
+        loop {
+            for _ in 0..SPIN_BATCH {
+                if woken() {
+                    let after = start.elapsed();
+                    self.caught(after);
+                    return Some(after);
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= limit {
+                self.missed();
+                return None;
+            }
+            // Lets a thread that shares this core (the one about to wake the loop, on a busy
+            // machine) run.
+            std::thread::yield_now();
+        }
     }
 
     /// Takes note of the machine's `runnable` threads (the loop's included; `None`: unknown,
