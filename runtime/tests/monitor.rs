@@ -166,22 +166,10 @@ fn the_watchdog_reports_a_stall_while_it_lasts_and_when_it_ends() {
 #[test]
 fn after_an_idle_spell_the_monitor_wakes_with_the_loop_and_reports_a_blocking_poll() {
     reports();
-    let rt = evloop::Builder::new()
-        .slow_poll_threshold(Duration::from_millis(50))
-        .stall_watchdog(true)
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        // Idle for eight thresholds: the monitor sleeps until the loop leaves its wait.
-        evloop::sleep(Duration::from_millis(400)).await;
-        evloop::task::Builder::new()
-            .name("after-idle")
-            .spawn(async { std::thread::sleep(Duration::from_millis(250)) })
-            .await
-            .unwrap();
-        evloop::sleep(Duration::from_millis(100)).await;
+    // Idle for eight thresholds first: the monitor sleeps until the loop leaves its wait.
+    one_long_poll("after-idle", Duration::from_millis(400), || {
+        std::thread::sleep(Duration::from_millis(250))
     });
-    drop(rt);
     let reports = reports_with("\"after-idle\"");
     assert!(
         reports
@@ -484,6 +472,25 @@ fn an_idle_loop_wakes_no_thread() {
     );
 }
 
+/// On a loop with a 50 ms threshold and the watchdog on: idles for `idle_first`, then runs one
+/// task named `name` whose one poll calls `work`, and lets the monitor see the poll end.
+fn one_long_poll(name: &str, idle_first: Duration, work: fn()) {
+    let rt = evloop::Builder::new()
+        .slow_poll_threshold(Duration::from_millis(50))
+        .stall_watchdog(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        evloop::sleep(idle_first).await;
+        evloop::task::Builder::new()
+            .name(name)
+            .spawn(async move { work() })
+            .await
+            .unwrap();
+        evloop::sleep(Duration::from_millis(100)).await;
+    });
+}
+
 /// Spins on the calling thread until it has used `cpu` of CPU time.
 fn compute_for(cpu: Duration) {
     let start = util::thread_cpu_time();
@@ -495,20 +502,9 @@ fn compute_for(cpu: Duration) {
 #[test]
 fn a_poll_that_computes_is_reported_as_computing() {
     reports();
-    let rt = evloop::Builder::new()
-        .slow_poll_threshold(Duration::from_millis(50))
-        .stall_watchdog(true)
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        evloop::task::Builder::new()
-            .name("spinner")
-            .spawn(async { compute_for(Duration::from_millis(250)) })
-            .await
-            .unwrap();
-        evloop::sleep(Duration::from_millis(100)).await;
+    one_long_poll("spinner", Duration::ZERO, || {
+        compute_for(Duration::from_millis(250))
     });
-    drop(rt);
     let reports = reports_with("\"spinner\"");
     let slow = reports
         .iter()
@@ -556,20 +552,9 @@ fn a_loop_starved_of_cpu_is_reported_as_starved_without_advice() {
             })
             .collect();
         std::thread::sleep(Duration::from_millis(50));
-        let rt = evloop::Builder::new()
-            .slow_poll_threshold(Duration::from_millis(50))
-            .stall_watchdog(true)
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            evloop::task::Builder::new()
-                .name("innocent")
-                .spawn(async { compute_for(Duration::from_millis(40)) })
-                .await
-                .unwrap();
-            evloop::sleep(Duration::from_millis(100)).await;
+        one_long_poll("innocent", Duration::ZERO, || {
+            compute_for(Duration::from_millis(40))
         });
-        drop(rt);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         for hog in hogs {
             hog.join().unwrap();

@@ -159,6 +159,20 @@ impl ChildServer {
             .expect("kill");
     }
 
+    /// Waits for the child to exit, checks that it exited successfully and printed every line
+    /// of `expected` (whole lines), and returns every line.
+    pub fn finish_with(self, expected: &[&str]) -> Vec<String> {
+        let (ok, lines) = self.finish();
+        assert!(ok, "the server failed: {lines:#?}");
+        for line in expected {
+            assert!(
+                lines.iter().any(|l| l == line),
+                "no line {line:?} in {lines:#?}"
+            );
+        }
+        lines
+    }
+
     /// Waits for the child to exit; returns whether it exited successfully and every line.
     pub fn finish(mut self) -> (bool, Vec<String>) {
         while let Ok(line) = self.lines.recv_timeout(self.limit) {
