@@ -87,11 +87,14 @@ fn http1_server_and_client_end_to_end() {
             let (mut sender, conn) =
                 hyper::client::conn::http1::handshake(EvloopIo::new(stream)).await?;
             let conn = evloop::spawn(conn);
-            // Three requests on one kept-alive connection.
+            // A 1 MiB body: reads start small and double their way up (EvloopIo).
+            let big: &'static str = Box::leak("0123456789abcdef".repeat(1 << 16).into_boxed_str());
+            // Four requests on one kept-alive connection.
             for (method, path, body) in [
                 ("GET", "/a", ""),
                 ("POST", "/b", "some body"),
                 ("PUT", "/c", "x"),
+                ("POST", "/big", big),
             ] {
                 sender.ready().await?;
                 let response = sender.send_request(request(method, path, body)).await?;
@@ -101,7 +104,7 @@ fn http1_server_and_client_end_to_end() {
                     format!("{method} {path} HTTP/1.1 {body}")
                 );
             }
-            assert_eq!(served.get(), 3);
+            assert_eq!(served.get(), 4);
             // Closing the client ends both connections cleanly.
             drop(sender);
             evloop::timeout(LIMIT, conn).await?.unwrap()?;

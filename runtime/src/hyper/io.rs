@@ -12,6 +12,11 @@ use pin_project_lite::pin_project;
 /// `futures-io`'s `poll_read`), so a bounded chunk keeps that cost small.
 const MAX_READ: usize = 64 * 1024;
 
+/// The fewest bytes one read asks for. A read asks for twice what the last one returned,
+/// between this and [`MAX_READ`]: a server whose requests are small zeroes 1 KiB per read
+/// rather than hyper's whole 8 KiB buffer, and a large body doubles its way up in a few reads.
+const MIN_READ: usize = 1024;
+
 pin_project! {
     /// Adapts I/O between the `futures-io` traits, which evloop's sockets implement, and
     /// hyper's [`Read`](::hyper::rt::Read) and [`Write`](::hyper::rt::Write).
@@ -49,6 +54,8 @@ pin_project! {
         // The wrapped stream (pin-project-lite takes no doc comment on a pinned field).
         #[pin]
         inner: T,
+        // How many bytes the next read asks for at most (see `MIN_READ`).
+        read_size: usize,
     }
 }
 
@@ -64,7 +71,10 @@ impl<T> EvloopIo<T> {
     /// assert_eq!(io.inner().get_ref().len(), 18);
     /// ```
     pub fn new(inner: T) -> Self {
-        EvloopIo { inner }
+        EvloopIo {
+            inner,
+            read_size: MIN_READ,
+        }
     }
 
     /// The wrapped stream.
@@ -111,11 +121,10 @@ impl<T: AsyncRead> ::hyper::rt::Read for EvloopIo<T> {
         cx: &mut Context<'_>,
         mut buf: ::hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let len = buf.remaining().min(MAX_READ);
-        let n = ready!(self
-            .project()
-            .inner
-            .poll_read(cx, buf.initialize_unfilled_to(len)))?;
+        let this = self.project();
+        let len = buf.remaining().min(*this.read_size);
+        let n = ready!(this.inner.poll_read(cx, buf.initialize_unfilled_to(len)))?;
+        *this.read_size = (2 * n).clamp(MIN_READ, MAX_READ);
         assert!(
             n <= len,
             "an AsyncRead implementation reported {n} bytes read into a buffer of {len}"
