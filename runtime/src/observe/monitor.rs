@@ -141,7 +141,7 @@ fn watch(
         if current != poll.0 {
             if let Some(task) = slow_task.take() {
                 if config.slow_polls {
-                    let cause = cause_since(poll_base, counts(), now);
+                    let cause = cause_since(poll_base, counts(), now, config.threshold);
                     report_slow_poll(&task, now - poll.1, config.threshold, cause);
                 }
             }
@@ -175,7 +175,7 @@ fn watch(
             }
             if config.watchdog && stall.is_none() && now - cycles.1 >= config.threshold {
                 stall = Some(cycles.1);
-                let cause = cause_since(stall_base, counts(), now);
+                let cause = cause_since(stall_base, counts(), now, config.threshold);
                 report_stall(now - cycles.1, &probe.running_task(), cause);
             }
         }
@@ -187,10 +187,14 @@ fn cause_since(
     base: Option<(Instant, SchedTimes)>,
     now_counts: Option<SchedTimes>,
     now: Instant,
+    threshold: Duration,
 ) -> Option<(Cause, Duration)> {
     let (since, before) = base?;
     let elapsed = now - since;
-    Some((sched::classify(elapsed, before, now_counts?), elapsed))
+    Some((
+        sched::classify(elapsed, before, now_counts?, threshold),
+        elapsed,
+    ))
 }
 
 /// ` (9 threads ready to run on 2 CPUs; load average 9.60)`, as far as the OS says.

@@ -21,33 +21,42 @@ pub(crate) struct SchedTimes {
 /// What a stretch of the loop thread's time was mostly spent on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cause {
-    /// Waiting for a CPU for at least [`MOST`] of it: the machine is overloaded.
+    /// Waiting for a CPU for at least [`MOST`] of it, with less CPU time of its own than the
+    /// report's threshold: the machine is overloaded, and the code is not to blame.
     Starved { waited: Duration },
-    /// On a CPU for at least [`MOST`] of it: a computation.
+    /// On a CPU for at least [`MOST`] of it, or for longer than the threshold: a computation.
     Computing { on_cpu: Duration },
     /// Asleep in the kernel for at least [`MOST`] of it: a blocking call.
     Blocked { asleep: Duration },
-    /// None of these for most of it.
+    /// None of these.
     Mixed,
 }
 
 /// The share of a stretch that decides its [`Cause`]: half.
 pub(crate) const MOST: f64 = 0.5;
 
-/// What the `elapsed` stretch between the counts `before` and `after` was mostly spent on.
-pub(crate) fn classify(elapsed: Duration, before: SchedTimes, after: SchedTimes) -> Cause {
+/// What the `elapsed` stretch between the counts `before` and `after` was mostly spent on, for
+/// a report whose threshold is `threshold`: a stretch that used the threshold's worth of CPU
+/// time is a computation however long it also waited for a CPU (it would have been reported
+/// on an idle machine too).
+pub(crate) fn classify(
+    elapsed: Duration,
+    before: SchedTimes,
+    after: SchedTimes,
+    threshold: Duration,
+) -> Cause {
     let on_cpu = after.on_cpu.saturating_sub(before.on_cpu);
     let waited = after.waiting.saturating_sub(before.waiting);
     let asleep = elapsed.saturating_sub(on_cpu + waited);
     let most = elapsed.mul_f64(MOST);
     if elapsed.is_zero() {
         Cause::Mixed
-    } else if waited >= most {
-        Cause::Starved { waited }
-    } else if on_cpu >= most {
-        Cause::Computing { on_cpu }
     } else if asleep >= most {
         Cause::Blocked { asleep }
+    } else if on_cpu >= most || on_cpu >= threshold {
+        Cause::Computing { on_cpu }
+    } else if waited >= most {
+        Cause::Starved { waited }
     } else {
         Cause::Mixed
     }
@@ -136,21 +145,31 @@ mod tests {
     #[test]
     fn a_stretch_is_named_by_what_took_at_least_half_of_it() {
         let ms = Duration::from_millis;
+        let limit = ms(100);
         let base = times(1_000, 500);
         assert_eq!(
-            classify(ms(112), base, times(1_006, 604)),
+            classify(ms(112), base, times(1_006, 604), limit),
             Cause::Starved { waited: ms(104) }
         );
         assert_eq!(
-            classify(ms(100), base, times(1_098, 501)),
+            classify(ms(100), base, times(1_098, 501), limit),
             Cause::Computing { on_cpu: ms(98) }
         );
         assert_eq!(
-            classify(ms(100), base, times(1_001, 500)),
+            classify(ms(100), base, times(1_001, 500), limit),
             Cause::Blocked { asleep: ms(99) }
         );
-        assert_eq!(classify(ms(100), base, times(1_040, 540)), Cause::Mixed);
-        assert_eq!(classify(Duration::ZERO, base, base), Cause::Mixed);
+        assert_eq!(
+            classify(ms(100), base, times(1_040, 540), limit),
+            Cause::Mixed
+        );
+        assert_eq!(classify(Duration::ZERO, base, base, limit), Cause::Mixed);
+        // 250 ms of computing that waited as long again for a CPU is still a computation: it
+        // would have been reported on an idle machine too.
+        assert_eq!(
+            classify(ms(500), base, times(1_250, 750), limit),
+            Cause::Computing { on_cpu: ms(250) }
+        );
     }
 
     // Linux: the one system where the counts must be there (see `imp`).
