@@ -517,7 +517,8 @@ fn a_poll_that_computes_is_reported_as_computing() {
     // Linux: the scheduler counts say the thread was on a CPU (observe/sched.rs), for longer
     // than the threshold over the whole poll: a computation, even on a loaded machine where it
     // also waited. The stall is reported after a threshold of it, when a loaded machine may
-    // have kept the thread waiting for most of that: overloaded is a fair answer there.
+    // have kept the thread waiting for half of that or more: computing, overloaded, or (split
+    // evenly) the report with both remedies are fair answers there, a blocking call is not.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         assert!(
@@ -526,8 +527,8 @@ fn a_poll_that_computes_is_reported_as_computing() {
             slow.1
         );
         assert!(
-            stall.1.contains("computing (on a CPU for") || stall.1.contains("overloaded"),
-            "a spinning poll's stall is named a computation: {}",
+            !stall.1.contains("blocked in a system call"),
+            "a spinning poll's stall is not named a blocking call: {}",
             stall.1
         );
     }
