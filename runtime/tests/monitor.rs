@@ -592,3 +592,52 @@ fn a_loop_starved_of_cpu_is_reported_as_starved_without_advice() {
         );
     }
 }
+
+/// 500 loops in a row, each with its monitor thread, and 50 more that also start their default
+/// and I/O pools: within a few seconds the process has as many threads as before.
+// Linux only: other threads are listed nowhere else (testing/os.rs).
+#[cfg(target_os = "linux")]
+#[test]
+fn five_hundred_loops_in_a_row_leave_no_thread_behind() {
+    if std::env::var_os("EVLOOP_MONITOR_CHILD").is_some() {
+        let before = util::os::thread_names().len();
+        for _ in 0..500 {
+            evloop::run(evloop::sleep(Duration::from_micros(10)));
+        }
+        let dir = std::env::temp_dir();
+        for _ in 0..50 {
+            let dir = dir.clone();
+            evloop::run(async move {
+                assert_eq!(evloop::to_thread(|| 7).await, Ok(7));
+                assert!(evloop::fs::metadata(dir).await.unwrap().is_dir());
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut after = util::os::thread_names().len();
+        while after > before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            after = util::os::thread_names().len();
+        }
+        println!("threads before: {before}; after: {after}");
+        return;
+    }
+    let out = child("five_hundred_loops_in_a_row_leave_no_thread_behind", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("threads before: ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let counts: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert_eq!(
+        counts[0], counts[1],
+        "threads left behind 10 s after 550 loops ran and ended: {line}"
+    );
+}
