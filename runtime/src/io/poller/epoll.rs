@@ -154,11 +154,11 @@ impl Epoll {
         let timeout = timespec(timeout);
         let buf = events.0.spare_capacity_mut();
         let max = libc::c_int::try_from(buf.len()).unwrap_or(libc::c_int::MAX);
-        // SAFETY: `epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize)` writes
-        // at most `max` events into `buf`, whose `epoll_event`s rustix's `Event` lays out as
-        // the kernel does (`repr(C)`, packed on x86-64); `timeout` is a valid `timespec` for
-        // the call, rustix's `Timespec` being the kernel's; a null signal mask leaves the mask
-        // alone.
+        // `epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize)` writes at most
+        // `max` events into `buf`, whose `epoll_event`s rustix's `Event` lays out as the kernel
+        // does (`repr(C)`, packed on x86-64); rustix's `Timespec` is the kernel's.
+        // SAFETY: `buf` has room for `max` events, `timeout` outlives the call, and a null
+        // signal mask leaves the thread's mask alone.
         let n = unsafe {
             libc::syscall(
                 SYS_EPOLL_PWAIT2,
