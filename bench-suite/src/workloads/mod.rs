@@ -6,6 +6,7 @@
 pub mod cpu;
 pub mod echo;
 pub mod floors;
+pub mod http;
 pub mod memory;
 pub mod offload;
 pub mod peers;

@@ -17,7 +17,9 @@ use crate::report::sections::{median_cell, row, runtime_columns, table, Ctx};
 use crate::report::stats::nanos;
 use crate::workloads::cpu::{burn_cpu, process_cpu};
 use crate::workloads::peers::{tokio_current_thread, Peer};
-use crate::workloads::{echo, floors, offload, procs, spawn as spawning, timer, wake, yielding};
+use crate::workloads::{
+    echo, floors, http, offload, procs, spawn as spawning, timer, wake, yielding,
+};
 
 /// The timer slack of the rows that measure evloop with one.
 const SLACK: Duration = Duration::from_millis(1);
@@ -53,6 +55,8 @@ enum Workload {
     CrossThreadWake,
     EchoRoundTrip,
     EchoThroughput64,
+    HttpRoundTrip,
+    HttpServerCpu,
     OffloadRoundTrip,
     OffloadCpu,
     Offload10us,
@@ -67,7 +71,7 @@ enum Workload {
 }
 
 impl Workload {
-    const ALL: [Workload; 23] = [
+    const ALL: [Workload; 25] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::YieldWithSockets,
@@ -80,6 +84,8 @@ impl Workload {
         Workload::CrossThreadWake,
         Workload::EchoRoundTrip,
         Workload::EchoThroughput64,
+        Workload::HttpRoundTrip,
+        Workload::HttpServerCpu,
         Workload::OffloadRoundTrip,
         Workload::OffloadCpu,
         Workload::Offload10us,
@@ -179,6 +185,18 @@ impl Workload {
                 "msg/s",
                 Higher,
             ),
+            Workload::HttpRoundTrip => (
+                "HTTP/1.1 keep-alive request round trip, hyper, 1 connection (client: a plain thread)"
+                    .into(),
+                "µs",
+                Lower,
+            ),
+            Workload::HttpServerCpu => (
+                "server CPU time per HTTP/1.1 keep-alive request, hyper (the server's thread only)"
+                    .into(),
+                "µs",
+                Lower,
+            ),
             Workload::OffloadRoundTrip => (
                 "thread-pool round trip of a job returning 1 (run_in_executor / spawn_blocking / unblock)"
                     .into(),
@@ -227,6 +245,8 @@ impl Workload {
             | Workload::TimerSpreadCpuSlack
             | Workload::TimerSpreadLatenessSlack => base,
             Workload::EchoThroughput64 => (base / 1000).max(5),
+            // A request costs tens of microseconds.
+            Workload::HttpRoundTrip | Workload::HttpServerCpu => (base / 50).max(50),
             _ => (base / 10).max(50),
         }
     }
@@ -390,6 +410,18 @@ fn measure(
                 }))?,
             };
             64.0 * ops as f64 / took.as_secs_f64()
+        }
+        (Workload::HttpRoundTrip | Workload::HttpServerCpu, peer) => {
+            let run = match peer {
+                Peer::Evloop => http::on_evloop(evloop, ops)?,
+                Peer::Tokio => http::on_tokio(&rts.tokio, ops)?,
+                Peer::Smol => http::on_smol(ex, ops)?,
+            };
+            if w == Workload::HttpRoundTrip {
+                per_op_us(run.took)
+            } else {
+                per_op_us(run.server_cpu)
+            }
         }
         (
             Workload::OffloadRoundTrip
@@ -615,6 +647,17 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
          both ends of the connections on one thread; the process-pool row's floor is one byte \
          through a pipe to a child process and back. CPU rows count the CPU time of every \
          thread of the process (`CLOCK_PROCESS_CPUTIME_ID`), pools and monitor included."
+            .into(),
+    );
+    section.notes.push(
+        "HTTP rows: each runtime serves hyper's HTTP/1.1 on one connection (`TCP_NODELAY`, a \
+         13-byte body; evloop through `evloop::hyper::EvloopIo`, tokio through hyper-util's \
+         `TokioIo`, smol through `smol-hyper`'s `FuturesIo`) to a plain client thread of this \
+         process that sends each request after reading the previous response, 50 unmeasured \
+         requests first. The server's CPU time is its own thread's \
+         (`CLOCK_THREAD_CPUTIME_ID`), read by the service at the first and the last measured \
+         request, so the client is not counted. `bench-suite/scripts/http.sh` measures the same \
+         servers under `wrk` and `h2load`, each on its own CPU."
             .into(),
     );
     let rts = Runtimes {
