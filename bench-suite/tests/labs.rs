@@ -15,13 +15,14 @@ use util::run;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The labs that have a checker, with a word their verdict must show.
-const LABS: [(u8, &str, &str); 6] = [
+const LABS: [(u8, &str, &str); 7] = [
     (1, "01-build-the-loop", "round-robin"),
     (2, "02-watch-the-cycle", "you predicted"),
     (3, "03-frozen-server", "p99"),
     (4, "04-legacy-code", "heartbeat worst lateness"),
     (5, "05-cpu-bound", "speed-up"),
     (6, "06-yield-batch", "of CPU"),
+    (7, "07-lost-update", "lost"),
 ];
 
 /// Runs `lab check N --program P --quick`; returns the exit code and stdout.
@@ -84,6 +85,80 @@ fn lab5_cpu_bound() {
 #[test]
 fn lab6_yield_batch() {
     solution_passes_and_starter_fails(6);
+}
+
+#[test]
+fn lab7_lost_update() {
+    solution_passes_and_starter_fails(7);
+}
+
+/// `lab check --json` prints one JSON object whose result, exit code and checks agree with
+/// the process's exit status, and `--junit` writes the same checks as JUnit XML.
+#[test]
+fn json_and_junit_verdicts_agree_with_the_exit_code() {
+    let dir = std::env::temp_dir().join(format!("evloop-lab-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (program, code, result) in [("solution", 0, "PASS"), ("starter", 1, "FAIL")] {
+        let junit = dir.join(format!("{program}.xml"));
+        let out = {
+            let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+            run(&[
+                "lab",
+                "check",
+                "7",
+                "--program",
+                program,
+                "--quick",
+                "--json",
+                "--junit",
+                junit.to_str().unwrap(),
+            ])
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{program}:\n{stdout}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("{program}: stdout is not one JSON object ({e}):\n{stdout}")
+        });
+        assert_eq!(v["result"], result, "{program}: {v}");
+        assert_eq!(v["exit_code"], code, "{program}: {v}");
+        assert_eq!(v["lab"], 7);
+        assert_eq!(v["program"], program);
+        let checks = v["checks"].as_array().expect("checks");
+        assert!(checks.len() >= 3, "{program}: {v}");
+        let all_pass = checks.iter().all(|c| c["pass"] == true);
+        assert_eq!(
+            all_pass,
+            code == 0,
+            "{program}: the checks disagree with the result: {v}"
+        );
+        assert!(
+            checks
+                .iter()
+                .all(|c| c["figures"].is_object() && c["rule"].is_string()),
+            "{program}: {v}"
+        );
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        let doc = roxmltree::Document::parse(&xml).expect("JUnit XML parses");
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        let failed = checks.iter().filter(|c| c["pass"] == false).count();
+        assert_eq!(
+            suite.attribute("tests"),
+            Some(checks.len().to_string().as_str())
+        );
+        assert_eq!(
+            suite.attribute("failures"),
+            Some(failed.to_string().as_str())
+        );
+    }
+    let out = run(&["lab", "check", "42", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["result"], "ERROR");
+    assert!(v["error"].as_str().unwrap().contains("lab list"), "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

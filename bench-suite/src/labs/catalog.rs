@@ -2,10 +2,10 @@
 //! (`labNN.rs`), its three versions (below in `mod.rs`), and its statement.
 
 use super::lab::Lab;
-use super::{lab01, lab02, lab03, lab04, lab05, lab06};
+use super::{lab01, lab02, lab03, lab04, lab05, lab06, lab07};
 
 /// Every lab that has a checker, in order.
-pub const LABS: [Lab; 6] = [
+pub const LABS: [Lab; 7] = [
     Lab {
         number: 1,
         slug: "01-build-the-loop",
@@ -28,7 +28,7 @@ pub const LABS: [Lab; 6] = [
         title: "the frozen server",
         files: PROGRAM_FILES,
         check: lab03::check,
-        run: |program, _, dir| lab03::run(program, dir),
+        run: |program, _, options| lab03::run(program, options.dir),
     },
     Lab {
         number: 4,
@@ -53,6 +53,14 @@ pub const LABS: [Lab; 6] = [
         files: PROGRAM_FILES,
         check: lab06::check,
         run: |program, quick, _| lab06::run(program, quick),
+    },
+    Lab {
+        number: 7,
+        slug: "07-lost-update",
+        title: "the lost update",
+        files: PROGRAM_FILES,
+        check: lab07::check,
+        run: |program, _, options| lab07::run(program, options.round),
     },
 ];
 

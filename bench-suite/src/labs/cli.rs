@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
 use super::catalog::LABS;
-use super::lab::{Lab, Program};
+use super::lab::{Lab, Program, RunOptions};
+use super::report::Report;
 use super::verdict::LabError;
 
 /// The labs of `docs/labs/` (learn the event loop by breaking and fixing it).
@@ -34,6 +35,15 @@ enum LabCommand {
         /// Shorter runs (CI); the verdict rules are the same.
         #[arg(long)]
         quick: bool,
+        /// Print the verdict as one JSON object on stdout (every check with its figures and
+        /// verdict, the overall result and the exit code) instead of text; see
+        /// docs/labs/grading.md.
+        #[arg(long)]
+        json: bool,
+        /// Also write the verdict as JUnit XML to this file (one test case per check), for
+        /// grading systems and CI servers that read JUnit.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Restore the starter over your copy of a lab (`lab.rs`).
     Reset {
@@ -55,6 +65,9 @@ enum LabCommand {
         /// A directory the program may write to (lab 3's snapshots).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Which of the checker's runs this is.
+        #[arg(long, default_value_t = 0)]
+        round: u32,
     },
 }
 
@@ -70,6 +83,16 @@ pub fn main(matches: &ArgMatches) -> ExitCode {
         Ok(args) => args,
         Err(e) => e.exit(),
     };
+    if let LabCommand::Check {
+        lab,
+        program,
+        quick,
+        json,
+        junit,
+    } = args.command
+    {
+        return check(lab, program, quick, json, junit);
+    }
     match run(args.command) {
         Ok(code) => code,
         Err(e) => {
@@ -77,6 +100,59 @@ pub fn main(matches: &ArgMatches) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The exit status of a lab that could not be checked (a program that crashed or froze, a
+/// file that could not be read), as opposed to PASS (0) and FAIL (1).
+const CANNOT_CHECK: u8 = 2;
+
+/// `lab check`: checks one version of a lab and reports the verdict as text, or as JSON, and
+/// as JUnit XML if asked.
+fn check(
+    number: u8,
+    program: Program,
+    quick: bool,
+    json: bool,
+    junit: Option<PathBuf>,
+) -> ExitCode {
+    let verdict = Lab::find(number).and_then(|lab| {
+        if !json {
+            println!(
+                "lab {} ({}): checking {} ({})",
+                lab.number,
+                lab.title,
+                program.name(),
+                lab.file(program)
+            );
+        }
+        if cfg!(debug_assertions) {
+            eprintln!(
+                "note: this is a debug build; the labs are meant to be checked with \
+                 `cargo run --release -p evloop-bench -- lab check {}`",
+                lab.number
+            );
+        }
+        Ok((lab, (lab.check)(lab, program, quick)?))
+    });
+    let report = Report::new(number, program, quick, &verdict);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a lab report serializes")
+        );
+    } else {
+        match &verdict {
+            Ok((_, v)) => v.print(),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+    if let Some(path) = junit {
+        if let Err(e) = std::fs::write(&path, report.junit()) {
+            eprintln!("error: could not write {}: {e}", path.display());
+            return ExitCode::from(CANNOT_CHECK);
+        }
+    }
+    ExitCode::from(report.exit_code)
 }
 
 /// Does what the command says.
@@ -111,37 +187,18 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        LabCommand::Check {
-            lab,
-            program,
-            quick,
-        } => {
-            let lab = Lab::find(lab)?;
-            println!(
-                "lab {} ({}): checking {} ({})",
-                lab.number,
-                lab.title,
-                program.name(),
-                lab.file(program)
-            );
-            if cfg!(debug_assertions) {
-                println!(
-                    "note: this is a debug build; the labs are meant to be checked with \
-                     `cargo run --release -p evloop-bench -- lab check {}`",
-                    lab.number
-                );
-            }
-            let verdict = (lab.check)(lab, program, quick)?;
-            Ok(verdict.print())
+        LabCommand::Check { lab, .. } => {
+            unreachable!("lab check {lab} is handled by `check`")
         }
         LabCommand::Run {
             lab,
             program,
             quick,
             dir,
+            round,
         } => {
             let lab = Lab::find(lab)?;
-            (lab.run)(program, quick, dir)?;
+            (lab.run)(program, quick, RunOptions { dir, round })?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -39,6 +39,15 @@ impl Program {
     }
 }
 
+/// What a checker may tell the harness it starts, beyond the version and `quick`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// A directory the program may write to (lab 3's snapshots).
+    pub dir: Option<PathBuf>,
+    /// Which of the checker's runs this is (lab 7 varies its bookings by run).
+    pub round: u32,
+}
+
 /// One lab: where it lives and what it is called.
 #[derive(Clone, Copy)]
 pub struct Lab {
@@ -54,9 +63,8 @@ pub struct Lab {
     /// Its checker: measures a version and gives the verdict (`quick`: shorter runs).
     pub check: fn(Lab, Program, bool) -> Result<Verdict, LabError>,
     /// Runs a version under its harness in this process and prints what it measured (what
-    /// the checker starts as `lab run N`): the version, `quick`, and a directory it may write
-    /// to.
-    pub run: fn(Program, bool, Option<PathBuf>) -> Result<(), LabError>,
+    /// the checker starts as `lab run N`): the version, `quick`, and the checker's options.
+    pub run: fn(Program, bool, RunOptions) -> Result<(), LabError>,
 }
 
 impl Lab {

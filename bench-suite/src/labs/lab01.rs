@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lab::{Lab, Program};
 use super::process;
-use super::verdict::{LabError, Verdict};
+use super::verdict::{Check, LabError, Verdict};
 
 /// The three steps of the cycle (slide 5), written by the student in `lab.rs`.
 pub trait Steps {
@@ -535,14 +535,11 @@ pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabErro
             )
         })
         .collect();
-    let failed = outcome.tests.iter().filter(|t| !t.pass).count();
-    Ok(Verdict {
-        pass: failed == 0,
-        measured,
-        reason: if failed == 0 {
-            format!("all {} tests pass", outcome.tests.len())
-        } else {
-            format!("{failed} of {} tests fail", outcome.tests.len())
-        },
-    })
+    let checks = outcome
+        .tests
+        .iter()
+        .map(|t| Check::new(format!("test: {}", t.name), t.pass, t.detail.clone()))
+        .collect();
+    let pass_reason = format!("all {} tests pass", outcome.tests.len());
+    Ok(Verdict::from_checks(measured, checks, pass_reason))
 }

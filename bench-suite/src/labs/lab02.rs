@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lab::{Lab, Program};
 use super::process;
-use super::verdict::{LabError, Verdict};
+use super::verdict::{Check, LabError, Verdict};
 
 /// What the program did, printed for the checker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -74,7 +74,7 @@ pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabErro
         ("dumped", actual.dumped.to_string()),
     ];
     let mut measured = Vec::new();
-    let mut wrong = Vec::new();
+    let mut checks = Vec::new();
     for (key, truth) in &expected {
         let given = answers.get(*key).map_or("(missing)", String::as_str);
         let right = given == truth;
@@ -82,40 +82,50 @@ pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabErro
             "{key:<7} {}: you predicted `{given}`, the program did `{truth}`",
             if right { "right" } else { "WRONG" }
         ));
-        if !right {
-            wrong.push(*key);
+        let mut check = Check::new(
+            format!("the `{key}` prediction matches what the program did"),
+            right,
+            format!("`{key}`: you predicted `{given}`, the program did `{truth}`"),
+        );
+        // The numeric answers are figures too.
+        if let (Ok(g), Ok(t)) = (given.parse::<f64>(), truth.parse::<f64>()) {
+            check = check
+                .figure(&format!("predicted_{key}"), g)
+                .figure(&format!("actual_{key}"), t);
         }
+        checks.push(check);
     }
-    let (pass, reason) = if wrong.is_empty() {
-        (
-            true,
-            "every prediction matches what the program did on this run".to_owned(),
-        )
-    } else {
-        measured.push("what the program wrote on stderr (the cycle trace, the task dump):".into());
-        measured.extend(
+    let wrong: Vec<&str> = expected
+        .iter()
+        .zip(&checks)
+        .filter(|(_, c)| !c.pass)
+        .map(|((key, _), _)| *key)
+        .collect();
+    let mut verdict = Verdict::from_checks(
+        measured,
+        checks,
+        "every prediction matches what the program did on this run".to_owned(),
+    );
+    if !wrong.is_empty() {
+        verdict
+            .measured
+            .push("what the program wrote on stderr (the cycle trace, the task dump):".into());
+        verdict.measured.extend(
             child
                 .stderr_lines()
                 .iter()
                 .take(60)
                 .map(|l| format!("  {l}")),
         );
-        (
-            false,
-            format!(
-                "{} of {} predictions wrong ({}); compare them with the trace above, then \
-                 explain each difference to yourself before you correct it",
-                wrong.len(),
-                expected.len(),
-                wrong.join(", ")
-            ),
-        )
-    };
-    Ok(Verdict {
-        pass,
-        measured,
-        reason,
-    })
+        verdict.reason = format!(
+            "{} of {} predictions wrong ({}); compare them with the trace above, then explain \
+             each difference to yourself before you correct it",
+            wrong.len(),
+            expected.len(),
+            wrong.join(", ")
+        );
+    }
+    Ok(verdict)
 }
 
 #[cfg(test)]

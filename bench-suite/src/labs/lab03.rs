@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::lab::{Lab, Program};
 use super::process;
-use super::verdict::{LabError, Verdict};
+use super::verdict::{Check, LabError, Verdict};
 
 /// The slow disk the server saves its snapshots to: a blocking API, as most storage libraries
 /// are.
@@ -136,38 +136,33 @@ pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabErro
     }
     let (p_start, p_yours) = (starter.echo_percentile(99.0), yours.echo_percentile(99.0));
     let ratio = p_start.as_secs_f64() / p_yours.as_secs_f64().max(1e-9);
-    let (pass, reason) = if let Some(problem) = yours.problems.first() {
-        (
-            false,
+    let msf = |d: Duration| d.as_secs_f64() * 1e3;
+    let checks = vec![
+        Check::new(
+            "every reply and snapshot is right",
+            yours.problems.is_empty(),
             format!(
-                "{} problem(s) with the replies or snapshots, the first: {problem}",
-                yours.problems.len()
+                "{} problem(s) with the replies or snapshots, the first: {}",
+                yours.problems.len(),
+                yours.problems.first().map_or("", String::as_str)
             ),
         )
-    } else if yours.saves.len() < 2 {
-        (
-            false,
-            "fewer than two SAVE requests were answered during the run".into(),
+        .figure("problems", yours.problems.len() as f64),
+        Check::new(
+            "at least two SAVE requests answered during the run",
+            yours.saves.len() >= 2,
+            "fewer than two SAVE requests were answered during the run",
         )
-    } else if yours.echo.len() < 50 {
-        (
-            false,
+        .figure("saves", yours.saves.len() as f64),
+        Check::new(
+            "at least 50 ECHO requests answered during the run",
+            yours.echo.len() >= 50,
             format!("only {} ECHO requests were answered", yours.echo.len()),
         )
-    } else if ratio >= REQUIRED_GAIN {
-        (
-            true,
-            format!(
-                "the ECHO p99 concurrent clients see is {} with your server against {} with \
-                 the starter ({ratio:.1}x lower, at least {REQUIRED_GAIN}x needed), and every \
-                 SAVE was written",
-                ms(p_yours),
-                ms(p_start)
-            ),
-        )
-    } else {
-        (
-            false,
+        .figure("echoes", yours.echo.len() as f64),
+        Check::new(
+            format!("ECHO p99 at least {REQUIRED_GAIN}x lower than the starter's"),
+            ratio >= REQUIRED_GAIN,
             format!(
                 "the ECHO p99 is {} with your server against {} with the starter: only \
                  {ratio:.1}x lower, at least {REQUIRED_GAIN}x needed; something still blocks \
@@ -176,12 +171,18 @@ pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabErro
                 ms(p_start)
             ),
         )
-    };
-    Ok(Verdict {
-        pass,
-        measured,
-        reason,
-    })
+        .figure("starter_p99_ms", msf(p_start))
+        .figure("yours_p99_ms", msf(p_yours))
+        .figure("gain_x", ratio)
+        .figure("required_gain_x", REQUIRED_GAIN),
+    ];
+    let pass_reason = format!(
+        "the ECHO p99 concurrent clients see is {} with your server against {} with the starter \
+         ({ratio:.1}x lower, at least {REQUIRED_GAIN}x needed), and every SAVE was written",
+        ms(p_yours),
+        ms(p_start)
+    );
+    Ok(Verdict::from_checks(measured, checks, pass_reason))
 }
 
 /// Starts one version of the server and loads it for `seconds`.

@@ -12,7 +12,7 @@ use super::heartbeat::Heartbeat;
 use super::lab::{Lab, Program};
 use super::lab03::ms;
 use super::process;
-use super::verdict::{LabError, Verdict};
+use super::verdict::{Check, LabError, Verdict};
 
 /// The legacy library: a synchronous client of the quote service.
 pub mod legacy {
@@ -160,22 +160,15 @@ pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabErro
         measured.push(format!("{who} reported: {report}"));
     }
     let ratio = starter.worst_ms / yours.worst_ms.max(1e-6);
-    let (pass, reason) = if !yours.problem.is_empty() {
-        (false, yours.problem.clone())
-    } else if ratio >= REQUIRED_GAIN {
-        (
-            true,
-            format!(
-                "the heartbeat is at worst {} late next to your fetcher against {} next to the \
-                 starter's ({ratio:.1}x less, at least {REQUIRED_GAIN}x needed), and every quote \
-                 is right",
-                ms(Duration::from_secs_f64(yours.worst_ms / 1e3)),
-                ms(Duration::from_secs_f64(starter.worst_ms / 1e3)),
-            ),
-        )
-    } else {
-        (
-            false,
+    let checks = vec![
+        Check::new(
+            "every quote is right and in the order of the symbols",
+            yours.problem.is_empty(),
+            yours.problem.clone(),
+        ),
+        Check::new(
+            format!("heartbeat worst lateness at least {REQUIRED_GAIN}x lower than the starter's"),
+            ratio >= REQUIRED_GAIN,
             format!(
                 "the heartbeat is at worst {} late next to your fetcher against {} next to the \
                  starter's: only {ratio:.1}x less, at least {REQUIRED_GAIN}x needed; the \
@@ -184,10 +177,16 @@ pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabErro
                 ms(Duration::from_secs_f64(starter.worst_ms / 1e3)),
             ),
         )
-    };
-    Ok(Verdict {
-        pass,
-        measured,
-        reason,
-    })
+        .figure("starter_worst_ms", starter.worst_ms)
+        .figure("yours_worst_ms", yours.worst_ms)
+        .figure("gain_x", ratio)
+        .figure("required_gain_x", REQUIRED_GAIN),
+    ];
+    let pass_reason = format!(
+        "the heartbeat is at worst {} late next to your fetcher against {} next to the starter's \
+         ({ratio:.1}x less, at least {REQUIRED_GAIN}x needed), and every quote is right",
+        ms(Duration::from_secs_f64(yours.worst_ms / 1e3)),
+        ms(Duration::from_secs_f64(starter.worst_ms / 1e3)),
+    );
+    Ok(Verdict::from_checks(measured, checks, pass_reason))
 }

@@ -10,7 +10,7 @@ use super::heartbeat::Heartbeat;
 use super::lab::{Lab, Program};
 use super::lab03::ms;
 use super::process;
-use super::verdict::{LabError, Verdict};
+use super::verdict::{Check, LabError, Verdict};
 use evloop_bench::workloads::cpu::process_cpu;
 use evloop_bench::workloads::procs;
 
@@ -141,11 +141,15 @@ pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabErro
     ];
     let gain = starter.worst_ms / yours.worst_ms.max(1e-6);
     let cpu_share = yours.own_cpu_ms / starter.own_cpu_ms.max(1e-6);
-    let (pass, reason) = if !yours.problem.is_empty() {
-        (false, yours.problem.clone())
-    } else if gain < REQUIRED_GAIN {
-        (
-            false,
+    let checks = vec![
+        Check::new(
+            "every count is right and in the order of the limits",
+            yours.problem.is_empty(),
+            yours.problem.clone(),
+        ),
+        Check::new(
+            format!("heartbeat worst lateness at least {REQUIRED_GAIN}x lower than the starter's"),
+            gain >= REQUIRED_GAIN,
             format!(
                 "the heartbeat is at worst {} late next to your code against {} next to the \
                  starter's: only {gain:.1}x less, at least {REQUIRED_GAIN}x needed; the counting \
@@ -154,35 +158,39 @@ pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabErro
                 millis(starter.worst_ms)
             ),
         )
-    } else if cpu_share > MAX_OWN_CPU_SHARE {
-        (
-            false,
+        .figure("starter_worst_ms", starter.worst_ms)
+        .figure("yours_worst_ms", yours.worst_ms)
+        .figure("gain_x", gain)
+        .figure("required_gain_x", REQUIRED_GAIN),
+        Check::new(
             format!(
-                "the loop stays free, but this process still spent {} of CPU against the \
-                 starter's {} ({:.0}%, at most {:.0}% allowed): the counting runs on threads of \
-                 this process (a thread pool?), not in the process pool's workers",
+                "this process's CPU time at most {:.0}% of the starter's (the work runs in the \
+                 pool's processes)",
+                MAX_OWN_CPU_SHARE * 100.0
+            ),
+            cpu_share <= MAX_OWN_CPU_SHARE,
+            format!(
+                "this process still spent {} of CPU against the starter's {} ({:.0}%, at most \
+                 {:.0}% allowed): the counting runs on threads of this process (a thread \
+                 pool?), not in the process pool's workers",
                 millis(yours.own_cpu_ms),
                 millis(starter.own_cpu_ms),
                 cpu_share * 100.0,
                 MAX_OWN_CPU_SHARE * 100.0
             ),
         )
-    } else {
-        (
-            true,
-            format!(
-                "the heartbeat is at worst {} late next to your code against {} next to the \
-                 starter's ({gain:.1}x less, at least {REQUIRED_GAIN}x needed), the work ran in \
-                 other processes ({:.0}% of the starter's CPU here), and every count is right",
-                millis(yours.worst_ms),
-                millis(starter.worst_ms),
-                cpu_share * 100.0
-            ),
-        )
-    };
-    Ok(Verdict {
-        pass,
-        measured,
-        reason,
-    })
+        .figure("starter_own_cpu_ms", starter.own_cpu_ms)
+        .figure("yours_own_cpu_ms", yours.own_cpu_ms)
+        .figure("share_pct", cpu_share * 100.0)
+        .figure("max_share_pct", MAX_OWN_CPU_SHARE * 100.0),
+    ];
+    let pass_reason = format!(
+        "the heartbeat is at worst {} late next to your code against {} next to the starter's \
+         ({gain:.1}x less, at least {REQUIRED_GAIN}x needed), the work ran in other processes \
+         ({:.0}% of the starter's CPU here), and every count is right",
+        millis(yours.worst_ms),
+        millis(starter.worst_ms),
+        cpu_share * 100.0
+    );
+    Ok(Verdict::from_checks(measured, checks, pass_reason))
 }

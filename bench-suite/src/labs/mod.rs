@@ -23,7 +23,9 @@ mod lab03;
 mod lab04;
 mod lab05;
 mod lab06;
+mod lab07;
 mod process;
+mod report;
 mod verdict;
 
 pub use cli::{command, main};
@@ -82,3 +84,13 @@ mod lab06_starter;
 /// Lab 6, the student's copy.
 #[path = "../../labs/06-yield-batch/lab.rs"]
 mod lab06_yours;
+
+/// Lab 7, the reference solution.
+#[path = "../../labs/07-lost-update/solution.rs"]
+mod lab07_solution;
+/// Lab 7, the starter.
+#[path = "../../labs/07-lost-update/starter.rs"]
+mod lab07_starter;
+/// Lab 7, the student's copy.
+#[path = "../../labs/07-lost-update/lab.rs"]
+mod lab07_yours;

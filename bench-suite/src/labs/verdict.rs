@@ -1,33 +1,92 @@
 //! What a checker concludes, and what can keep it from concluding.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::process::ExitCode;
 
-/// A checker's conclusion: PASS or FAIL, the measurements, and the rule that decided.
-#[derive(Debug)]
+use serde::Serialize;
+
+/// One rule of a checker: what it requires, whether the program met it, and the figures it
+/// compared.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What the rule requires, in a line.
+    pub rule: String,
+    /// Whether the program met it.
+    pub pass: bool,
+    /// The figures the rule compared, by name (the unit ends the name: `_ms`, `_x`, `_pct`).
+    pub figures: BTreeMap<String, f64>,
+    /// What went wrong and what to do, when it failed (empty when it passed).
+    pub failure: String,
+}
+
+impl Check {
+    /// A rule, whether it passed, and the message to show if it did not.
+    pub fn new(rule: impl Into<String>, pass: bool, failure: impl Into<String>) -> Check {
+        Check {
+            rule: rule.into(),
+            pass,
+            figures: BTreeMap::new(),
+            failure: if pass { String::new() } else { failure.into() },
+        }
+    }
+
+    /// Adds a figure the rule compared.
+    pub fn figure(mut self, name: &str, value: f64) -> Check {
+        self.figures.insert(name.to_owned(), value);
+        self
+    }
+}
+
+/// A checker's conclusion: PASS or FAIL, the measurements, and the rules that decided.
+#[derive(Debug, Serialize)]
 pub struct Verdict {
-    /// Whether the program passed.
+    /// Whether the program passed: every check passed.
     pub pass: bool,
     /// One line per measured program or quantity, printed before the verdict.
     pub measured: Vec<String>,
     /// Why it passed or failed, in terms of the measured numbers.
     pub reason: String,
+    /// Every rule, with its figures and its own verdict.
+    pub checks: Vec<Check>,
 }
 
 impl Verdict {
-    /// Prints the measurements and `PASS: ...` or `FAIL: ...`; returns the exit status (0 for
-    /// PASS, 1 for FAIL).
-    pub fn print(&self) -> ExitCode {
+    /// The verdict of `checks`: PASS with `pass_reason` if every one passed, else FAIL with the
+    /// failed ones' messages.
+    pub fn from_checks(measured: Vec<String>, checks: Vec<Check>, pass_reason: String) -> Verdict {
+        let failures: Vec<&str> = checks
+            .iter()
+            .filter(|c| !c.pass)
+            .map(|c| c.failure.as_str())
+            .collect();
+        let pass = failures.is_empty();
+        Verdict {
+            pass,
+            measured,
+            reason: if pass {
+                pass_reason
+            } else {
+                failures.join("; ")
+            },
+            checks,
+        }
+    }
+
+    /// Prints the measurements and `PASS: ...` or `FAIL: ...`.
+    pub fn print(&self) {
         for line in &self.measured {
             println!("  {line}");
         }
+        println!("{}: {}", self.word(), self.reason);
+    }
+
+    /// `PASS` or `FAIL`.
+    pub fn word(&self) -> &'static str {
         if self.pass {
-            println!("PASS: {}", self.reason);
-            ExitCode::SUCCESS
+            "PASS"
         } else {
-            println!("FAIL: {}", self.reason);
-            ExitCode::FAILURE
+            "FAIL"
         }
     }
 }
