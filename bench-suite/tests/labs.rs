@@ -44,13 +44,28 @@ fn check(lab: u8, program: &str) -> (Option<i32>, String) {
     )
 }
 
-/// The solution passes and the starter fails, each verdict with its measured numbers.
+/// Whether this copy of the repository has lab `slug`'s reference solution (a student
+/// edition has none).
+fn has_solution(slug: &str) -> bool {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("labs")
+        .join(slug);
+    dir.join("solution.rs").is_file() || dir.join("solution.txt").is_file()
+}
+
+/// The solution passes and the starter fails, each verdict with its measured numbers; in a
+/// student edition, asking for the solution is an error that says why.
 fn solution_passes_and_starter_fails(lab: u8) {
-    let (_, _, word) = LABS.iter().find(|l| l.0 == lab).copied().unwrap();
+    let (_, slug, word) = LABS.iter().find(|l| l.0 == lab).copied().unwrap();
     let (code, out) = check(lab, "solution");
-    assert_eq!(code, Some(0), "lab {lab}: the solution should pass:\n{out}");
-    assert!(out.contains("\nPASS: "), "lab {lab}: no PASS line:\n{out}");
-    assert!(out.contains(word), "lab {lab}: no {word:?} in:\n{out}");
+    if has_solution(slug) {
+        assert_eq!(code, Some(0), "lab {lab}: the solution should pass:\n{out}");
+        assert!(out.contains("\nPASS: "), "lab {lab}: no PASS line:\n{out}");
+        assert!(out.contains(word), "lab {lab}: no {word:?} in:\n{out}");
+    } else {
+        assert_eq!(code, Some(2), "lab {lab}: no solution, so an error:\n{out}");
+        assert!(out.contains("student edition"), "lab {lab}:\n{out}");
+    }
     let (code, out) = check(lab, "starter");
     assert_eq!(code, Some(1), "lab {lab}: the starter should fail:\n{out}");
     assert!(out.contains("\nFAIL: "), "lab {lab}: no FAIL line:\n{out}");
@@ -98,7 +113,12 @@ fn lab7_lost_update() {
 fn json_and_junit_verdicts_agree_with_the_exit_code() {
     let dir = std::env::temp_dir().join(format!("evloop-lab-json-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (program, code, result) in [("solution", 0, "PASS"), ("starter", 1, "FAIL")] {
+    let programs: &[(&str, i32, &str)] = if has_solution("07-lost-update") {
+        &[("solution", 0, "PASS"), ("starter", 1, "FAIL")]
+    } else {
+        &[("starter", 1, "FAIL")]
+    };
+    for &(program, code, result) in programs {
         let junit = dir.join(format!("{program}.xml"));
         let out = {
             let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -175,11 +195,15 @@ fn every_lab_has_a_statement_and_three_programs_and_is_listed() {
             text.contains(&format!("lab check {n}")) && text.contains(&format!("lab reset {n}")),
             "{slug}.md does not give the check and reset commands"
         );
-        let files = if n == 2 {
-            ["answers.txt", "starter.txt", "solution.txt", "program.rs"].as_slice()
+        let mut files = if n == 2 {
+            vec!["answers.txt", "starter.txt", "solution.txt", "program.rs"]
         } else {
-            ["lab.rs", "starter.rs", "solution.rs"].as_slice()
+            vec!["lab.rs", "starter.rs", "solution.rs"]
         };
+        // A student edition has every file but the solutions.
+        if !has_solution(slug) {
+            files.retain(|f| !f.starts_with("solution"));
+        }
         for file in files {
             assert!(
                 root.join("labs").join(slug).join(file).is_file(),
@@ -198,4 +222,70 @@ fn an_unknown_lab_is_an_error_that_says_where_the_labs_are() {
     let out = run(&["lab", "check", "42"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("lab list"));
+}
+
+/// `lab student-edition DIR` writes the repository without the reference solutions, each
+/// lab's copy its starter, and refuses a directory that is not empty; a student edition
+/// refuses to write another.
+#[test]
+fn the_student_edition_has_every_file_but_the_solutions() {
+    let dir = std::env::temp_dir().join(format!("evloop-student-edition-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = run(&["lab", "student-edition", dir.to_str().unwrap()]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !has_solution("01-build-the-loop") {
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(text.contains("student edition"), "{text}");
+        return;
+    }
+    assert!(out.status.success(), "{text}");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for file in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "README.md",
+        "bench-suite/Cargo.toml",
+        "runtime/src/lib.rs",
+    ] {
+        assert!(
+            dir.join(file).is_file(),
+            "{file} is missing from the edition:\n{text}"
+        );
+    }
+    assert!(!dir.join(".git").exists(), "the edition has git's files");
+    assert!(!dir.join("target").exists(), "the edition has build output");
+    for (n, slug, _) in LABS {
+        let lab = dir.join("bench-suite/labs").join(slug);
+        for solution in ["solution.rs", "solution.txt"] {
+            assert!(
+                !lab.join(solution).exists(),
+                "lab {n}: {solution} was copied"
+            );
+        }
+        let (copy, starter) = if n == 2 {
+            ("answers.txt", "starter.txt")
+        } else {
+            ("lab.rs", "starter.rs")
+        };
+        let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(
+            read(&lab.join(copy)),
+            read(&lab.join(starter)),
+            "lab {n}: {copy}"
+        );
+        assert_eq!(
+            read(&lab.join(starter)),
+            read(&root.join("bench-suite/labs").join(slug).join(starter)),
+            "lab {n}: {starter}"
+        );
+    }
+    // Not over a directory with something in it.
+    let again = run(&["lab", "student-edition", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
 use super::catalog::LABS;
+use super::edition;
 use super::lab::{Lab, Program, RunOptions};
 use super::report::Report;
 use super::verdict::LabError;
@@ -44,6 +45,13 @@ enum LabCommand {
         /// grading systems and CI servers that read JUnit.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+    },
+    /// Write a copy of this repository for students: without the labs' reference solutions
+    /// and without git history, every lab's copy the starter (for instructors; see
+    /// docs/labs/grading.md).
+    StudentEdition {
+        /// The directory to write it to (new, or empty).
+        dir: PathBuf,
     },
     /// Restore the starter over your copy of a lab (`lab.rs`).
     Reset {
@@ -132,6 +140,12 @@ fn check(
                 lab.number
             );
         }
+        if program == Program::Solution && !edition::SOLUTIONS_INCLUDED {
+            return Err(LabError::NoSolutions(format!(
+                "lab {} has no reference solution here",
+                lab.number
+            )));
+        }
         Ok((lab, (lab.check)(lab, program, quick)?))
     });
     let report = Report::new(number, program, quick, &verdict);
@@ -185,6 +199,21 @@ fn run(command: LabCommand) -> Result<ExitCode, LabError> {
                     lab.file(Program::Yours)
                 ),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        LabCommand::StudentEdition { dir } => {
+            let written = edition::write(&dir)?;
+            println!(
+                "wrote the student edition to {}: {} files, every lab's copy its starter; left \
+                 out: {}",
+                dir.display(),
+                written.files,
+                written.left_out.join(", ")
+            );
+            println!(
+                "it has no git history: `git init` there to start its own; \
+                 `cargo test -p evloop-bench --test labs` there checks that every starter FAILs"
+            );
             Ok(ExitCode::SUCCESS)
         }
         LabCommand::Check { lab, .. } => {

@@ -15,6 +15,7 @@
 
 mod catalog;
 mod cli;
+mod edition;
 mod heartbeat;
 mod lab;
 mod lab01;
@@ -31,8 +32,13 @@ mod verdict;
 pub use cli::{command, main};
 
 /// Lab 1, the reference solution.
+#[cfg(lab_solutions)]
 #[path = "../../labs/01-build-the-loop/solution.rs"]
 mod lab01_solution;
+/// Lab 1 in a student edition, which has no reference solution: the command line refuses
+/// `--program solution` there, so this name is never run.
+#[cfg(not(lab_solutions))]
+use lab01_starter as lab01_solution;
 /// Lab 1, the starter.
 #[path = "../../labs/01-build-the-loop/starter.rs"]
 mod lab01_starter;
@@ -45,8 +51,13 @@ mod lab01_yours;
 #[path = "../../labs/02-watch-the-cycle/program.rs"]
 mod lab02_program;
 /// Lab 3, the reference solution.
+#[cfg(lab_solutions)]
 #[path = "../../labs/03-frozen-server/solution.rs"]
 mod lab03_solution;
+/// Lab 3 in a student edition, which has no reference solution: the command line refuses
+/// `--program solution` there, so this name is never run.
+#[cfg(not(lab_solutions))]
+use lab03_starter as lab03_solution;
 /// Lab 3, the starter.
 #[path = "../../labs/03-frozen-server/starter.rs"]
 mod lab03_starter;
@@ -56,8 +67,13 @@ mod lab03_starter;
 mod lab03_yours;
 
 /// Lab 4, the reference solution.
+#[cfg(lab_solutions)]
 #[path = "../../labs/04-legacy-code/solution.rs"]
 mod lab04_solution;
+/// Lab 4 in a student edition, which has no reference solution: the command line refuses
+/// `--program solution` there, so this name is never run.
+#[cfg(not(lab_solutions))]
+use lab04_starter as lab04_solution;
 /// Lab 4, the starter.
 #[path = "../../labs/04-legacy-code/starter.rs"]
 mod lab04_starter;
@@ -66,8 +82,13 @@ mod lab04_starter;
 mod lab04_yours;
 
 /// Lab 5, the reference solution.
+#[cfg(lab_solutions)]
 #[path = "../../labs/05-cpu-bound/solution.rs"]
 mod lab05_solution;
+/// Lab 5 in a student edition, which has no reference solution: the command line refuses
+/// `--program solution` there, so this name is never run.
+#[cfg(not(lab_solutions))]
+use lab05_starter as lab05_solution;
 /// Lab 5, the starter.
 #[path = "../../labs/05-cpu-bound/starter.rs"]
 mod lab05_starter;
@@ -76,8 +97,13 @@ mod lab05_starter;
 mod lab05_yours;
 
 /// Lab 6, the reference solution.
+#[cfg(lab_solutions)]
 #[path = "../../labs/06-yield-batch/solution.rs"]
 mod lab06_solution;
+/// Lab 6 in a student edition, which has no reference solution: the command line refuses
+/// `--program solution` there, so this name is never run.
+#[cfg(not(lab_solutions))]
+use lab06_starter as lab06_solution;
 /// Lab 6, the starter.
 #[path = "../../labs/06-yield-batch/starter.rs"]
 mod lab06_starter;
@@ -86,8 +112,13 @@ mod lab06_starter;
 mod lab06_yours;
 
 /// Lab 7, the reference solution.
+#[cfg(lab_solutions)]
 #[path = "../../labs/07-lost-update/solution.rs"]
 mod lab07_solution;
+/// Lab 7 in a student edition, which has no reference solution: the command line refuses
+/// `--program solution` there, so this name is never run.
+#[cfg(not(lab_solutions))]
+use lab07_starter as lab07_solution;
 /// Lab 7, the starter.
 #[path = "../../labs/07-lost-update/starter.rs"]
 mod lab07_starter;

@@ -96,6 +96,9 @@ impl Verdict {
 pub enum LabError {
     /// No lab has this number.
     NoSuchLab(u8),
+    /// This copy of the repository is a student edition, without the reference solutions:
+    /// what was asked for needs them.
+    NoSolutions(String),
     /// A file or process operation failed.
     Io {
         /// What was being done.
@@ -148,6 +151,11 @@ impl fmt::Display for LabError {
             LabError::NoSuchLab(n) => write!(
                 f,
                 "there is no lab {n} with a checker; `evloop-bench lab list` shows the labs"
+            ),
+            LabError::NoSolutions(what) => write!(
+                f,
+                "{what}: this is the student edition of the labs, without the reference \
+                 solutions; check your copy (the default) or the starter (`--program starter`)"
             ),
             LabError::Io { what, source } => write!(f, "could not {what}: {source}"),
             LabError::TimedOut {
