@@ -15,7 +15,7 @@ use util::run;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The labs that have a checker, with a word their verdict must show.
-const LABS: [(u8, &str, &str); 7] = [
+const LABS: [(u8, &str, &str); 8] = [
     (1, "01-build-the-loop", "round-robin"),
     (2, "02-watch-the-cycle", "you predicted"),
     (3, "03-frozen-server", "p99"),
@@ -23,7 +23,11 @@ const LABS: [(u8, &str, &str); 7] = [
     (5, "05-cpu-bound", "speed-up"),
     (6, "06-yield-batch", "of CPU"),
     (7, "07-lost-update", "lost"),
+    (8, "08-loop-lifecycle", "you predicted"),
 ];
+
+/// The labs whose versions are answer files about one program, rather than programs.
+const ANSWER_LABS: [u8; 2] = [2, 8];
 
 /// Runs `lab check N --program P --quick`; returns the exit code and stdout.
 fn check(lab: u8, program: &str) -> (Option<i32>, String) {
@@ -110,6 +114,11 @@ fn lab7_lost_update() {
 /// `lab check --json` prints one JSON object whose result, exit code and checks agree with
 /// the process's exit status, and `--junit` writes the same checks as JUnit XML.
 #[test]
+fn lab8_loop_lifecycle() {
+    solution_passes_and_starter_fails(8);
+}
+
+#[test]
 fn json_and_junit_verdicts_agree_with_the_exit_code() {
     let dir = std::env::temp_dir().join(format!("evloop-lab-json-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -195,7 +204,7 @@ fn every_lab_has_a_statement_and_three_programs_and_is_listed() {
             text.contains(&format!("lab check {n}")) && text.contains(&format!("lab reset {n}")),
             "{slug}.md does not give the check and reset commands"
         );
-        let mut files = if n == 2 {
+        let mut files = if ANSWER_LABS.contains(&n) {
             vec!["answers.txt", "starter.txt", "solution.txt", "program.rs"]
         } else {
             vec!["lab.rs", "starter.rs", "solution.rs"]
@@ -266,7 +275,7 @@ fn the_student_edition_has_every_file_but_the_solutions() {
                 "lab {n}: {solution} was copied"
             );
         }
-        let (copy, starter) = if n == 2 {
+        let (copy, starter) = if ANSWER_LABS.contains(&n) {
             ("answers.txt", "starter.txt")
         } else {
             ("lab.rs", "starter.rs")

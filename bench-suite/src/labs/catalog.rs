@@ -2,10 +2,10 @@
 //! (`labNN.rs`), its three versions (below in `mod.rs`), and its statement.
 
 use super::lab::Lab;
-use super::{lab01, lab02, lab03, lab04, lab05, lab06, lab07};
+use super::{lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08};
 
 /// Every lab that has a checker, in order.
-pub const LABS: [Lab; 7] = [
+pub const LABS: [Lab; 8] = [
     Lab {
         number: 1,
         slug: "01-build-the-loop",
@@ -18,7 +18,7 @@ pub const LABS: [Lab; 7] = [
         number: 2,
         slug: "02-watch-the-cycle",
         title: "watch the cycle",
-        files: ["answers.txt", "starter.txt", "solution.txt"],
+        files: ANSWER_FILES,
         check: lab02::check,
         run: |_, _, _| lab02::run(),
     },
@@ -62,7 +62,18 @@ pub const LABS: [Lab; 7] = [
         check: lab07::check,
         run: |program, _, options| lab07::run(program, options.round),
     },
+    Lab {
+        number: 8,
+        slug: "08-loop-lifecycle",
+        title: "the loop's lifecycle",
+        files: ANSWER_FILES,
+        check: lab08::check,
+        run: |_, _, _| lab08::run(),
+    },
 ];
+
+/// The files of a lab whose versions are answer files about one program.
+const ANSWER_FILES: [&str; 3] = ["answers.txt", "starter.txt", "solution.txt"];
 
 /// The files of a lab whose versions are Rust programs.
 const PROGRAM_FILES: [&str; 3] = ["lab.rs", "starter.rs", "solution.rs"];

@@ -25,6 +25,8 @@ mod lab04;
 mod lab05;
 mod lab06;
 mod lab07;
+mod lab08;
+mod predict;
 mod process;
 mod report;
 mod verdict;
@@ -54,6 +56,10 @@ mod lab02_program;
 #[cfg(lab_solutions)]
 #[path = "../../labs/03-frozen-server/solution.rs"]
 mod lab03_solution;
+/// Lab 8, the program whose scenes the student predicts (the same for every version: the
+/// versions are answer files).
+#[path = "../../labs/08-loop-lifecycle/program.rs"]
+mod lab08_program;
 /// Lab 3 in a student edition, which has no reference solution: the command line refuses
 /// `--program solution` there, so this name is never run.
 #[cfg(not(lab_solutions))]
