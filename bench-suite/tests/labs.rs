@@ -15,7 +15,7 @@ use util::run;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The labs that have a checker, with a word their verdict must show.
-const LABS: [(u8, &str, &str); 8] = [
+const LABS: [(u8, &str, &str); 9] = [
     (1, "01-build-the-loop", "round-robin"),
     (2, "02-watch-the-cycle", "you predicted"),
     (3, "03-frozen-server", "p99"),
@@ -24,6 +24,7 @@ const LABS: [(u8, &str, &str); 8] = [
     (6, "06-yield-batch", "of CPU"),
     (7, "07-lost-update", "lost"),
     (8, "08-loop-lifecycle", "you predicted"),
+    (9, "09-memory-per-unit", "the report's method"),
 ];
 
 /// The labs whose versions are answer files about one program, rather than programs.
@@ -116,6 +117,11 @@ fn lab7_lost_update() {
 #[test]
 fn lab8_loop_lifecycle() {
     solution_passes_and_starter_fails(8);
+}
+
+#[test]
+fn lab9_memory_per_unit() {
+    solution_passes_and_starter_fails(9);
 }
 
 #[test]

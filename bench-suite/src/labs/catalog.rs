@@ -2,10 +2,10 @@
 //! (`labNN.rs`), its three versions (below in `mod.rs`), and its statement.
 
 use super::lab::Lab;
-use super::{lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08};
+use super::{lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08, lab09};
 
 /// Every lab that has a checker, in order.
-pub const LABS: [Lab; 8] = [
+pub const LABS: [Lab; 9] = [
     Lab {
         number: 1,
         slug: "01-build-the-loop",
@@ -69,6 +69,14 @@ pub const LABS: [Lab; 8] = [
         files: ANSWER_FILES,
         check: lab08::check,
         run: |_, _, _| lab08::run(),
+    },
+    Lab {
+        number: 9,
+        slug: "09-memory-per-unit",
+        title: "memory per unit",
+        files: PROGRAM_FILES,
+        check: lab09::check,
+        run: |program, quick, options| lab09::run(program, quick, options.round),
     },
 ];
 

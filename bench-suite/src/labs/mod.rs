@@ -26,6 +26,7 @@ mod lab05;
 mod lab06;
 mod lab07;
 mod lab08;
+mod lab09;
 mod predict;
 mod process;
 mod report;
@@ -131,3 +132,18 @@ mod lab07_starter;
 /// Lab 7, the student's copy.
 #[path = "../../labs/07-lost-update/lab.rs"]
 mod lab07_yours;
+
+/// Lab 9, the reference solution.
+#[cfg(lab_solutions)]
+#[path = "../../labs/09-memory-per-unit/solution.rs"]
+mod lab09_solution;
+/// Lab 9 in a student edition, which has no reference solution: the command line refuses
+/// `--program solution` there, so this name is never run.
+#[cfg(not(lab_solutions))]
+use lab09_starter as lab09_solution;
+/// Lab 9, the starter.
+#[path = "../../labs/09-memory-per-unit/starter.rs"]
+mod lab09_starter;
+/// Lab 9, the student's copy.
+#[path = "../../labs/09-memory-per-unit/lab.rs"]
+mod lab09_yours;

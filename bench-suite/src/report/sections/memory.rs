@@ -15,7 +15,7 @@ use crate::workloads::peers::Peer;
 /// One GiB.
 const GIB: f64 = (1u64 << 30) as f64;
 /// The small thread stack measured next to the default one.
-const SMALL_STACK: usize = 64 * 1024;
+pub const SMALL_STACK: usize = 64 * 1024;
 
 /// The child side: measures `count` units of `unit` and prints `resident virtual` (bytes of
 /// growth) on one line.
@@ -36,8 +36,14 @@ pub fn child(unit: &str, count: usize, stack: Option<usize>) -> io::Result<Strin
     Ok(format!("{} {}\n", usage.resident, usage.virtual_size))
 }
 
-/// Runs `memory-child` in a fresh process and parses its line.
-fn measure(unit: &str, count: usize, stack: Option<usize>) -> Result<Usage, SectionError> {
+/// Runs `memory-child` in a fresh process and parses its line: the process's growth with
+/// `count` units of `unit` (`evloop`, `tokio`, `smol` sleeping tasks, or `threads` parked with
+/// `stack` bytes of stack). Lab 9 compares the student's method with it.
+///
+/// # Errors
+///
+/// A child that could not be started, failed, or printed something else.
+pub fn measure(unit: &str, count: usize, stack: Option<usize>) -> Result<Usage, SectionError> {
     let count_arg = count.to_string();
     let stack_arg = stack.map(|s| s.to_string());
     let mut args = vec!["memory-child", "--unit", unit, "--count", &count_arg];
