@@ -56,6 +56,38 @@ fn main() -> ExitCode {
             seconds,
             block_at_ms,
         )),
+        Command::ScaleServer {
+            kind,
+            ports,
+            max_threads,
+        } => exit_with(
+            sections::scale::server::server_child(&kind, ports, max_threads)
+                .map(|()| String::new()),
+        ),
+        Command::ScaleClients {
+            addrs,
+            conns,
+            period_ms,
+            seconds,
+        } => {
+            let parsed: Result<Vec<std::net::SocketAddr>, _> =
+                addrs.split(',').map(str::parse).collect();
+            match parsed {
+                Ok(addrs) => exit_with(
+                    sections::scale::clients::clients_child(
+                        &addrs,
+                        conns,
+                        std::time::Duration::from_millis(period_ms),
+                        seconds,
+                    )
+                    .map(|()| String::new()),
+                ),
+                Err(e) => {
+                    eprintln!("error: --addrs {addrs}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use util::{children_of, run, TempDir};
 
 #[test]
 fn quick_report_holds_six_sections_plots_and_the_same_figures_in_json() {
+    // The seventh, the scale curve, runs only with --scale (see the test below).
     let dir = TempDir::new("quick");
     let out = dir.path().join("out");
     let result = run(&["report", "--quick", "--out", out.to_str().unwrap()]);
@@ -36,9 +37,15 @@ fn quick_report_holds_six_sections_plots_and_the_same_figures_in_json() {
     assert!(md.contains(&report.machine.kernel));
     assert!(report.machine.cpus >= 1);
 
-    // All six sections, in order, each done and holding figures.
-    assert_eq!(report.sections.len(), 6);
-    for (i, section) in report.sections.iter().enumerate() {
+    // All six sections, in order, each done and holding figures; the scale curve not run.
+    assert_eq!(report.sections.len(), 7);
+    let scale = &report.sections[6];
+    assert!(
+        matches!(&scale.status, Status::NotRun(why) if why.contains("--scale")),
+        "{:?}",
+        scale.status
+    );
+    for (i, section) in report.sections.iter().enumerate().take(6) {
         assert_eq!(
             section.status,
             Status::Done,
@@ -235,7 +242,7 @@ fn json_flag_prints_the_report_on_stdout_and_only_runs_the_section_asked() {
         serde_json::from_slice(&result.stdout).expect("stdout is the JSON report");
     let written: Report =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(printed.sections.len(), 6);
+    assert_eq!(printed.sections.len(), 7);
     for (p, w) in printed.sections.iter().zip(&written.sections) {
         assert_eq!(p.id, w.id);
         assert_eq!(p.status, w.status);
@@ -425,4 +432,73 @@ fn a_failed_experiment_keeps_the_figures_before_it_and_marks_the_rest_not_run() 
     assert_eq!(sockets.cells[0].note.as_deref(), Some("not run"));
     let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     assert!(md.contains("**Failed:**"), "{md}");
+}
+
+/// `report --scale --only scale --quick`: every server kind holds the connections of every
+/// point, and the table, the plots and the limit notes are written.
+#[test]
+fn the_scale_curve_holds_every_point_on_every_server() {
+    let dir = TempDir::new("scale");
+    let out = dir.path().join("out");
+    let result = run(&[
+        "report",
+        "--quick",
+        "--scale",
+        "--only",
+        "scale",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "report failed:\n{stderr}");
+    assert!(
+        stderr.contains("the scale curve: points"),
+        "no estimate first:\n{stderr}"
+    );
+    let report: Report = serde_json::from_slice(&result.stdout).expect("stdout is the JSON report");
+    let scale = report.sections.iter().find(|s| s.id == "scale").unwrap();
+    assert_eq!(scale.status, Status::Done, "{:?}", scale.notes);
+    let table = &scale.tables[0];
+    let held: Vec<_> = table
+        .rows
+        .iter()
+        .filter(|r| r.measured.ends_with("connections held"))
+        .collect();
+    assert_eq!(held.len(), 2, "two quick points");
+    for row in held {
+        let wanted: f64 = row
+            .measured
+            .split(':')
+            .next()
+            .unwrap()
+            .replace(',', "")
+            .parse()
+            .unwrap();
+        for (cell, col) in row.cells.iter().zip(&table.columns) {
+            let got = cell.value.unwrap_or(0.0);
+            assert!(
+                got >= wanted * 0.9,
+                "{}: {} held {got} of {wanted} connections",
+                row.measured,
+                col.name
+            );
+        }
+    }
+    // Per-connection memory was measured for every server at every point.
+    for row in table
+        .rows
+        .iter()
+        .filter(|r| r.measured.contains("resident memory"))
+    {
+        assert!(
+            row.cells.iter().all(|c| c.value.is_some_and(|v| v > 0.0)),
+            "{}: {:?}",
+            row.measured,
+            row.cells
+        );
+    }
+    for plot in ["scale-memory.svg", "scale-p99.svg"] {
+        assert!(out.join(plot).is_file(), "{plot} not written");
+    }
 }

@@ -50,6 +50,35 @@ pub enum Command {
         #[arg(long)]
         block_at_ms: Option<u64>,
     },
+    /// A server holding a point of the scale curve (internal: section "scale").
+    #[command(hide = true)]
+    ScaleServer {
+        /// `evloop`, `tokio`, `smol`, `threads` or `threads-small`.
+        #[arg(long)]
+        kind: String,
+        /// Listening ports.
+        #[arg(long)]
+        ports: usize,
+        /// The most connection threads (thread servers only).
+        #[arg(long)]
+        max_threads: usize,
+    },
+    /// Clients of a point of the scale curve (internal: section "scale").
+    #[command(hide = true)]
+    ScaleClients {
+        /// The server's addresses, comma-separated.
+        #[arg(long)]
+        addrs: String,
+        /// Connections to hold.
+        #[arg(long)]
+        conns: usize,
+        /// Milliseconds between two messages of a connection.
+        #[arg(long)]
+        period_ms: u64,
+        /// Seconds of traffic once every connection is open.
+        #[arg(long)]
+        seconds: f64,
+    },
 }
 
 /// Options of `report`.
@@ -58,7 +87,7 @@ pub struct ReportArgs {
     /// Small sizes: under a minute in release, a smoke test in debug.
     #[arg(long)]
     pub quick: bool,
-    /// Run only this section: memory, offload, yield, threads, peers or overhead.
+    /// Run only this section: memory, offload, yield, threads, peers, overhead or scale.
     #[arg(long, value_name = "SECTION")]
     pub only: Option<String>,
     /// Directory for REPORT.md, the plots and report.json.
@@ -67,4 +96,8 @@ pub struct ReportArgs {
     /// Print report.json on stdout instead of the summary table.
     #[arg(long)]
     pub json: bool,
+    /// Also run the scale curve: tens of thousands of connections on one thread, up to the
+    /// descriptor limit (minutes; it prints its estimate of time and memory first).
+    #[arg(long)]
+    pub scale: bool,
 }

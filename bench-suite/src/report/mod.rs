@@ -1,4 +1,5 @@
-//! The report: `evloop-bench report` runs the six sections, prints a summary and writes
+//! The report: `evloop-bench report` runs the sections (the seventh, the scale curve, with
+//! `--scale`), prints a summary and writes
 //! `REPORT.md`, SVG plots and `report.json` into the output directory.
 //!
 //! The output directory is checked (created, and a file written and removed) before any
@@ -70,6 +71,10 @@ pub fn run(args: &ReportArgs) -> Result<Report, ReportError> {
         };
         if args.only.as_deref().is_some_and(|only| only != spec.id) {
             section.status = Status::NotRun(format!("--only {}", args.only.as_deref().unwrap()));
+        } else if spec.needs_scale && !args.scale {
+            section.status = Status::NotRun(
+                "it takes minutes and tens of thousands of connections: run with --scale".into(),
+            );
         } else if children::interrupted() {
             section.status = Status::NotRun("interrupted before this section".into());
         } else {

@@ -60,8 +60,65 @@ pub fn lines_log_y(
     y_floor: f64,
     series: &[Series],
 ) -> Result<(), String> {
+    lines(path, title, (x_label, y_label), y_floor, series, false)
+}
+
+/// Line plot of `series` as [`lines_log_y`] draws it, with a logarithmic `x` axis too (every
+/// `x` must be positive); the `y` axis starts at half the smallest positive value.
+///
+/// # Errors
+///
+/// Returns a message if the file cannot be written.
+pub fn lines_log_log(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<(), String> {
+    let y_floor = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|y| *y > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let y_floor = if y_floor.is_finite() {
+        y_floor / 2.0
+    } else {
+        1.0
+    };
+    lines(path, title, (x_label, y_label), y_floor, series, true)
+}
+
+/// [`lines_log_y`], with `x` on a log axis if `x_log` (drawn as its logarithm on a linear axis,
+/// labelled with the values).
+fn lines(
+    path: &Path,
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    y_floor: f64,
+    series: &[Series],
+    x_log: bool,
+) -> Result<(), String> {
+    let x_of = |x: f64| if x_log { x.max(1e-9).log10() } else { x };
     let all = series.iter().flat_map(|s| s.points.iter());
-    let x_max = all.clone().map(|p| p.0).fold(0.0, f64::max).max(1e-9);
+    let x_min = if x_log {
+        all.clone()
+            .map(|p| x_of(p.0))
+            .fold(f64::INFINITY, f64::min)
+            .floor()
+    } else {
+        0.0
+    };
+    let x_max = all
+        .clone()
+        .map(|p| x_of(p.0))
+        .fold(x_min, f64::max)
+        .max(x_min + 1e-9);
+    let x_max = if x_log {
+        x_max.ceil().max(x_min + 1.0)
+    } else {
+        x_max
+    };
     // Headroom above the highest point for the legend.
     let y_max = all.map(|p| p.1).fold(y_floor, f64::max) * 30.0;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
@@ -71,11 +128,14 @@ pub fn lines_log_y(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(0.0..x_max, (y_floor..y_max).log_scale())
+        .build_cartesian_2d(x_min..x_max, (y_floor..y_max).log_scale())
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&|x| short(*x))
+    let mut mesh = chart.configure_mesh();
+    if x_log {
+        // One label per power of ten, where the log axis has its round numbers.
+        mesh.x_labels((x_max - x_min).round() as usize + 1);
+    }
+    mesh.x_label_formatter(&|x| short(if x_log { 10f64.powf(*x) } else { *x }))
         .y_label_formatter(&|y| short(*y))
         .x_desc(plain(x_label))
         .y_desc(plain(y_label))
@@ -83,7 +143,7 @@ pub fn lines_log_y(
         .map_err(err)?;
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let points = s.points.iter().map(|&(x, y)| (x, y.max(y_floor)));
+        let points = s.points.iter().map(|&(x, y)| (x_of(x), y.max(y_floor)));
         chart
             .draw_series(points.clone().map(|p| Circle::new(p, 3, color.filled())))
             .map_err(err)?;

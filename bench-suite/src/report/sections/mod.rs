@@ -4,6 +4,7 @@ pub mod memory;
 pub mod offload;
 pub mod overhead;
 pub mod peers;
+pub mod scale;
 pub mod threads;
 pub mod yield_batch;
 
@@ -24,39 +25,53 @@ pub struct Spec {
     pub title: &'static str,
     /// Runs the experiments, adding tables, notes and plots to the section as they complete.
     pub run: fn(&mut Ctx<'_>, &mut Section) -> Result<(), SectionError>,
+    /// Whether the section runs only when asked for with `--scale` (it takes minutes).
+    pub needs_scale: bool,
 }
 
 /// The sections in report order.
-pub const SECTIONS: [Spec; 6] = [
+pub const SECTIONS: [Spec; 7] = [
     Spec {
         id: "memory",
         title: "Memory per unit (slides 2 and 11)",
         run: memory::run,
+        needs_scale: false,
     },
     Spec {
         id: "offload",
         title: "Blocking versus offloading (slides 7 and 8)",
         run: offload::run,
+        needs_scale: false,
     },
     Spec {
         id: "yield",
         title: "Yield batch size (slide 9)",
         run: yield_batch::run,
+        needs_scale: false,
     },
     Spec {
         id: "threads",
         title: "Event loop versus threads (slide 11)",
         run: threads::run,
+        needs_scale: false,
     },
     Spec {
         id: "peers",
         title: "evloop against its peers",
         run: peers::run,
+        needs_scale: false,
     },
     Spec {
         id: "overhead",
         title: "Instrumentation overhead",
         run: overhead::run,
+        needs_scale: false,
+    },
+    Spec {
+        id: "scale",
+        title: "Scale: connections on one thread, as far as the machine allows (slide 11)",
+        run: scale::run,
+        needs_scale: true,
     },
 ];
 
