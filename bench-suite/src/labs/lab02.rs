@@ -2,8 +2,6 @@
 //! checker, which compares the student's predictions (an answers file) with what the program
 //! did on this run.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use super::lab::{Lab, Program};
@@ -45,19 +43,17 @@ pub fn run() -> Result<(), LabError> {
 ///
 /// The answers file cannot be read, or the program does not finish.
 pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabError> {
-    // The answers are read before the program runs: nothing it shows can change them.
-    let answers = predict::read_answers(lab, program)?;
-    let mut child = process::start(lab, Program::Yours, quick, &[])?;
-    let actual: Outcome = child.result(Duration::from_secs(60))?;
-    let truths = [
-        ("order", actual.order.clone()),
-        ("cycles", actual.cycles.to_string()),
-        ("dumped", actual.dumped.to_string()),
-    ];
-    Ok(predict::verdict(
-        &answers,
-        &truths,
-        &child.stderr_lines(),
+    predict::check_run(
+        lab,
+        program,
+        quick,
+        |actual: Outcome| {
+            vec![
+                ("order", actual.order),
+                ("cycles", actual.cycles.to_string()),
+                ("dumped", actual.dumped.to_string()),
+            ]
+        },
         "the cycle trace, the task dump",
-    ))
+    )
 }

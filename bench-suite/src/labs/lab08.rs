@@ -2,8 +2,6 @@
 //! checker, which compares the student's predictions (an answers file) with what the loop did
 //! on this run.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use super::lab::{Lab, Program};
@@ -82,21 +80,19 @@ pub fn run() -> Result<(), LabError> {
 ///
 /// The answers file cannot be read, or the program does not finish.
 pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabError> {
-    // The answers are read before the program runs: nothing it shows can change them.
-    let answers = predict::read_answers(lab, program)?;
-    let mut child = process::start(lab, Program::Yours, quick, &[])?;
-    let actual: Outcome = child.result(Duration::from_secs(60))?;
-    let truths = [
-        ("pending", actual.pending),
-        ("dumped", actual.dumped.to_string()),
-        ("detached", actual.detached),
-        ("resource", actual.resource),
-        ("nested", actual.nested),
-    ];
-    Ok(predict::verdict(
-        &answers,
-        &truths,
-        &child.stderr_lines(),
+    predict::check_run(
+        lab,
+        program,
+        quick,
+        |actual: Outcome| {
+            vec![
+                ("pending", actual.pending),
+                ("dumped", actual.dumped.to_string()),
+                ("detached", actual.detached),
+                ("resource", actual.resource),
+                ("nested", actual.nested),
+            ]
+        },
         "the log, the task dump and the loop's messages",
-    ))
+    )
 }

@@ -43,6 +43,32 @@ pub fn parse_answers(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The check of a predicting lab: reads `program`'s answers first, then runs the lab's program
+/// once in a child process, reads what it did, and judges the answers against `truths` of it
+/// (one entry per answer key); on a FAIL the program's stderr (`what` names it) is shown.
+///
+/// # Errors
+///
+/// The answers file cannot be read, or the program does not finish.
+pub fn check_run<T: serde::de::DeserializeOwned>(
+    lab: Lab,
+    program: Program,
+    quick: bool,
+    truths: impl FnOnce(T) -> Vec<(&'static str, String)>,
+    what: &str,
+) -> Result<Verdict, LabError> {
+    // The answers are read before the program runs: nothing it shows can change them.
+    let answers = read_answers(lab, program)?;
+    let mut child = super::process::start(lab, Program::Yours, quick, &[])?;
+    let actual: T = child.result(std::time::Duration::from_secs(60))?;
+    Ok(verdict(
+        &answers,
+        &truths(actual),
+        &child.stderr_lines(),
+        what,
+    ))
+}
+
 /// Judges `answers` against `truths` (each key and what the program did): one check per key.
 /// On a FAIL the verdict shows `stderr`, the program's own account (`what` names it).
 pub fn verdict(

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use crate::report::limits::raise_fd_limit;
+use crate::report::sections::threads::clients::open_checked;
 use crate::report::stats::quantile;
 use crate::workloads::echo::MSG_LEN;
 
@@ -35,38 +36,7 @@ pub fn clients_child(
     raise_fd_limit();
     let rt = evloop::Builder::new().slow_poll_reports(false).build()?;
     rt.block_on(async move {
-        let mut streams = Vec::with_capacity(conns);
-        for i in 0..conns {
-            match evloop::net::TcpStream::connect(addrs[i % addrs.len()]).await {
-                Ok(s) => {
-                    s.set_nodelay(true)?;
-                    streams.push(s);
-                }
-                Err(e) if streams.is_empty() => return Err(e),
-                Err(_) => break,
-            }
-        }
-        // One round trip on each, all at once: the connections the server really holds.
-        let checks: Vec<_> = streams
-            .into_iter()
-            .map(|mut s| {
-                evloop::spawn(async move {
-                    let mut buf = [1u8; MSG_LEN];
-                    s.write_all(&buf).await.ok()?;
-                    evloop::timeout(Duration::from_secs(60), s.read_exact(&mut buf))
-                        .await
-                        .ok()?
-                        .ok()?;
-                    Some(s)
-                })
-            })
-            .collect();
-        let mut held = Vec::with_capacity(checks.len());
-        for c in checks {
-            if let Ok(Some(s)) = c.await {
-                held.push(s);
-            }
-        }
+        let held = open_checked(addrs, conns).await?;
         let mut out = io::stdout().lock();
         writeln!(out, "held {}", held.len())?;
         out.flush()?;

@@ -53,38 +53,7 @@ pub fn clients_child(
         .slow_poll_reports(false)
         .build()?
         .block_on(async move {
-            let mut streams = Vec::with_capacity(conns);
-            for _ in 0..conns {
-                match evloop::net::TcpStream::connect(addr).await {
-                    Ok(s) => {
-                        s.set_nodelay(true)?;
-                        streams.push(s);
-                    }
-                    Err(e) if streams.is_empty() => return Err(e),
-                    Err(_) => break,
-                }
-            }
-            // One round trip on each, all at once: the connections the server really holds.
-            let checks: Vec<_> = streams
-                .into_iter()
-                .map(|mut s| {
-                    evloop::spawn(async move {
-                        let mut buf = [1u8; MSG_LEN];
-                        s.write_all(&buf).await.ok()?;
-                        evloop::timeout(Duration::from_secs(30), s.read_exact(&mut buf))
-                            .await
-                            .ok()?
-                            .ok()?;
-                        Some(s)
-                    })
-                })
-                .collect();
-            let mut held = Vec::new();
-            for c in checks {
-                if let Ok(Some(s)) = c.await {
-                    held.push(s);
-                }
-            }
+            let held = open_checked(&[addr], conns).await?;
             let figures = Rc::new(RefCell::new((0u64, Vec::new())));
             let start = Instant::now();
             let end = start + Duration::from_secs_f64(seconds);
@@ -135,6 +104,50 @@ pub fn clients_child(
                 q(&mut lat, 1.0)
             ))
         })
+}
+
+/// Opens `conns` connections, spread over `addrs` in turn, then makes one round trip on each,
+/// all at once, and returns the connections that answered: those the server really holds.
+///
+/// # Errors
+///
+/// The error of the first connect (later failures count as connections not held).
+pub async fn open_checked(
+    addrs: &[std::net::SocketAddr],
+    conns: usize,
+) -> io::Result<Vec<evloop::net::TcpStream>> {
+    let mut streams = Vec::with_capacity(conns);
+    for i in 0..conns {
+        match evloop::net::TcpStream::connect(addrs[i % addrs.len()]).await {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                streams.push(s);
+            }
+            Err(e) if streams.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    let checks: Vec<_> = streams
+        .into_iter()
+        .map(|mut s| {
+            evloop::spawn(async move {
+                let mut buf = [1u8; MSG_LEN];
+                s.write_all(&buf).await.ok()?;
+                evloop::timeout(Duration::from_secs(60), s.read_exact(&mut buf))
+                    .await
+                    .ok()?
+                    .ok()?;
+                Some(s)
+            })
+        })
+        .collect();
+    let mut held = Vec::with_capacity(checks.len());
+    for c in checks {
+        if let Ok(Some(s)) = c.await {
+            held.push(s);
+        }
+    }
+    Ok(held)
 }
 
 /// Runs the client child against `server` and reads its figures.
