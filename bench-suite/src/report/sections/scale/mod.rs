@@ -593,7 +593,12 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
             (
                 format!("{at}: kernel memory per connection (both sockets)"),
                 "B",
-                &|x| x.kernel_per_conn.map(|v| Cell::value(v, 1)),
+                &|x| {
+                    Some(x.kernel_per_conn.map_or_else(
+                        || Cell::missing("not measurable here (Linux's /proc only)"),
+                        |v| Cell::value(v, 1),
+                    ))
+                },
             ),
             (format!("{at}: accept rate"), "conn/s", &|x| {
                 Some(Cell::value(x.accept_rate, 1))
