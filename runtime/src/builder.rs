@@ -83,6 +83,12 @@ impl Builder {
         self
     }
 
+    /// Names the loop `name` unless it was named already (`per_core` names its loops).
+    pub(crate) fn name_if_unset(mut self, name: String) -> Self {
+        self.name.get_or_insert(name);
+        self
+    }
+
     /// Sets how many OS events a single poll can return (default 1024). More events than this
     /// are simply returned by the next poll.
     pub fn event_capacity(mut self, capacity: NonZeroUsize) -> Self {

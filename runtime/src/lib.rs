@@ -110,6 +110,7 @@ pub mod signal;
 pub mod task;
 // 4. the entry points
 mod builder;
+mod per_core;
 mod runtime;
 
 pub use crate::blocking::{run_in_executor, to_thread};
@@ -119,6 +120,7 @@ pub use crate::io::async_fd::Async;
 pub use crate::io::poller::Backend as PollerBackend;
 pub use crate::observe::stats::Stats;
 pub use crate::observe::timing::{Histogram, LongestPoll};
+pub use crate::per_core::{per_core, Core, LoopError, LoopResult, OnExit, PerCore};
 pub use crate::process::{run_in_process, ProcessJob, ProcessPool, ProcessPoolBuilder};
 pub use crate::runtime::{run, Runtime};
 pub use crate::task::{spawn, yield_now, JoinError, JoinHandle, TaskId, YieldNow};

@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("task", 3),
     ("time", 3),
     ("builder", 4),
+    ("per_core", 4),
     ("runtime", 4),
 ];
 

@@ -1,0 +1,496 @@
+//! One loop per core: [`per_core`] starts N event loops on N threads and runs the same async
+//! setup on each, the way asyncio programs scale with one loop per worker process and Rust's
+//! thread-per-core runtimes with one single-threaded loop per core. Each loop is an ordinary
+//! evloop [`Runtime`](crate::Runtime): its tasks stay `!Send` and never move between loops.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use evloop::{OnExit, PerCore};
+//!
+//! // Each loop computes a result: one that finishes first must not stop the other.
+//! let loops = PerCore::new().loops(2).on_exit(OnExit::StopOnPanic).run(|core| async move {
+//!     evloop::sleep(Duration::from_millis(1)).await;
+//!     core.index() * 10
+//! });
+//! let answers: Vec<usize> = loops.into_iter().map(|l| l.outcome.unwrap()).collect();
+//! assert_eq!(answers, [0, 10]);
+//! ```
+//!
+//! What happens when a loop's setup returns or panics is the [`OnExit`] policy: by default
+//! every other loop is stopped (its setup future dropped, its tasks given the drain timeout to
+//! finish, then cancelled, as when [`run`](crate::run) returns); with [`OnExit::Restart`] a loop whose setup panicked gets a
+//! fresh loop and runs the setup again, a bounded number of times. Restarting relies on panics
+//! unwinding: a program built with `panic = "abort"` ends at the first panic instead.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use event_listener::Event;
+
+use crate::builder::Builder;
+use crate::observe::stats::Stats;
+
+mod sys;
+
+/// What one loop is told about itself: its index and the group's size, and when the group's
+/// stop has begun.
+#[derive(Clone)]
+pub struct Core {
+    index: usize,
+    loops: usize,
+    stop: Arc<Stop>,
+}
+
+impl Core {
+    /// This loop's index, from 0 to [`loops`](Self::loops)` - 1`.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// How many loops the group has.
+    pub fn loops(&self) -> usize {
+        self.loops
+    }
+
+    /// Resolves when the group's stop has begun: another loop's setup returned or panicked
+    /// under [`OnExit::StopAll`]. The setup future is dropped right after, so a task that
+    /// must see the stop awaits this on its own.
+    pub fn stopping(&self) -> impl Future<Output = ()> + 'static {
+        let stop = self.stop.clone();
+        async move { stop.wait().await }
+    }
+
+    /// Whether the group's stop has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.stop.begun()
+    }
+}
+
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("index", &self.index)
+            .field("loops", &self.loops)
+            .field("stopping", &self.is_stopping())
+            .finish()
+    }
+}
+
+/// The group's stop: set once, awaited by every loop.
+#[derive(Debug, Default)]
+struct Stop {
+    begun: AtomicBool,
+    event: Event,
+}
+
+impl Stop {
+    fn begin(&self) {
+        if !self.begun.swap(true, Ordering::SeqCst) {
+            self.event.notify(usize::MAX);
+        }
+    }
+
+    fn begun(&self) -> bool {
+        self.begun.load(Ordering::SeqCst)
+    }
+
+    async fn wait(&self) {
+        loop {
+            if self.begun() {
+                return;
+            }
+            let listener = self.event.listen();
+            // Checked again after listening: a stop that began in between is not missed.
+            if self.begun() {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// What happens when a loop's setup returns or panics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnExit {
+    /// Stop every other loop when one's setup returns or panics (the default): their setup
+    /// futures are dropped and their tasks get the drain timeout to finish.
+    StopAll,
+    /// Stop every other loop when one's setup panics; a setup that returns ends only its own
+    /// loop (for groups whose loops each compute a result).
+    StopOnPanic,
+    /// A loop whose setup panicked gets a fresh loop and runs the setup again, at most `max`
+    /// times within any `per` (then the group stops as with [`StopAll`](Self::StopAll)). A
+    /// setup that returns ends its loop; the others go on.
+    Restart {
+        /// Restarts allowed within `per`.
+        max: u32,
+        /// The window of the cap.
+        per: Duration,
+    },
+}
+
+impl OnExit {
+    /// Restart panicking loops, at most 5 times a minute each.
+    pub const fn restart() -> OnExit {
+        OnExit::Restart {
+            max: 5,
+            per: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a loop has no result.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoopError {
+    /// The setup panicked (for the last time, under [`OnExit::Restart`]); the panic's message.
+    Panicked(String),
+    /// The loop was stopped because another loop's setup returned or panicked.
+    Stopped,
+    /// The loop could not be built (the OS refused its poller).
+    Build(io::Error),
+}
+
+impl fmt::Display for LoopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoopError::Panicked(msg) => write!(f, "the loop's setup panicked: {msg}"),
+            LoopError::Stopped => f.write_str(
+                "the loop was stopped because another loop of the group returned or panicked",
+            ),
+            LoopError::Build(e) => write!(f, "the loop could not be built: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LoopError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoopError::Build(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// How one loop ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct LoopResult<T> {
+    /// The loop's index.
+    pub core: usize,
+    /// The setup's output, or why there is none.
+    pub outcome: Result<T, LoopError>,
+    /// The counters of the loop's last runtime when it ended.
+    pub stats: Option<Stats>,
+    /// How many times the loop was restarted.
+    pub restarts: u32,
+    /// The CPU the loop's thread was pinned to, if pinning was asked for and worked.
+    pub pinned_to: Option<usize>,
+    /// Tasks still alive when a stopped loop's drain timeout passed, cancelled then (each was
+    /// named on stderr).
+    pub cancelled_at_close: usize,
+}
+
+/// How long a stopped loop lets its tasks finish, unless [`PerCore::drain_timeout`] says.
+const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
+
+/// A group of loops, one per core by default: [`PerCore::new`], its settings, then
+/// [`run`](Self::run).
+pub struct PerCore {
+    loops: Option<usize>,
+    pin: bool,
+    drain: Duration,
+    on_exit: OnExit,
+    builder: Arc<dyn Fn(usize) -> Builder + Send + Sync>,
+}
+
+impl fmt::Debug for PerCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerCore")
+            .field("loops", &self.loops)
+            .field("pin", &self.pin)
+            .field("drain_timeout", &self.drain)
+            .field("on_exit", &self.on_exit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for PerCore {
+    fn default() -> Self {
+        PerCore::new()
+    }
+}
+
+impl PerCore {
+    /// A group with one loop per available CPU
+    /// ([`std::thread::available_parallelism`], read before any pinning), no pinning,
+    /// [`OnExit::StopAll`], and `Builder::new()` for every loop.
+    pub fn new() -> PerCore {
+        PerCore {
+            loops: None,
+            pin: false,
+            drain: DEFAULT_DRAIN,
+            on_exit: OnExit::StopAll,
+            builder: Arc::new(|_| Builder::new()),
+        }
+    }
+
+    /// How many loops (at least 1).
+    pub fn loops(mut self, loops: usize) -> PerCore {
+        self.loops = Some(loops.max(1));
+        self
+    }
+
+    /// Pins loop `i`'s thread to CPU `i` (modulo the CPUs this process may use). Linux only: on
+    /// other systems the loops run unpinned and the first one says so on stderr, once.
+    pub fn pin(mut self, pin: bool) -> PerCore {
+        self.pin = pin;
+        self
+    }
+
+    /// How long a stopped loop lets its tasks finish (default 10 s): when the group's stop
+    /// begins, each loop's setup future is dropped (an accept loop in it ends), and the tasks
+    /// it spawned keep running until they are all done or this time has passed; the tasks
+    /// still alive then are named on stderr and cancelled. (`Builder::shutdown_timeout` is
+    /// another wait: the one for the default pool's jobs when a loop closes.)
+    pub fn drain_timeout(mut self, drain: Duration) -> PerCore {
+        self.drain = drain;
+        self
+    }
+
+    /// What happens when a loop's setup returns or panics.
+    pub fn on_exit(mut self, on_exit: OnExit) -> PerCore {
+        self.on_exit = on_exit;
+        self
+    }
+
+    /// The builder of loop `i`'s runtime (called on that loop's thread, again at each restart);
+    /// its name defaults to `loop-i`.
+    pub fn builder(
+        mut self,
+        builder: impl Fn(usize) -> Builder + Send + Sync + 'static,
+    ) -> PerCore {
+        self.builder = Arc::new(builder);
+        self
+    }
+
+    /// Starts the loops, each on a thread of its own (`evloop-core-i`), runs `setup` on each,
+    /// and returns when every loop has ended, with each loop's result in the order of their
+    /// indices. The threads have ended when it returns.
+    pub fn run<F, Fut>(self, setup: F) -> Vec<LoopResult<Fut::Output>>
+    where
+        F: Fn(Core) -> Fut + Send + Sync + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let loops = self
+            .loops
+            .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
+        let stop = Arc::new(Stop::default());
+        let setup = Arc::new(setup);
+        let cpus = self.pin.then(sys::allowed_cpus);
+        let threads: Vec<_> = (0..loops)
+            .map(|index| {
+                let (stop, setup, builder) = (stop.clone(), setup.clone(), self.builder.clone());
+                let cpu = cpus.as_ref().map(|cpus| cpus[index % cpus.len().max(1)]);
+                let (on_exit, drain) = (self.on_exit, self.drain);
+                thread::Builder::new()
+                    .name(format!("evloop-core-{index}"))
+                    .spawn(move || {
+                        let pinned_to = cpu.and_then(sys::pin_current_thread);
+                        let core = Core { index, loops, stop };
+                        let mut result = one_loop(&core, &*setup, &*builder, on_exit, drain);
+                        result.pinned_to = pinned_to;
+                        result
+                    })
+            })
+            .collect();
+        let results: Vec<_> = threads
+            .into_iter()
+            .enumerate()
+            .map(|(index, spawned)| {
+                let failed = |msg: String| LoopResult {
+                    core: index,
+                    outcome: Err(LoopError::Panicked(msg)),
+                    stats: None,
+                    restarts: 0,
+                    pinned_to: None,
+                    cancelled_at_close: 0,
+                };
+                match spawned {
+                    Ok(handle) => handle.join().unwrap_or_else(|payload| {
+                        stop.begin();
+                        failed(panic_message(&*payload))
+                    }),
+                    Err(e) => {
+                        // A loop that never started leaves the group short: stop it.
+                        stop.begin();
+                        LoopResult {
+                            outcome: Err(LoopError::Build(e)),
+                            ..failed(String::new())
+                        }
+                    }
+                }
+            })
+            .collect();
+        results
+    }
+}
+
+/// Runs `setup` on loop `core` until it ends, restarting it as `on_exit` says.
+fn one_loop<F, Fut>(
+    core: &Core,
+    setup: &F,
+    builder: &(dyn Fn(usize) -> Builder + Send + Sync),
+    on_exit: OnExit,
+    drain: Duration,
+) -> LoopResult<Fut::Output>
+where
+    F: Fn(Core) -> Fut,
+    Fut: Future + 'static,
+{
+    let mut restarts = 0;
+    let mut recent: VecDeque<Instant> = VecDeque::new();
+    loop {
+        let runtime = match builder(core.index)
+            .name_if_unset(format!("loop-{}", core.index))
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                core.stop.begin();
+                return LoopResult {
+                    core: core.index,
+                    outcome: Err(LoopError::Build(e)),
+                    stats: None,
+                    restarts,
+                    pinned_to: None,
+                    cancelled_at_close: 0,
+                };
+            }
+        };
+        let stop = core.stop.clone();
+        let future = setup(core.clone());
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            runtime.block_on(futures_lite::future::or(
+                async { Some(future.await) },
+                async {
+                    stop.wait().await;
+                    None
+                },
+            ))
+        }));
+        // Stopped: the setup future is gone; its tasks get the drain timeout to finish.
+        let mut cancelled = 0;
+        if matches!(ran, Ok(None)) {
+            cancelled = runtime.block_on(drain_tasks(core.index, drain));
+        }
+        let stats = Some(runtime.stats());
+        // Cancel this loop's tasks (their destructors run here) before anything else.
+        drop(runtime);
+        let done = |outcome| LoopResult {
+            core: core.index,
+            outcome,
+            stats,
+            restarts,
+            pinned_to: None,
+            cancelled_at_close: cancelled,
+        };
+        match ran {
+            Ok(Some(output)) => {
+                if on_exit == OnExit::StopAll {
+                    core.stop.begin();
+                }
+                // Under `StopOnPanic` and `Restart`, a setup that returns ends its loop only.
+                return done(Ok(output));
+            }
+            Ok(None) => return done(Err(LoopError::Stopped)),
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                if let OnExit::Restart { max, per } = on_exit {
+                    let now = Instant::now();
+                    while recent.front().is_some_and(|t| now.duration_since(*t) > per) {
+                        recent.pop_front();
+                    }
+                    if (recent.len() as u32) < max && !core.stop.begun() {
+                        recent.push_back(now);
+                        restarts += 1;
+                        tracing::warn!(
+                            loop_index = core.index,
+                            restarts,
+                            "evloop: loop {} panicked ({message}); restarting it",
+                            core.index
+                        );
+                        continue;
+                    }
+                    core.stop.begin();
+                    return done(Err(LoopError::Panicked(format!(
+                        "{message} (restarted {restarts} times; the cap is {max} within {per:?})"
+                    ))));
+                }
+                core.stop.begin();
+                return done(Err(LoopError::Panicked(message)));
+            }
+        }
+    }
+}
+
+/// How often a draining loop looks whether its tasks are done.
+const DRAIN_CHECK: Duration = Duration::from_millis(5);
+
+/// Runs loop `index`'s tasks until none is left or `drain` has passed; names on stderr the
+/// tasks still alive then and returns how many there are (the caller cancels them).
+async fn drain_tasks(index: usize, drain: Duration) -> usize {
+    let deadline = Instant::now() + drain;
+    while crate::inspect::stats().tasks_alive > 0 && Instant::now() < deadline {
+        crate::time::sleep::sleep(DRAIN_CHECK.min(deadline - Instant::now())).await;
+    }
+    let left = crate::inspect::tasks();
+    if !left.is_empty() {
+        let names: Vec<String> = left
+            .iter()
+            .take(10)
+            .map(|t| match &t.name {
+                Some(name) => format!("task {} \"{name}\" (spawned at {})", t.id, t.spawned_at),
+                None => format!("task {} (spawned at {})", t.id, t.spawned_at),
+            })
+            .collect();
+        eprintln!(
+            "evloop: loop {index} stopped: {} task(s) still alive after the {:?} drain timeout are \
+             cancelled now: {}{}",
+            left.len(),
+            drain,
+            names.join(", "),
+            if left.len() > names.len() { ", ..." } else { "" }
+        );
+    }
+    left.len()
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+/// [`PerCore::new`]`.run(setup)`: one loop per available CPU, each running `setup`.
+pub fn per_core<F, Fut>(setup: F) -> Vec<LoopResult<Fut::Output>>
+where
+    F: Fn(Core) -> Fut + Send + Sync + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    PerCore::new().run(setup)
+}

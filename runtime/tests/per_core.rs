@@ -1,0 +1,250 @@
+//! `evloop::per_core` / `PerCore`: loops on threads of their own, the setup on each, results
+//! in order, the stop-all and restart policies, pinning, and no thread left behind.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use evloop::{LoopError, OnExit, PerCore};
+
+mod util;
+
+#[test]
+fn every_loop_runs_the_setup_on_a_thread_of_its_own_and_results_come_in_order() {
+    let results = PerCore::new()
+        .loops(3)
+        .on_exit(OnExit::StopOnPanic)
+        .run(|core| async move {
+            // Each loop is a working event loop: tasks, timers.
+            let task = evloop::spawn(async { evloop::sleep(Duration::from_millis(5)).await });
+            task.await.expect("the task completes");
+            (core.index(), core.loops(), std::thread::current().id())
+        });
+    assert_eq!(results.len(), 3);
+    let mut threads = HashSet::new();
+    for (i, r) in results.iter().enumerate() {
+        let (index, loops, thread) = *r.outcome.as_ref().expect("every setup returns");
+        assert_eq!((r.core, index, loops), (i, i, 3), "loop {i}: {r:?}");
+        assert_ne!(
+            thread,
+            std::thread::current().id(),
+            "loop {i} ran on the caller's thread"
+        );
+        threads.insert(thread);
+        let stats = r.stats.as_ref().expect("stats of a loop that ran");
+        assert!(stats.tasks_spawned >= 1, "loop {i}: {stats:?}");
+        assert_eq!(r.restarts, 0);
+    }
+    assert_eq!(threads.len(), 3, "three loops, three threads");
+}
+
+#[test]
+fn a_panicking_loop_stops_the_others_by_default() {
+    let results = PerCore::new().loops(3).run(|core| async move {
+        if core.index() == 1 {
+            evloop::sleep(Duration::from_millis(20)).await;
+            panic!("loop 1 gives up");
+        }
+        // The others would wait for a long time: the stop ends them.
+        let stopping = core.stopping();
+        evloop::sleep(Duration::from_secs(600)).await;
+        stopping.await;
+        core.index()
+    });
+    match &results[1].outcome {
+        Err(LoopError::Panicked(msg)) => assert!(msg.contains("loop 1 gives up"), "{msg}"),
+        other => panic!("loop 1 should have panicked: {other:?}"),
+    }
+    for i in [0, 2] {
+        assert!(
+            matches!(results[i].outcome, Err(LoopError::Stopped)),
+            "loop {i} should have been stopped: {:?}",
+            results[i]
+        );
+    }
+}
+
+#[test]
+fn a_task_can_await_the_stop_and_run_before_its_loop_closes() {
+    let saw_stop = Arc::new(AtomicU32::new(0));
+    let seen = saw_stop.clone();
+    let results = PerCore::new().loops(2).run(move |core| {
+        let seen = seen.clone();
+        async move {
+            if core.index() == 0 {
+                evloop::sleep(Duration::from_millis(10)).await;
+                return "done";
+            }
+            let stopping = core.stopping();
+            evloop::spawn(async move {
+                stopping.await;
+                seen.fetch_add(1, Ordering::SeqCst);
+            })
+            .await
+            .expect("the watcher completes");
+            "watched"
+        }
+    });
+    assert_eq!(results[0].outcome.as_ref().ok(), Some(&"done"));
+    // Loop 1's own setup future and the stop race: either way its watcher saw the stop.
+    assert_eq!(saw_stop.load(Ordering::SeqCst), 1, "{results:?}");
+}
+
+#[test]
+fn restart_runs_a_panicking_setup_again_up_to_its_cap() {
+    let tries = Arc::new(AtomicU32::new(0));
+    let count = tries.clone();
+    let results = PerCore::new()
+        .loops(2)
+        .on_exit(OnExit::Restart {
+            max: 3,
+            per: Duration::from_secs(60),
+        })
+        .run(move |core| {
+            let count = count.clone();
+            async move {
+                if core.index() == 0 && count.fetch_add(1, Ordering::SeqCst) < 2 {
+                    panic!("loop 0 fails on try {}", count.load(Ordering::SeqCst));
+                }
+                core.index()
+            }
+        });
+    assert_eq!(results[0].outcome.as_ref().ok(), Some(&0), "{results:?}");
+    assert_eq!(results[0].restarts, 2);
+    assert_eq!(results[1].outcome.as_ref().ok(), Some(&1), "{results:?}");
+
+    // A setup that always panics: restarted 3 times, then the group stops.
+    let results = PerCore::new()
+        .loops(2)
+        .on_exit(OnExit::Restart {
+            max: 3,
+            per: Duration::from_secs(60),
+        })
+        .run(|core| async move {
+            if core.index() == 0 {
+                panic!("always");
+            }
+            evloop::sleep(Duration::from_secs(600)).await;
+        });
+    assert_eq!(results[0].restarts, 3, "{results:?}");
+    match &results[0].outcome {
+        Err(LoopError::Panicked(msg)) => {
+            assert!(msg.contains("always") && msg.contains("cap is 3"), "{msg}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(results[1].outcome, Err(LoopError::Stopped)),
+        "{results:?}"
+    );
+}
+
+// Linux only: the one system where evloop pins threads (sched_setaffinity); elsewhere `pin`
+// says on stderr that the loops run unpinned, and `pinned_to` is None.
+#[cfg(target_os = "linux")]
+#[test]
+fn pinned_loops_run_on_the_cpus_they_were_given() {
+    let results = PerCore::new().loops(2).pin(true).run(|_| async {
+        let set = rustix::thread::sched_getaffinity(None).expect("read the affinity");
+        (0..rustix::thread::CpuSet::MAX_CPU)
+            .filter(|&c| set.is_set(c))
+            .collect::<Vec<_>>()
+    });
+    for r in &results {
+        let cpu = r.pinned_to.expect("pinned on Linux");
+        assert_eq!(
+            r.outcome.as_ref().unwrap(),
+            &vec![cpu],
+            "loop {}: {r:?}",
+            r.core
+        );
+    }
+}
+
+/// Five groups of four loops, each loop with its monitor thread and its default pool in use:
+/// when `per_core` returns, the process has as many threads as before (counted in a child
+/// process, where no other test starts threads meanwhile).
+// Linux only: no other system lists a process's threads (see testing/os.rs).
+#[cfg(target_os = "linux")]
+#[test]
+fn no_thread_outlives_per_core() {
+    const TEST: &str = "no_thread_outlives_per_core";
+    if std::env::var_os("EVLOOP_PER_CORE_CHILD").is_some() {
+        let before = util::os::thread_names().len();
+        for _ in 0..5 {
+            let results = PerCore::new()
+                .loops(4)
+                .on_exit(OnExit::StopOnPanic)
+                .run(|core| async move { evloop::to_thread(move || core.index()).await.unwrap() });
+            assert_eq!(results.len(), 4);
+        }
+        // The default pools' threads end within a few seconds of their loop.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut after = util::os::thread_names().len();
+        while after > before && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            after = util::os::thread_names().len();
+        }
+        println!("threads before: {before}; after: {after}");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+        .env("EVLOOP_PER_CORE_CHILD", "1")
+        .output()
+        .expect("run the test in a child process");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("threads before: ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let counts: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert_eq!(
+        counts[0], counts[1],
+        "threads before and 10 s after: {line}"
+    );
+}
+
+#[test]
+fn a_stopped_loop_gives_its_tasks_the_drain_timeout_then_cancels_the_rest() {
+    let start = std::time::Instant::now();
+    let results = PerCore::new()
+        .loops(2)
+        .drain_timeout(Duration::from_millis(200))
+        .run(|core| async move {
+            if core.index() == 0 {
+                evloop::sleep(Duration::from_millis(10)).await;
+                return;
+            }
+            // One task finishes within the drain, one never does.
+            drop(evloop::spawn(async {
+                evloop::sleep(Duration::from_millis(50)).await;
+            }));
+            drop(evloop::spawn(async {
+                evloop::sleep(Duration::from_secs(600)).await;
+            }));
+            evloop::sleep(Duration::from_secs(600)).await;
+        });
+    let took = start.elapsed();
+    assert!(
+        matches!(results[1].outcome, Err(LoopError::Stopped)),
+        "{results:?}"
+    );
+    assert_eq!(
+        results[1].cancelled_at_close, 1,
+        "the task that outlived the drain is cancelled; the other finished: {results:?}"
+    );
+    assert!(
+        took < Duration::from_secs(60),
+        "per_core took {took:?}: the drain timeout of 200 ms did not end the loop"
+    );
+}
