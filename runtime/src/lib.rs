@@ -120,7 +120,9 @@ pub use crate::io::async_fd::Async;
 pub use crate::io::poller::Backend as PollerBackend;
 pub use crate::observe::stats::Stats;
 pub use crate::observe::timing::{Histogram, LongestPoll};
-pub use crate::per_core::{per_core, Core, LoopError, LoopResult, OnExit, PerCore};
+pub use crate::per_core::{
+    per_core, Core, LoopError, LoopHandle, LoopResult, OnExit, PerCore, INBOX_CAPACITY,
+};
 pub use crate::process::{run_in_process, ProcessJob, ProcessPool, ProcessPoolBuilder};
 pub use crate::runtime::{run, Runtime};
 pub use crate::task::{spawn, yield_now, JoinError, JoinHandle, TaskId, YieldNow};

@@ -40,13 +40,14 @@ use crate::observe::stats::Stats;
 
 mod sys;
 
-/// What one loop is told about itself: its index and the group's size, and when the group's
-/// stop has begun.
+/// What one loop is told about itself: its index and the group's size, a handle to every loop
+/// of the group, and when the group's stop has begun.
 #[derive(Clone)]
 pub struct Core {
     index: usize,
     loops: usize,
     stop: Arc<Stop>,
+    handles: Arc<[LoopHandle]>,
 }
 
 impl Core {
@@ -71,6 +72,86 @@ impl Core {
     /// Whether the group's stop has begun.
     pub fn is_stopping(&self) -> bool {
         self.stop.begun()
+    }
+
+    /// The handle of loop `index` of the group, to run work there.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not below [`loops`](Self::loops).
+    pub fn handle(&self, index: usize) -> &LoopHandle {
+        &self.handles[index]
+    }
+
+    /// The handles of every loop of the group, in index order.
+    pub fn handles(&self) -> &[LoopHandle] {
+        &self.handles
+    }
+}
+
+/// A job in a loop's inbox: spawns its future on that loop.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How many messages a loop's inbox holds: a sender to a full inbox waits, without blocking
+/// its thread, until the loop has taken one. An inbox holds at most this many boxed closures
+/// (a pointer and a length each, 16 bytes, plus what each closure captures).
+pub const INBOX_CAPACITY: usize = 1024;
+
+/// A handle to one loop of a [`PerCore`] group, from any thread: it runs work on that loop.
+/// `Send + Sync + Clone`.
+#[derive(Clone)]
+pub struct LoopHandle {
+    index: usize,
+    inbox: async_channel::Sender<Job>,
+}
+
+impl fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopHandle")
+            .field("index", &self.index)
+            .field("queued", &self.inbox.len())
+            .finish()
+    }
+}
+
+impl LoopHandle {
+    /// The loop's index.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Runs `f` on this loop: `f` is sent there (it must be `Send`), called on the loop's
+    /// thread, and the future it returns (which need not be `Send`) is spawned there as a task;
+    /// resolves to the future's output. A full inbox makes this wait for room; the calling
+    /// thread is never blocked.
+    ///
+    /// # Errors
+    ///
+    /// [`LoopError::Stopped`] if the loop has stopped (or stops before running the task to its
+    /// end), [`LoopError::Panicked`] if the task panicked.
+    pub async fn run<F, Fut>(&self, f: F) -> Result<Fut::Output, LoopError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        use futures_lite::FutureExt;
+        let (reply, answer) = async_channel::bounded(1);
+        let job: Job = Box::new(move || {
+            drop(crate::task::spawn::spawn(async move {
+                let out = AssertUnwindSafe(async move { f().await })
+                    .catch_unwind()
+                    .await
+                    .map_err(|payload| panic_message(&*payload));
+                let _ = reply.try_send(out);
+            }));
+        });
+        self.inbox.send(job).await.map_err(|_| LoopError::Stopped)?;
+        match answer.recv().await {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(msg)) => Err(LoopError::Panicked(msg)),
+            Err(_) => Err(LoopError::Stopped),
+        }
     }
 }
 
@@ -297,18 +378,37 @@ impl PerCore {
             .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
         let stop = Arc::new(Stop::default());
         let setup = Arc::new(setup);
+        let (senders, mut inboxes): (Vec<_>, Vec<_>) = (0..loops)
+            .map(|_| async_channel::bounded::<Job>(INBOX_CAPACITY))
+            .unzip();
+        let handles: Arc<[LoopHandle]> = senders
+            .into_iter()
+            .enumerate()
+            .map(|(index, inbox)| LoopHandle { index, inbox })
+            .collect();
         let cpus = self.pin.then(sys::allowed_cpus);
         let threads: Vec<_> = (0..loops)
             .map(|index| {
                 let (stop, setup, builder) = (stop.clone(), setup.clone(), self.builder.clone());
+                let (handles, inbox) = (handles.clone(), inboxes.remove(0));
                 let cpu = cpus.as_ref().map(|cpus| cpus[index % cpus.len().max(1)]);
                 let (on_exit, drain) = (self.on_exit, self.drain);
                 thread::Builder::new()
                     .name(format!("evloop-core-{index}"))
                     .spawn(move || {
                         let pinned_to = cpu.and_then(sys::pin_current_thread);
-                        let core = Core { index, loops, stop };
-                        let mut result = one_loop(&core, &*setup, &*builder, on_exit, drain);
+                        let core = Core {
+                            index,
+                            loops,
+                            stop,
+                            handles,
+                        };
+                        let mut result =
+                            one_loop(&core, &inbox, &*setup, &*builder, on_exit, drain);
+                        // Messages still queued can no longer run: dropping them tells their
+                        // senders (handles elsewhere keep the channel itself alive).
+                        inbox.close();
+                        while inbox.try_recv().is_ok() {}
                         result.pinned_to = pinned_to;
                         result
                     })
@@ -349,6 +449,7 @@ impl PerCore {
 /// Runs `setup` on loop `core` until it ends, restarting it as `on_exit` says.
 fn one_loop<F, Fut>(
     core: &Core,
+    inbox: &async_channel::Receiver<Job>,
     setup: &F,
     builder: &(dyn Fn(usize) -> Builder + Send + Sync),
     on_exit: OnExit,
@@ -379,6 +480,16 @@ where
             }
         };
         let stop = core.stop.clone();
+        // The inbox: every job builds and spawns its task here, until the stop begins.
+        let (jobs, inbox_stop) = (inbox.clone(), core.stop.clone());
+        drop(runtime.spawn(futures_lite::future::or(
+            async move {
+                while let Ok(job) = jobs.recv().await {
+                    job();
+                }
+            },
+            async move { inbox_stop.wait().await },
+        )));
         let future = setup(core.clone());
         let ran = catch_unwind(AssertUnwindSafe(|| {
             runtime.block_on(futures_lite::future::or(

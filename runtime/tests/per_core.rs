@@ -248,3 +248,95 @@ fn a_stopped_loop_gives_its_tasks_the_drain_timeout_then_cancels_the_rest() {
         "per_core took {took:?}: the drain timeout of 200 ms did not end the loop"
     );
 }
+
+#[test]
+fn a_message_runs_a_non_send_future_on_the_other_loop_and_returns_its_result() {
+    let results = PerCore::new().loops(2).run(|core| async move {
+        if core.index() == 1 {
+            // Loop 1 lives until loop 0 returns, which stops the group.
+            core.stopping().await;
+            return None;
+        }
+        let there = core
+            .handle(1)
+            .run(|| async {
+                // Not Send: it stays on loop 1.
+                let local = std::rc::Rc::new(std::thread::current().name().map(str::to_owned));
+                evloop::yield_now().await;
+                (*local).clone()
+            })
+            .await;
+        let panicked = core.handle(1).run(|| async { panic!("a bad job") }).await;
+        Some((there, panicked.map_err(|e| e.to_string())))
+    });
+    let (there, panicked) = results
+        .into_iter()
+        .next()
+        .unwrap()
+        .outcome
+        .expect("loop 0 returns")
+        .expect("loop 0's answer");
+    assert_eq!(there.unwrap().as_deref(), Some("evloop-core-1"));
+    let err = panicked.unwrap_err();
+    assert!(err.contains("a bad job"), "{err}");
+}
+
+#[test]
+fn ten_thousand_messages_each_way_under_load_arrive_once_each() {
+    const EACH: u64 = 10_000;
+    let finished = Arc::new(AtomicU32::new(0));
+    let results = PerCore::new()
+        .loops(2)
+        .on_exit(OnExit::StopOnPanic)
+        .run(move |core| {
+            let finished = finished.clone();
+            async move {
+                let other = core.handle(1 - core.index()).clone();
+                // 100 senders at once, 100 messages each: the inbox (1,024) fills and senders wait.
+                let senders: Vec<_> = (0..100u64)
+                    .map(|s| {
+                        let other = other.clone();
+                        evloop::spawn(async move {
+                            let mut sum = 0;
+                            for i in 0..EACH / 100 {
+                                let n = s * (EACH / 100) + i;
+                                sum += other
+                                    .run(move || async move { n })
+                                    .await
+                                    .expect("delivered");
+                            }
+                            sum
+                        })
+                    })
+                    .collect();
+                let mut total = 0;
+                for s in senders {
+                    total += s.await.expect("a sender task completes");
+                }
+                // The other loop may still be sending: stay until both are done.
+                finished.fetch_add(1, Ordering::SeqCst);
+                while finished.load(Ordering::SeqCst) < 2 {
+                    evloop::sleep(Duration::from_millis(1)).await;
+                }
+                total
+            }
+        });
+    for r in &results {
+        assert_eq!(
+            r.outcome.as_ref().ok(),
+            Some(&(EACH * (EACH - 1) / 2)),
+            "loop {}: every message answered once: {r:?}",
+            r.core
+        );
+    }
+}
+
+#[test]
+fn a_handle_to_a_group_that_ended_says_so() {
+    let results = PerCore::new()
+        .loops(1)
+        .run(|core| async move { core.handle(0).clone() });
+    let handle = results.into_iter().next().unwrap().outcome.unwrap();
+    let sent = futures_lite::future::block_on(handle.run(|| async { 1 }));
+    assert!(matches!(sent, Err(LoopError::Stopped)), "{sent:?}");
+}
