@@ -38,7 +38,10 @@ use event_listener::Event;
 use crate::builder::Builder;
 use crate::observe::stats::Stats;
 
+mod listener;
 mod sys;
+
+pub use listener::{GroupListener, ListenMode};
 
 /// What one loop is told about itself: its index and the group's size, a handle to every loop
 /// of the group, and when the group's stop has begun.

@@ -340,3 +340,129 @@ fn a_handle_to_a_group_that_ended_says_so() {
     let sent = futures_lite::future::block_on(handle.run(|| async { 1 }));
     assert!(matches!(sent, Err(LoopError::Stopped)), "{sent:?}");
 }
+
+/// Serves `listener`'s connections on a group of 2 loops, each echoing one byte per
+/// connection, until `CONNS` connections from a client thread have been answered; returns how
+/// many each loop accepted and the address each loop's listener had.
+fn serve_group(listener: evloop::GroupListener) -> Vec<(usize, std::net::SocketAddr)> {
+    const CONNS: usize = 200;
+    let addr = listener.local_addr();
+    let client = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for i in 0..CONNS {
+            let mut s = std::net::TcpStream::connect(addr).expect("connect");
+            s.write_all(&[i as u8]).unwrap();
+            let mut b = [0u8];
+            s.read_exact(&mut b).unwrap();
+            assert_eq!(b[0], i as u8);
+        }
+    });
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let results = PerCore::new()
+        .loops(2)
+        .on_exit(OnExit::StopOnPanic)
+        .run(move |core| {
+            let (listener, served) = (listener.clone(), served.clone());
+            async move {
+                use futures_lite::{AsyncReadExt, AsyncWriteExt};
+                let l = listener.for_loop(&core).expect("the loop's listener");
+                let local = l.local_addr().unwrap();
+                let accepted = std::rc::Rc::new(std::cell::Cell::new(0));
+                let count = accepted.clone();
+                let on_serve = served.clone();
+                let accept = async move {
+                    while let Ok((mut s, _)) = l.accept().await {
+                        count.set(count.get() + 1);
+                        let served = on_serve.clone();
+                        drop(evloop::spawn(async move {
+                            let mut b = [0u8];
+                            if s.read_exact(&mut b).await.is_ok() && s.write_all(&b).await.is_ok() {
+                                served.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }));
+                    }
+                };
+                // Every loop ends once every connection was served.
+                let watch = async {
+                    while served.load(Ordering::SeqCst) < CONNS {
+                        evloop::sleep(Duration::from_millis(5)).await;
+                    }
+                };
+                futures_lite::future::or(accept, watch).await;
+                (accepted.get(), local)
+            }
+        });
+    client.join().expect("the client got every answer");
+    let loops: Vec<_> = results
+        .into_iter()
+        .map(|r| r.outcome.unwrap_or_else(|e| panic!("loop {}: {e}", r.core)))
+        .collect();
+    assert_eq!(
+        loops.iter().map(|l| l.0).sum::<usize>(),
+        CONNS,
+        "every connection accepted once: {loops:?}"
+    );
+    loops
+}
+
+#[test]
+fn a_shared_listener_serves_every_connection_on_one_port() {
+    let listener =
+        evloop::GroupListener::bind("127.0.0.1:0".parse().unwrap(), evloop::ListenMode::Shared)
+            .unwrap();
+    let addr = listener.local_addr();
+    assert_ne!(addr.port(), 0);
+    let loops = serve_group(listener);
+    assert!(loops.iter().all(|l| l.1 == addr), "{loops:?}");
+}
+
+// Linux only: the one system where evloop forms SO_REUSEPORT groups (elsewhere `bind` in this
+// mode is refused, checked below).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn a_reuseport_group_spreads_connections_over_the_loops_on_one_port() {
+    let listener =
+        evloop::GroupListener::bind("127.0.0.1:0".parse().unwrap(), evloop::ListenMode::Auto)
+            .unwrap();
+    assert_eq!(listener.mode(), evloop::ListenMode::ReusePort);
+    let addr = listener.local_addr();
+    // A plain bind of the group's port is refused: only the group's sockets share it.
+    let plain = std::net::TcpListener::bind(addr);
+    assert!(plain.is_err(), "a plain bind joined the group: {plain:?}");
+    let loops = serve_group(listener.clone());
+    // 200 connections from random source ports: each loop got some (all on one loop would
+    // have a chance of 2 in 2^200).
+    assert!(
+        loops.iter().all(|l| l.0 > 0 && l.1 == addr),
+        "each loop accepts on the group's port: {loops:?}"
+    );
+    // The group's sockets outlive the loops: the port is still the group's.
+    assert!(std::net::TcpListener::bind(addr).is_err());
+}
+
+// Not Linux: a ReusePort group would not balance, so it is refused with a reason.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[test]
+fn a_reuseport_group_is_refused_where_it_would_not_balance() {
+    let err = evloop::GroupListener::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        evloop::ListenMode::ReusePort,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::Unsupported, "{err}");
+    let auto =
+        evloop::GroupListener::bind("127.0.0.1:0".parse().unwrap(), evloop::ListenMode::Auto)
+            .unwrap();
+    assert_eq!(auto.mode(), evloop::ListenMode::Shared);
+}
+
+#[test]
+fn a_plain_bind_never_sets_so_reuseport() {
+    evloop::run(async {
+        let l = evloop::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        // A second plain bind of the same port fails: the first did not open it to sharing.
+        let second = evloop::net::TcpListener::bind(addr).await;
+        assert!(second.is_err(), "two plain binds share a port: {second:?}");
+    });
+}
