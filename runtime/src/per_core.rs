@@ -292,6 +292,7 @@ const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
 pub struct PerCore {
     loops: Option<usize>,
     pin: bool,
+    signals: bool,
     drain: Duration,
     on_exit: OnExit,
     builder: Arc<dyn Fn(usize) -> Builder + Send + Sync>,
@@ -302,6 +303,7 @@ impl fmt::Debug for PerCore {
         f.debug_struct("PerCore")
             .field("loops", &self.loops)
             .field("pin", &self.pin)
+            .field("signals", &self.signals)
             .field("drain_timeout", &self.drain)
             .field("on_exit", &self.on_exit)
             .finish_non_exhaustive()
@@ -322,6 +324,7 @@ impl PerCore {
         PerCore {
             loops: None,
             pin: false,
+            signals: true,
             drain: DEFAULT_DRAIN,
             on_exit: OnExit::StopAll,
             builder: Arc::new(|_| Builder::new()),
@@ -338,6 +341,17 @@ impl PerCore {
     /// other systems the loops run unpinned and the first one says so on stderr, once.
     pub fn pin(mut self, pin: bool) -> PerCore {
         self.pin = pin;
+        self
+    }
+
+    /// Whether the thread that calls [`run`](Self::run) watches SIGINT and SIGTERM (default:
+    /// yes): the first one begins the group's stop, as a loop's exit does; a second one exits
+    /// the process at once (status 130 for SIGINT, 143 for SIGTERM). Once watched, the signals
+    /// stay caught after `run` returns (signal handlers are never uninstalled: see
+    /// [`evloop::signal`](crate::signal)); other watchers of the same signals, such as
+    /// [`signal::ctrl_c`](crate::signal::ctrl_c) in a loop, still get every arrival.
+    pub fn signals(mut self, watch: bool) -> PerCore {
+        self.signals = watch;
         self
     }
 
@@ -390,10 +404,26 @@ impl PerCore {
             .map(|(index, inbox)| LoopHandle { index, inbox })
             .collect();
         let cpus = self.pin.then(sys::allowed_cpus);
+        let signals = if self.signals {
+            use signal_hook::consts::signal::{SIGINT, SIGTERM};
+            match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+                Ok(signals) => Some(signals),
+                Err(e) => {
+                    eprintln!("evloop: per_core: SIGINT and SIGTERM are not watched: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        // The last loop to end closes the signal watch, which ends the caller's wait below.
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(loops));
+        let closer = signals.as_ref().map(|s| s.handle());
         let threads: Vec<_> = (0..loops)
             .map(|index| {
                 let (stop, setup, builder) = (stop.clone(), setup.clone(), self.builder.clone());
                 let (handles, inbox) = (handles.clone(), inboxes.remove(0));
+                let (running, closer) = (running.clone(), closer.clone());
                 let cpu = cpus.as_ref().map(|cpus| cpus[index % cpus.len().max(1)]);
                 let (on_exit, drain) = (self.on_exit, self.drain);
                 thread::Builder::new()
@@ -406,6 +436,8 @@ impl PerCore {
                             stop,
                             handles,
                         };
+                        // Whatever happens below, the count goes down when this thread ends.
+                        let _ended = LoopEnded { running, closer };
                         let mut result =
                             one_loop(&core, &inbox, &*setup, &*builder, on_exit, drain);
                         // Messages still queued can no longer run: dropping them tells their
@@ -417,6 +449,29 @@ impl PerCore {
                     })
             })
             .collect();
+        // A loop whose thread did not start never counts itself out.
+        for _ in threads.iter().filter(|t| t.is_err()) {
+            stop.begin();
+            if running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                if let Some(closer) = &closer {
+                    closer.close();
+                }
+            }
+        }
+        if let Some(mut signals) = signals {
+            for signal in signals.forever() {
+                if stop.begun() {
+                    eprintln!("evloop: per_core: signal {signal} again: exiting at once");
+                    std::process::exit(128 + signal);
+                }
+                eprintln!(
+                    "evloop: per_core: signal {signal}: stopping the loops (their tasks get the \
+                     {:?} drain timeout; a second signal exits at once)",
+                    self.drain
+                );
+                stop.begin();
+            }
+        }
         let results: Vec<_> = threads
             .into_iter()
             .enumerate()
@@ -446,6 +501,22 @@ impl PerCore {
             })
             .collect();
         results
+    }
+}
+
+/// Counts a loop thread's end; the last one closes the caller's signal watch.
+struct LoopEnded {
+    running: Arc<std::sync::atomic::AtomicUsize>,
+    closer: Option<signal_hook::iterator::Handle>,
+}
+
+impl Drop for LoopEnded {
+    fn drop(&mut self) {
+        if self.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if let Some(closer) = &self.closer {
+                closer.close();
+            }
+        }
     }
 }
 

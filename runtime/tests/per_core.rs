@@ -13,6 +13,7 @@ mod util;
 #[test]
 fn every_loop_runs_the_setup_on_a_thread_of_its_own_and_results_come_in_order() {
     let results = PerCore::new()
+        .signals(false)
         .loops(3)
         .on_exit(OnExit::StopOnPanic)
         .run(|core| async move {
@@ -41,17 +42,20 @@ fn every_loop_runs_the_setup_on_a_thread_of_its_own_and_results_come_in_order() 
 
 #[test]
 fn a_panicking_loop_stops_the_others_by_default() {
-    let results = PerCore::new().loops(3).run(|core| async move {
-        if core.index() == 1 {
-            evloop::sleep(Duration::from_millis(20)).await;
-            panic!("loop 1 gives up");
-        }
-        // The others would wait for a long time: the stop ends them.
-        let stopping = core.stopping();
-        evloop::sleep(Duration::from_secs(600)).await;
-        stopping.await;
-        core.index()
-    });
+    let results = PerCore::new()
+        .signals(false)
+        .loops(3)
+        .run(|core| async move {
+            if core.index() == 1 {
+                evloop::sleep(Duration::from_millis(20)).await;
+                panic!("loop 1 gives up");
+            }
+            // The others would wait for a long time: the stop ends them.
+            let stopping = core.stopping();
+            evloop::sleep(Duration::from_secs(600)).await;
+            stopping.await;
+            core.index()
+        });
     match &results[1].outcome {
         Err(LoopError::Panicked(msg)) => assert!(msg.contains("loop 1 gives up"), "{msg}"),
         other => panic!("loop 1 should have panicked: {other:?}"),
@@ -69,7 +73,7 @@ fn a_panicking_loop_stops_the_others_by_default() {
 fn a_task_can_await_the_stop_and_run_before_its_loop_closes() {
     let saw_stop = Arc::new(AtomicU32::new(0));
     let seen = saw_stop.clone();
-    let results = PerCore::new().loops(2).run(move |core| {
+    let results = PerCore::new().signals(false).loops(2).run(move |core| {
         let seen = seen.clone();
         async move {
             if core.index() == 0 {
@@ -96,6 +100,7 @@ fn restart_runs_a_panicking_setup_again_up_to_its_cap() {
     let tries = Arc::new(AtomicU32::new(0));
     let count = tries.clone();
     let results = PerCore::new()
+        .signals(false)
         .loops(2)
         .on_exit(OnExit::Restart {
             max: 3,
@@ -116,6 +121,7 @@ fn restart_runs_a_panicking_setup_again_up_to_its_cap() {
 
     // A setup that always panics: restarted 3 times, then the group stops.
     let results = PerCore::new()
+        .signals(false)
         .loops(2)
         .on_exit(OnExit::Restart {
             max: 3,
@@ -145,12 +151,16 @@ fn restart_runs_a_panicking_setup_again_up_to_its_cap() {
 #[cfg(target_os = "linux")]
 #[test]
 fn pinned_loops_run_on_the_cpus_they_were_given() {
-    let results = PerCore::new().loops(2).pin(true).run(|_| async {
-        let set = rustix::thread::sched_getaffinity(None).expect("read the affinity");
-        (0..rustix::thread::CpuSet::MAX_CPU)
-            .filter(|&c| set.is_set(c))
-            .collect::<Vec<_>>()
-    });
+    let results = PerCore::new()
+        .signals(false)
+        .loops(2)
+        .pin(true)
+        .run(|_| async {
+            let set = rustix::thread::sched_getaffinity(None).expect("read the affinity");
+            (0..rustix::thread::CpuSet::MAX_CPU)
+                .filter(|&c| set.is_set(c))
+                .collect::<Vec<_>>()
+        });
     for r in &results {
         let cpu = r.pinned_to.expect("pinned on Linux");
         assert_eq!(
@@ -174,6 +184,7 @@ fn no_thread_outlives_per_core() {
         let before = util::os::thread_names().len();
         for _ in 0..5 {
             let results = PerCore::new()
+                .signals(false)
                 .loops(4)
                 .on_exit(OnExit::StopOnPanic)
                 .run(|core| async move { evloop::to_thread(move || core.index()).await.unwrap() });
@@ -218,6 +229,7 @@ fn no_thread_outlives_per_core() {
 fn a_stopped_loop_gives_its_tasks_the_drain_timeout_then_cancels_the_rest() {
     let start = std::time::Instant::now();
     let results = PerCore::new()
+        .signals(false)
         .loops(2)
         .drain_timeout(Duration::from_millis(200))
         .run(|core| async move {
@@ -251,24 +263,27 @@ fn a_stopped_loop_gives_its_tasks_the_drain_timeout_then_cancels_the_rest() {
 
 #[test]
 fn a_message_runs_a_non_send_future_on_the_other_loop_and_returns_its_result() {
-    let results = PerCore::new().loops(2).run(|core| async move {
-        if core.index() == 1 {
-            // Loop 1 lives until loop 0 returns, which stops the group.
-            core.stopping().await;
-            return None;
-        }
-        let there = core
-            .handle(1)
-            .run(|| async {
-                // Not Send: it stays on loop 1.
-                let local = std::rc::Rc::new(std::thread::current().name().map(str::to_owned));
-                evloop::yield_now().await;
-                (*local).clone()
-            })
-            .await;
-        let panicked = core.handle(1).run(|| async { panic!("a bad job") }).await;
-        Some((there, panicked.map_err(|e| e.to_string())))
-    });
+    let results = PerCore::new()
+        .signals(false)
+        .loops(2)
+        .run(|core| async move {
+            if core.index() == 1 {
+                // Loop 1 lives until loop 0 returns, which stops the group.
+                core.stopping().await;
+                return None;
+            }
+            let there = core
+                .handle(1)
+                .run(|| async {
+                    // Not Send: it stays on loop 1.
+                    let local = std::rc::Rc::new(std::thread::current().name().map(str::to_owned));
+                    evloop::yield_now().await;
+                    (*local).clone()
+                })
+                .await;
+            let panicked = core.handle(1).run(|| async { panic!("a bad job") }).await;
+            Some((there, panicked.map_err(|e| e.to_string())))
+        });
     let (there, panicked) = results
         .into_iter()
         .next()
@@ -286,6 +301,7 @@ fn ten_thousand_messages_each_way_under_load_arrive_once_each() {
     const EACH: u64 = 10_000;
     let finished = Arc::new(AtomicU32::new(0));
     let results = PerCore::new()
+        .signals(false)
         .loops(2)
         .on_exit(OnExit::StopOnPanic)
         .run(move |core| {
@@ -334,6 +350,7 @@ fn ten_thousand_messages_each_way_under_load_arrive_once_each() {
 #[test]
 fn a_handle_to_a_group_that_ended_says_so() {
     let results = PerCore::new()
+        .signals(false)
         .loops(1)
         .run(|core| async move { core.handle(0).clone() });
     let handle = results.into_iter().next().unwrap().outcome.unwrap();
@@ -359,6 +376,7 @@ fn serve_group(listener: evloop::GroupListener) -> Vec<(usize, std::net::SocketA
     });
     let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let results = PerCore::new()
+        .signals(false)
         .loops(2)
         .on_exit(OnExit::StopOnPanic)
         .run(move |core| {
@@ -465,4 +483,123 @@ fn a_plain_bind_never_sets_so_reuseport() {
         let second = evloop::net::TcpListener::bind(addr).await;
         assert!(second.is_err(), "two plain binds share a port: {second:?}");
     });
+}
+
+/// Runs test `name` again in a child process (which sees `EVLOOP_PER_CORE_CHILD`), its
+/// stdout piped.
+fn child_test(name: &str) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("EVLOOP_PER_CORE_CHILD", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the test's child process")
+}
+
+/// Reads the child's stdout until `count` lines contain `ready`; returns every line read.
+fn wait_ready(
+    child: &mut std::process::Child,
+    count: usize,
+) -> std::io::Lines<std::io::BufReader<std::process::ChildStdout>> {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut ready = 0;
+    while ready < count {
+        let line = lines
+            .next()
+            .expect("the child ended before it was ready")
+            .unwrap();
+        ready += usize::from(line.contains("ready"));
+    }
+    lines
+}
+
+/// Waits up to `limit` for the child to exit; kills it and fails if it does not.
+fn exit_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the child did not exit within {limit:?} of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &std::process::Child, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, signal).expect("signal the child");
+}
+
+#[test]
+fn sigterm_stops_the_loops_and_lets_their_tasks_finish() {
+    const TEST: &str = "sigterm_stops_the_loops_and_lets_their_tasks_finish";
+    if std::env::var_os("EVLOOP_PER_CORE_CHILD").is_some() {
+        let results = PerCore::new()
+            .loops(2)
+            .drain_timeout(Duration::from_secs(20))
+            .run(|core| async move {
+                let i = core.index();
+                let stopping = core.stopping();
+                drop(evloop::spawn(async move {
+                    stopping.await;
+                    // Work that finishes within the drain timeout.
+                    evloop::sleep(Duration::from_millis(50)).await;
+                    println!("loop {i} drained");
+                }));
+                println!("loop {i} ready");
+                evloop::sleep(Duration::from_secs(600)).await;
+            });
+        for r in results {
+            println!(
+                "loop {}: {:?}, cancelled {}",
+                r.core, r.outcome, r.cancelled_at_close
+            );
+        }
+        return;
+    }
+    let mut child = child_test(TEST);
+    let lines = wait_ready(&mut child, 2);
+    signal(&child, rustix::process::Signal::TERM);
+    let status = exit_within(&mut child, Duration::from_secs(30));
+    let out: Vec<String> = lines.map_while(Result::ok).collect();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{status:?}\n{out:?}\n{err}");
+    for i in 0..2 {
+        assert!(out.contains(&format!("loop {i} drained")), "{out:?}\n{err}");
+        assert!(
+            out.contains(&format!("loop {i}: Err(Stopped), cancelled 0")),
+            "{out:?}\n{err}"
+        );
+    }
+    assert!(err.contains("stopping the loops"), "{err}");
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    const TEST: &str = "a_second_signal_exits_at_once";
+    if std::env::var_os("EVLOOP_PER_CORE_CHILD").is_some() {
+        PerCore::new()
+            .loops(2)
+            .drain_timeout(Duration::from_secs(600))
+            .run(|core| async move {
+                // A task that ignores the stop: the drain would take 10 minutes.
+                drop(evloop::spawn(evloop::sleep(Duration::from_secs(600))));
+                println!("loop {} ready", core.index());
+                evloop::sleep(Duration::from_secs(600)).await;
+            });
+        return;
+    }
+    let mut child = child_test(TEST);
+    let _lines = wait_ready(&mut child, 2);
+    signal(&child, rustix::process::Signal::TERM);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, rustix::process::Signal::TERM);
+    let status = exit_within(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(143), "128 + SIGTERM: {status:?}");
 }
