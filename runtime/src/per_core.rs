@@ -238,7 +238,8 @@ impl OnExit {
 pub enum LoopError {
     /// The setup panicked (for the last time, under [`OnExit::Restart`]); the panic's message.
     Panicked(String),
-    /// The loop was stopped because another loop's setup returned or panicked.
+    /// The loop was stopped: the group's stop began (SIGINT or SIGTERM, or another loop's
+    /// setup returned or panicked).
     Stopped,
     /// The loop could not be built (the OS refused its poller).
     Build(io::Error),
@@ -249,7 +250,8 @@ impl fmt::Display for LoopError {
         match self {
             LoopError::Panicked(msg) => write!(f, "the loop's setup panicked: {msg}"),
             LoopError::Stopped => f.write_str(
-                "the loop was stopped because another loop of the group returned or panicked",
+                "the loop was stopped: the group's stop began (a signal, or another loop of the \
+                 group returned or panicked)",
             ),
             LoopError::Build(e) => write!(f, "the loop could not be built: {e}"),
         }
@@ -273,7 +275,8 @@ pub struct LoopResult<T> {
     pub core: usize,
     /// The setup's output, or why there is none.
     pub outcome: Result<T, LoopError>,
-    /// The counters of the loop's last runtime when it ended.
+    /// The counters of the loop's last runtime when it ended (its inbox is one task of its
+    /// own, in `tasks_spawned`).
     pub stats: Option<Stats>,
     /// How many times the loop was restarted.
     pub restarts: u32,
