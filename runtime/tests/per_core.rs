@@ -200,29 +200,12 @@ fn no_thread_outlives_per_core() {
         println!("threads before: {before}; after: {after}");
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
-        .env("EVLOOP_PER_CORE_CHILD", "1")
-        .output()
-        .expect("run the test in a child process");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = util::run_child(
+        TEST,
+        &[("EVLOOP_PER_CORE_CHILD", "1")],
+        Duration::from_secs(60),
     );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.split_once("threads before: ").map(|(_, rest)| rest))
-        .unwrap_or_else(|| panic!("{stdout}"));
-    let counts: Vec<usize> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    assert_eq!(
-        counts[0], counts[1],
-        "threads before and 10 s after: {line}"
-    );
+    util::assert_threads_back(&out, "threads before and 10 s after");
 }
 
 #[test]

@@ -76,6 +76,26 @@ pub fn run_child(test: &str, env: &[(&str, &str)], limit: Duration) -> std::proc
     child.wait_with_output().unwrap()
 }
 
+/// The thread counts a child printed as `threads before: B; after: A` (with the child's output
+/// checked first): fails the test unless the child succeeded and the counts are equal.
+pub fn assert_threads_back(out: &std::process::Output, what: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("threads before: ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let counts: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert_eq!(counts[0], counts[1], "{what}: {line}");
+}
+
 /// A test of this binary run as a child process that serves until it is signalled (a
 /// server example's `main`), with its standard output read line by line; killed if the test
 /// fails before it exits.
