@@ -92,6 +92,19 @@ impl Core {
     }
 }
 
+impl GroupListener {
+    /// The listener of `core`'s loop, registered with that loop: in shared mode the group's
+    /// socket, in `SO_REUSEPORT` mode the loop's own socket of the group (made at its first
+    /// call, kept for a restarted loop). Call it on the loop, in its setup.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error of binding, duplicating or registering the socket.
+    pub fn for_loop(&self, core: &Core) -> io::Result<crate::net::TcpListener> {
+        self.for_index(core.index)
+    }
+}
+
 /// A job in a loop's inbox: spawns its future on that loop.
 type Job = Box<dyn FnOnce() + Send>;
 

@@ -1,6 +1,4 @@
-//! [`GroupListener`]: one listening address served by every loop of a [`PerCore`] group.
-//!
-//! [`PerCore`]: super::PerCore
+//! [`GroupListener`]: one listening address served by every loop of a `PerCore` group.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,8 +7,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use socket2::{Domain, Protocol, Socket, Type};
-
-use super::Core;
 
 /// How the loops of a group share a listening address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,8 +40,8 @@ impl ListenMode {
     }
 }
 
-/// A TCP listening address served by every loop of a [`PerCore`](super::PerCore) group:
-/// bound once, before the loops start, then [`for_loop`](Self::for_loop) in each loop's setup.
+/// A TCP listening address served by every loop of a `PerCore` group: bound once, before the
+/// loops start, then `for_loop` in each loop's setup.
 /// `Send + Sync + Clone`; the sockets stay open as long as a clone lives (so a loop that dies
 /// and restarts finds its socket, and the queue of a shared socket is served by the others),
 /// not just as long as a loop uses them.
@@ -90,7 +86,7 @@ impl GroupListener {
 
     /// Binds `addr` for a group, in `mode` (its choice is logged once, through `tracing`).
     /// With port 0 every loop gets the port the first socket got. Call it before
-    /// [`PerCore::run`](super::PerCore::run), not on a loop: it binds at once. Only the group's
+    /// `PerCore::run`, not on a loop: it binds at once. Only the group's
     /// sockets ever get `SO_REUSEPORT`: a plain [`TcpListener::bind`](crate::net::TcpListener::bind)
     /// never sets it, so a stale second process cannot silently share the port.
     ///
@@ -139,16 +135,10 @@ impl GroupListener {
         self.inner.addr
     }
 
-    /// The listener of `core`'s loop, registered with that loop: in shared mode the group's
-    /// socket, in `SO_REUSEPORT` mode the loop's own socket of the group (made at its first
-    /// call, kept for a restarted loop). Call it on the loop, in its setup.
-    ///
-    /// # Errors
-    ///
-    /// The OS's error of binding, duplicating or registering the socket.
-    pub fn for_loop(&self, core: &Core) -> io::Result<crate::net::TcpListener> {
+    /// The socket of loop `index`, registered with the calling loop (see `for_loop`).
+    pub(super) fn for_index(&self, index: usize) -> io::Result<crate::net::TcpListener> {
         let index = match self.inner.mode {
-            ListenMode::ReusePort => core.index(),
+            ListenMode::ReusePort => index,
             _ => 0,
         };
         let mut sockets = self.inner.sockets.lock().unwrap_or_else(|e| e.into_inner());
