@@ -173,9 +173,11 @@ fn check(
 fn run(command: LabCommand) -> Result<ExitCode, LabError> {
     match command {
         LabCommand::List => {
+            let title = LABS.iter().map(|l| l.title.len()).max().unwrap_or(0);
+            let statement = LABS.iter().map(|l| l.statement().len()).max().unwrap_or(0);
             for lab in LABS {
                 println!(
-                    "lab {}: {:<18} statement {:<33} edit {}",
+                    "lab {}: {:<title$} statement {:<statement$} edit {}",
                     lab.number,
                     lab.title,
                     lab.statement(),
