@@ -37,6 +37,7 @@ use event_listener::Event;
 
 use crate::builder::Builder;
 use crate::observe::stats::Stats;
+use crate::task::harness::panic_message;
 
 mod listener;
 mod sys;
@@ -675,15 +676,6 @@ async fn drain_tasks(index: usize, drain: Duration) -> usize {
         );
     }
     left.len()
-}
-
-/// The text of a panic's payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "(no message)".to_owned())
 }
 
 /// [`PerCore::new`]`.run(setup)`: one loop per available CPU, each running `setup`.

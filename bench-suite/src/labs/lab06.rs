@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use evloop_bench::report::stats;
 use evloop_bench::workloads::cpu::thread_cpu;
 use serde::{Deserialize, Serialize};
 
@@ -210,26 +211,16 @@ pub fn run(program: Program, quick: bool) -> Result<(), LabError> {
         why: why.to_owned(),
         items: ITEMS,
         rounds,
-        base_cpu_ms: median(&mut base) * 1e3,
-        loss: median(&mut losses),
-        spread: median(&mut spreads),
+        base_cpu_ms: stats::median(&mut base).unwrap_or(0.0) * 1e3,
+        loss: stats::median(&mut losses).unwrap_or(0.0),
+        spread: stats::median(&mut spreads).unwrap_or(0.0),
         base_worst_ms: base_worst.as_secs_f64() * 1e3,
-        cpu_ms: median(&mut cpu) * 1e3,
+        cpu_ms: stats::median(&mut cpu).unwrap_or(0.0) * 1e3,
         worst_ms: best.worst_cpu.as_secs_f64() * 1e3,
         wall_worst_ms: best.worst.as_secs_f64() * 1e3,
         checksum_ok: best.checksum.to_bits() == expected.to_bits(),
     });
     Ok(())
-}
-
-/// The median of `v` (0 if it is empty).
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// Checks `program` against the baselines its run measured.

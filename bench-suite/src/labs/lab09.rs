@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use evloop_bench::report::format::bytes;
 use evloop_bench::report::sections::memory::{measure, SMALL_STACK};
 use serde::{Deserialize, Serialize};
 
@@ -200,13 +201,4 @@ pub fn check(lab: Lab, program: Program, quick: bool) -> Result<Verdict, LabErro
         TOLERANCE * 100.0
     );
     Ok(Verdict::from_checks(measured, checks, pass_reason))
-}
-
-/// `bytes` in B or KiB.
-fn bytes(bytes: f64) -> String {
-    if bytes >= 10.0 * 1024.0 {
-        format!("{:.1} KiB", bytes / 1024.0)
-    } else {
-        format!("{bytes:.0} B")
-    }
 }

@@ -57,6 +57,17 @@ pub fn ratio(r: f64) -> String {
     format!("{r:.2}×")
 }
 
+/// A size in bytes: in B below 10 KiB, in KiB below a MiB, in MiB above.
+pub fn bytes(bytes: f64) -> String {
+    if bytes >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+    } else if bytes >= 10.0 * 1024.0 {
+        format!("{:.1} KiB", bytes / 1024.0)
+    } else {
+        format!("{bytes:.0} B")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::number;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::report::children::{self, spawn, ChildGuard};
 use crate::report::error::SectionError;
-use crate::report::format::number;
+use crate::report::format::{bytes, number};
 use crate::report::limits::raise_fd_limit;
 use crate::report::model::{Better, Cell, ColumnKind, Section};
 use crate::report::plot::{self, Series};
@@ -224,17 +224,7 @@ fn measure(server: &mut LineChild) -> Result<ServerFigures, SectionError> {
 /// epoll structures) and the TCP buffers' pages (`/proc/net/sockstat`); `None` where the system
 /// does not say (not Linux).
 fn kernel_memory() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib = |key: &str| -> Option<u64> {
-        meminfo
-            .lines()
-            .find(|l| l.starts_with(key))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    let slab = kib("Slab:")? * 1024;
+    let slab = meminfo_kib("Slab:")? * 1024;
     let sockstat = std::fs::read_to_string("/proc/net/sockstat").ok()?;
     let tcp_pages: u64 = sockstat
         .lines()
@@ -248,17 +238,21 @@ fn kernel_memory() -> Option<u64> {
     Some(slab + tcp_pages * page)
 }
 
-/// Bytes of memory the system can still give (`MemAvailable`), where it says.
-fn available_memory() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: u64 = meminfo
+/// The figure of `key` (`"Slab:"`) in `/proc/meminfo`, in KiB, where the system has it.
+fn meminfo_kib(key: &str) -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()?
         .lines()
-        .find(|l| l.starts_with("MemAvailable:"))?
+        .find(|l| l.starts_with(key))?
         .split_whitespace()
         .nth(1)?
         .parse()
-        .ok()?;
-    Some(kib * 1024)
+        .ok()
+}
+
+/// Bytes of memory the system can still give (`MemAvailable`), where it says.
+fn available_memory() -> Option<u64> {
+    Some(meminfo_kib("MemAvailable:")? * 1024)
 }
 
 /// Memory maps a Rust thread takes on Linux: its stack and the stack's guard page, its
@@ -697,15 +691,4 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
             )
         },
     )
-}
-
-/// `bytes` in B, KiB or MiB.
-fn bytes(bytes: f64) -> String {
-    if bytes >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
-    } else if bytes >= 10.0 * 1024.0 {
-        format!("{:.1} KiB", bytes / 1024.0)
-    } else {
-        format!("{bytes:.0} B")
-    }
 }

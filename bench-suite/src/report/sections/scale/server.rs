@@ -4,13 +4,14 @@
 //! on stdin with its resident memory, CPU time and accept figures, and exits when stdin closes.
 
 use std::io::{self, BufRead, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
 use crate::report::limits::raise_fd_limit;
+use crate::report::sections::threads::servers::listener;
 use crate::workloads::cpu::process_cpu;
 use crate::workloads::echo::MSG_LEN;
 use crate::workloads::memory::usage;
@@ -41,16 +42,6 @@ impl Counters {
         }
         self.last_accept_ns.store(ns, Ordering::Relaxed);
     }
-}
-
-/// A loopback listener with a deep accept queue: thousands of connects arrive at once.
-fn listener() -> io::Result<TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
-    socket.listen(4096)?;
-    Ok(socket.into())
 }
 
 /// The child: binds `ports` listeners, prints `ports P1 P2 ...`, serves on `kind` (`evloop`,

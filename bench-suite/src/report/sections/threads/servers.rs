@@ -20,7 +20,7 @@ pub const TRIGGER: u8 = 0xFF;
 /// A loopback listener with a backlog of 4,096 (std's `bind` asks for 128): a burst of
 /// thousands of connects must not overflow the accept queue, or the kernel drops SYNs and the
 /// client retries a second later.
-fn listener() -> io::Result<TcpListener> {
+pub fn listener() -> io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
