@@ -121,8 +121,8 @@ pub use crate::io::poller::Backend as PollerBackend;
 pub use crate::observe::stats::Stats;
 pub use crate::observe::timing::{Histogram, LongestPoll};
 pub use crate::per_core::{
-    per_core, Core, GroupListener, ListenMode, LoopError, LoopHandle, LoopResult, OnExit, PerCore,
-    INBOX_CAPACITY,
+    per_core, Connection, Core, GroupListener, ListenMode, LoopError, LoopHandle, LoopResult,
+    LoopStats, OnExit, PerCore, INBOX_CAPACITY,
 };
 pub use crate::process::{run_in_process, ProcessJob, ProcessPool, ProcessPoolBuilder};
 pub use crate::runtime::{run, Runtime};

@@ -28,21 +28,24 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-use event_listener::Event;
 
 use crate::builder::Builder;
 use crate::observe::stats::Stats;
 use crate::task::harness::panic_message;
 
+mod group;
 mod listener;
+mod serve;
 mod sys;
 
+use group::Group;
+pub use group::LoopStats;
 pub use listener::{GroupListener, ListenMode};
+pub use serve::Connection;
 
 /// What one loop is told about itself: its index and the group's size, a handle to every loop
 /// of the group, and when the group's stop has begun.
@@ -50,7 +53,7 @@ pub use listener::{GroupListener, ListenMode};
 pub struct Core {
     index: usize,
     loops: usize,
-    stop: Arc<Stop>,
+    group: Arc<Group>,
     handles: Arc<[LoopHandle]>,
 }
 
@@ -69,13 +72,22 @@ impl Core {
     /// under [`OnExit::StopAll`]. The setup future is dropped right after, so a task that
     /// must see the stop awaits this on its own.
     pub fn stopping(&self) -> impl Future<Output = ()> + 'static {
-        let stop = self.stop.clone();
-        async move { stop.wait().await }
+        let group = self.group.clone();
+        async move { group.stop.wait().await }
     }
 
     /// Whether the group's stop has begun.
     pub fn is_stopping(&self) -> bool {
-        self.stop.begun()
+        self.group.stop.begun()
+    }
+
+    /// Loop `index`'s stats so far (its `busy` time is known once it has ended).
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not below [`loops`](Self::loops).
+    pub fn loop_stats(&self, index: usize) -> LoopStats {
+        self.group.stats(index)
     }
 
     /// The handle of loop `index` of the group, to run work there.
@@ -104,6 +116,39 @@ impl GroupListener {
     pub fn for_loop(&self, core: &Core) -> io::Result<crate::net::TcpListener> {
         self.for_index(core.index)
     }
+
+    /// Serves this listener on `core`'s loop, in every mode: a task of the loop accepts (or,
+    /// in hand-off mode, receives the connections placed on this loop) and starts `handler`
+    /// on each connection as a task of its own (named after the peer), counted in the loop's
+    /// [`LoopStats`] while it lives. When the group's stop begins, the accepting task takes
+    /// what the socket has queued (until `EAGAIN`), serves it, and ends; the handlers get the
+    /// drain timeout to finish. Resolves when the accepting task has ended (so, when called
+    /// in the setup, only if it failed: the stop drops the setup first).
+    ///
+    /// Call it once per loop, in the setup; a restarted loop calls it again and takes its
+    /// place back.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error of registering the socket, or an accept error other than those of one
+    /// connection (`ECONNABORTED`...) and running out of file descriptors (`EMFILE`, after
+    /// which the loop pauses 100 ms and accepts again).
+    pub async fn serve<H, Fut>(&self, core: &Core, handler: H) -> io::Result<()>
+    where
+        H: FnMut(Connection) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let server = serve::Server {
+            listener: self.clone(),
+            index: core.index,
+            group: core.group.clone(),
+            handler,
+        };
+        crate::task::spawn::Builder::new()
+            .name(format!("accept on {}", self.local_addr()))
+            .spawn(server.run())
+            .await?
+    }
 }
 
 /// A job in a loop's inbox: spawns its future on that loop.
@@ -120,6 +165,7 @@ pub const INBOX_CAPACITY: usize = 1024;
 pub struct LoopHandle {
     index: usize,
     inbox: async_channel::Sender<Job>,
+    group: Arc<Group>,
 }
 
 impl fmt::Debug for LoopHandle {
@@ -164,6 +210,7 @@ impl LoopHandle {
             }));
         });
         self.inbox.send(job).await.map_err(|_| LoopError::Stopped)?;
+        self.group.message(self.index);
         match answer.recv().await {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(msg)) => Err(LoopError::Panicked(msg)),
@@ -179,39 +226,6 @@ impl fmt::Debug for Core {
             .field("loops", &self.loops)
             .field("stopping", &self.is_stopping())
             .finish()
-    }
-}
-
-/// The group's stop: set once, awaited by every loop.
-#[derive(Debug, Default)]
-struct Stop {
-    begun: AtomicBool,
-    event: Event,
-}
-
-impl Stop {
-    fn begin(&self) {
-        if !self.begun.swap(true, Ordering::SeqCst) {
-            self.event.notify(usize::MAX);
-        }
-    }
-
-    fn begun(&self) -> bool {
-        self.begun.load(Ordering::SeqCst)
-    }
-
-    async fn wait(&self) {
-        loop {
-            if self.begun() {
-                return;
-            }
-            let listener = self.event.listen();
-            // Checked again after listening: a stop that began in between is not missed.
-            if self.begun() {
-                return;
-            }
-            listener.await;
-        }
     }
 }
 
@@ -299,6 +313,8 @@ pub struct LoopResult<T> {
     /// Tasks still alive when a stopped loop's drain timeout passed, cancelled then (each was
     /// named on stderr).
     pub cancelled_at_close: usize,
+    /// What the group counted for this loop: connections, messages, CPU time.
+    pub loop_stats: LoopStats,
 }
 
 /// How long a stopped loop lets its tasks finish, unless [`PerCore::drain_timeout`] says.
@@ -410,7 +426,7 @@ impl PerCore {
         let loops = self
             .loops
             .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
-        let stop = Arc::new(Stop::default());
+        let group = Arc::new(Group::new(loops));
         let setup = Arc::new(setup);
         let (senders, mut inboxes): (Vec<_>, Vec<_>) = (0..loops)
             .map(|_| async_channel::bounded::<Job>(INBOX_CAPACITY))
@@ -418,7 +434,11 @@ impl PerCore {
         let handles: Arc<[LoopHandle]> = senders
             .into_iter()
             .enumerate()
-            .map(|(index, inbox)| LoopHandle { index, inbox })
+            .map(|(index, inbox)| LoopHandle {
+                index,
+                inbox,
+                group: group.clone(),
+            })
             .collect();
         let cpus = self.pin.then(sys::allowed_cpus);
         let signals = if self.signals {
@@ -438,7 +458,7 @@ impl PerCore {
         let closer = signals.as_ref().map(|s| s.handle());
         let threads: Vec<_> = (0..loops)
             .map(|index| {
-                let (stop, setup, builder) = (stop.clone(), setup.clone(), self.builder.clone());
+                let (group, setup, builder) = (group.clone(), setup.clone(), self.builder.clone());
                 let (handles, inbox) = (handles.clone(), inboxes.remove(0));
                 let (running, closer) = (running.clone(), closer.clone());
                 let cpu = cpus.as_ref().map(|cpus| cpus[index % cpus.len().max(1)]);
@@ -450,7 +470,7 @@ impl PerCore {
                         let core = Core {
                             index,
                             loops,
-                            stop,
+                            group,
                             handles,
                         };
                         // Whatever happens below, the count goes down when this thread ends.
@@ -462,13 +482,15 @@ impl PerCore {
                         inbox.close();
                         while inbox.try_recv().is_ok() {}
                         result.pinned_to = pinned_to;
+                        result.loop_stats = core.group.stats(index);
+                        result.loop_stats.busy = sys::thread_cpu_time();
                         result
                     })
             })
             .collect();
         // A loop whose thread did not start never counts itself out.
         for _ in threads.iter().filter(|t| t.is_err()) {
-            stop.begin();
+            group.stop.begin();
             if running.fetch_sub(1, Ordering::SeqCst) == 1 {
                 if let Some(closer) = &closer {
                     closer.close();
@@ -477,7 +499,7 @@ impl PerCore {
         }
         if let Some(mut signals) = signals {
             for signal in signals.forever() {
-                if stop.begun() {
+                if group.stop.begun() {
                     eprintln!("evloop: per_core: signal {signal} again: exiting at once");
                     std::process::exit(128 + signal);
                 }
@@ -486,7 +508,7 @@ impl PerCore {
                      {:?} drain timeout; a second signal exits at once)",
                     self.drain
                 );
-                stop.begin();
+                group.stop.begin();
             }
         }
         let results: Vec<_> = threads
@@ -500,15 +522,16 @@ impl PerCore {
                     restarts: 0,
                     pinned_to: None,
                     cancelled_at_close: 0,
+                    loop_stats: group.stats(index),
                 };
                 match spawned {
                     Ok(handle) => handle.join().unwrap_or_else(|payload| {
-                        stop.begin();
+                        group.stop.begin();
                         failed(panic_message(&*payload))
                     }),
                     Err(e) => {
                         // A loop that never started leaves the group short: stop it.
-                        stop.begin();
+                        group.stop.begin();
                         LoopResult {
                             outcome: Err(LoopError::Build(e)),
                             ..failed(String::new())
@@ -559,7 +582,7 @@ where
         {
             Ok(rt) => rt,
             Err(e) => {
-                core.stop.begin();
+                core.group.stop.begin();
                 return LoopResult {
                     core: core.index,
                     outcome: Err(LoopError::Build(e)),
@@ -567,26 +590,28 @@ where
                     restarts,
                     pinned_to: None,
                     cancelled_at_close: 0,
+                    loop_stats: LoopStats::default(),
                 };
             }
         };
-        let stop = core.stop.clone();
+        core.group.running(core.index);
+        let group = core.group.clone();
         // The inbox: every job builds and spawns its task here, until the stop begins.
-        let (jobs, inbox_stop) = (inbox.clone(), core.stop.clone());
+        let (jobs, inbox_group) = (inbox.clone(), core.group.clone());
         drop(runtime.spawn(futures_lite::future::or(
             async move {
                 while let Ok(job) = jobs.recv().await {
                     job();
                 }
             },
-            async move { inbox_stop.wait().await },
+            async move { inbox_group.stop.wait().await },
         )));
         let future = setup(core.clone());
         let ran = catch_unwind(AssertUnwindSafe(|| {
             runtime.block_on(futures_lite::future::or(
                 async { Some(future.await) },
                 async {
-                    stop.wait().await;
+                    group.stop.wait().await;
                     None
                 },
             ))
@@ -595,6 +620,11 @@ where
         let mut cancelled = 0;
         if matches!(ran, Ok(None)) {
             cancelled = runtime.block_on(drain_tasks(core.index, drain));
+            core.group.cutting(core.index);
+        }
+        if ran.is_err() {
+            // The connections this loop's tasks hold now close with them: lost.
+            core.group.died(core.index);
         }
         let stats = Some(runtime.stats());
         // Cancel this loop's tasks (their destructors run here) before anything else.
@@ -606,11 +636,12 @@ where
             restarts,
             pinned_to: None,
             cancelled_at_close: cancelled,
+            loop_stats: LoopStats::default(),
         };
         match ran {
             Ok(Some(output)) => {
                 if on_exit == OnExit::StopAll {
-                    core.stop.begin();
+                    core.group.stop.begin();
                 }
                 // Under `StopOnPanic` and `Restart`, a setup that returns ends its loop only.
                 return done(Ok(output));
@@ -623,7 +654,7 @@ where
                     while recent.front().is_some_and(|t| now.duration_since(*t) > per) {
                         recent.pop_front();
                     }
-                    if (recent.len() as u32) < max && !core.stop.begun() {
+                    if (recent.len() as u32) < max && !core.group.stop.begun() {
                         recent.push_back(now);
                         restarts += 1;
                         tracing::warn!(
@@ -634,12 +665,12 @@ where
                         );
                         continue;
                     }
-                    core.stop.begin();
+                    core.group.stop.begin();
                     return done(Err(LoopError::Panicked(format!(
                         "{message} (restarted {restarts} times; the cap is {max} within {per:?})"
                     ))));
                 }
-                core.stop.begin();
+                core.group.stop.begin();
                 return done(Err(LoopError::Panicked(message)));
             }
         }

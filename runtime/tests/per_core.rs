@@ -454,7 +454,7 @@ fn a_reuseport_group_is_refused_where_it_would_not_balance() {
     let auto =
         evloop::GroupListener::bind("127.0.0.1:0".parse().unwrap(), evloop::ListenMode::Auto)
             .unwrap();
-    assert_eq!(auto.mode(), evloop::ListenMode::Shared);
+    assert_eq!(auto.mode(), evloop::ListenMode::HandOff);
 }
 
 #[test]

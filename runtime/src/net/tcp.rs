@@ -129,6 +129,11 @@ impl TcpListener {
         Ok((TcpStream::from_std(stream)?, peer))
     }
 
+    /// Waits for a connection and returns it unregistered, for another loop to register.
+    pub(crate) async fn accept_std(&self) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+        self.inner.read_with(|l| l.accept()).await
+    }
+
     /// A stream of incoming connections; it never ends.
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }

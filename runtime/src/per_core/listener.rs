@@ -4,9 +4,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use event_listener::Event;
 use socket2::{Domain, Protocol, Socket, Type};
+
+use super::group::Group;
 
 /// How the loops of a group share a listening address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,8 +25,13 @@ pub enum ListenMode {
     /// One socket registered in every loop: works on every system, but accepts land unevenly
     /// (every loop is woken, and the one that runs first wins, often the busiest).
     Shared,
+    /// One socket, accepted by one loop, which hands each connection to the loop with the
+    /// fewest live connections (counting the ones it has just placed): balanced by count on
+    /// every system, for one more cross-thread hop per connection. If the accepting loop dies,
+    /// another takes the role. Served through [`serve`](Self::serve) only.
+    HandOff,
     /// The choice for this system: [`ReusePort`](Self::ReusePort) on Linux,
-    /// [`Shared`](Self::Shared) elsewhere.
+    /// [`HandOff`](Self::HandOff) elsewhere.
     Auto,
 }
 
@@ -34,7 +43,7 @@ impl ListenMode {
             ListenMode::Auto if cfg!(any(target_os = "linux", target_os = "android")) => {
                 ListenMode::ReusePort
             }
-            ListenMode::Auto => ListenMode::Shared,
+            ListenMode::Auto => ListenMode::HandOff,
             mode => mode,
         }
     }
@@ -57,7 +66,21 @@ struct Inner {
     /// The group's own copy of each loop's socket, by loop index (index 0: the first socket,
     /// the only one in shared mode).
     sockets: Mutex<HashMap<usize, std::net::TcpListener>>,
+    /// Hand-off mode: each serving loop's queue of connections handed to it, by loop index
+    /// (`None`: the loop does not serve, or has died).
+    slots: Mutex<Vec<Option<async_channel::Sender<Handed>>>>,
+    /// Hand-off mode: the loop that accepts, or `NO_ACCEPTOR`.
+    acceptor: AtomicUsize,
+    /// Hand-off mode: notified when the accepting role is free.
+    role_free: Event,
 }
+
+/// A connection accepted by one loop and handed to another: a plain socket (it is registered
+/// on the loop that serves it) and its peer's address.
+pub(super) type Handed = (std::net::TcpStream, SocketAddr);
+
+/// No loop holds the accepting role.
+const NO_ACCEPTOR: usize = usize::MAX;
 
 impl fmt::Debug for GroupListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -121,6 +144,9 @@ impl GroupListener {
                 addr,
                 backlog: Self::BACKLOG,
                 sockets: Mutex::new(sockets),
+                slots: Mutex::new(Vec::new()),
+                acceptor: AtomicUsize::new(NO_ACCEPTOR),
+                role_free: Event::new(),
             }),
         })
     }
@@ -137,6 +163,19 @@ impl GroupListener {
 
     /// The socket of loop `index`, registered with the calling loop (see `for_loop`).
     pub(super) fn for_index(&self, index: usize) -> io::Result<crate::net::TcpListener> {
+        if self.inner.mode == ListenMode::HandOff {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a hand-off GroupListener is served through GroupListener::serve, which places \
+                 each connection on a loop; for_loop is for the ReusePort and Shared modes",
+            ));
+        }
+        self.socket_of(index)
+    }
+
+    /// The socket of loop `index` (the only one but in `ReusePort` mode), registered with the
+    /// calling loop.
+    pub(super) fn socket_of(&self, index: usize) -> io::Result<crate::net::TcpListener> {
         let index = match self.inner.mode {
             ListenMode::ReusePort => index,
             _ => 0,
@@ -154,5 +193,89 @@ impl GroupListener {
         };
         drop(sockets);
         crate::net::TcpListener::from_std(own)
+    }
+}
+
+/// Hand-off mode: the group's placement of connections among the loops that serve.
+impl GroupListener {
+    /// Loop `index` serves from now on: connections handed to it arrive on the returned queue.
+    pub(super) fn open_slot(&self, index: usize) -> async_channel::Receiver<Handed> {
+        let (tx, rx) = async_channel::unbounded();
+        let mut slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.len() <= index {
+            slots.resize(index + 1, None);
+        }
+        slots[index] = Some(tx);
+        rx
+    }
+
+    /// Loop `index` serves no longer: no connection is placed on it from now on, and if it
+    /// accepted for the group, the role is free.
+    pub(super) fn close_slot(&self, index: usize) {
+        let mut slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = slots.get_mut(index) {
+            *slot = None;
+        }
+        drop(slots);
+        if self
+            .inner
+            .acceptor
+            .compare_exchange(index, NO_ACCEPTOR, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            self.inner.role_free.notify(usize::MAX);
+        }
+    }
+
+    /// Takes the accepting role for loop `index` if no loop holds it; whether `index` holds it.
+    pub(super) fn claim_acceptor(&self, index: usize) -> bool {
+        match self.inner.acceptor.compare_exchange(
+            NO_ACCEPTOR,
+            index,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => true,
+            Err(holder) => holder == index,
+        }
+    }
+
+    /// Resolves when the accepting role may be free (look again with `claim_acceptor`).
+    pub(super) fn role_free(&self) -> event_listener::EventListener {
+        self.inner.role_free.listen()
+    }
+
+    /// Places `conn`, accepted by loop `from`, on the serving loop with the fewest live
+    /// connections (`from` on a tie, saving the hop) and counts it there. Returns it back if
+    /// that is `from` itself, or if no other serving loop can take it.
+    pub(super) fn place(&self, group: &Group, from: usize, conn: Handed) -> Option<Handed> {
+        let slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = conn;
+        loop {
+            let target = (0..slots.len().min(group.loops()))
+                .filter(|&i| slots[i].as_ref().is_some_and(|s| !s.is_closed()))
+                .min_by_key(|&i| (group.live(i), i != from));
+            match target {
+                Some(t) if t != from => {
+                    let Some(slot) = slots[t].as_ref() else {
+                        return Some(conn);
+                    };
+                    group.placed(t);
+                    match slot.try_send(conn) {
+                        Ok(()) => {
+                            group.handed_off(from);
+                            return None;
+                        }
+                        // The loop closed its queue since it was looked at (a failed send
+                        // means a closed queue, which the next look skips).
+                        Err(e) => {
+                            group.unplaced(t);
+                            conn = e.into_inner();
+                        }
+                    }
+                }
+                _ => return Some(conn),
+            }
+        }
     }
 }

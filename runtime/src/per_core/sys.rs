@@ -10,6 +10,16 @@ pub(super) fn allowed_cpus() -> Vec<usize> {
         })
 }
 
+/// The calling thread's CPU time so far (rustix reads the thread CPU-time clock on every unix
+/// system evloop builds for).
+pub(super) fn thread_cpu_time() -> Option<std::time::Duration> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(std::time::Duration::new(
+        u64::try_from(t.tv_sec).ok()?,
+        u32::try_from(t.tv_nsec).ok()?,
+    ))
+}
+
 /// Pins the calling thread to `cpu`; returns it if that worked.
 pub(super) fn pin_current_thread(cpu: usize) -> Option<usize> {
     match imp::pin(cpu) {

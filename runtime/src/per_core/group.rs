@@ -1,0 +1,233 @@
+//! What the loops of a `PerCore` group share: the stop, and each loop's connection and message
+//! counters, from which the per-loop stats and the imbalance warning come.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use event_listener::Event;
+
+/// The group's stop: set once, awaited by every loop.
+#[derive(Debug, Default)]
+pub(super) struct Stop {
+    begun: AtomicBool,
+    event: Event,
+}
+
+impl Stop {
+    pub(super) fn begin(&self) {
+        if !self.begun.swap(true, Ordering::SeqCst) {
+            self.event.notify(usize::MAX);
+        }
+    }
+
+    pub(super) fn begun(&self) -> bool {
+        self.begun.load(Ordering::SeqCst)
+    }
+
+    pub(super) async fn wait(&self) {
+        loop {
+            if self.begun() {
+                return;
+            }
+            let listener = self.event.listen();
+            // Checked again after listening: a stop that began in between is not missed.
+            if self.begun() {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// A loop's state, as its connections see it when they close.
+const RUNNING: u8 = 0;
+/// The loop's setup panicked: the connections closing now are lost.
+const DIED: u8 = 1;
+/// The drain timeout passed: the connections closing now are cut.
+const CUT: u8 = 2;
+
+/// One loop's counters, written by its own thread and (for `live` and `messages`) by others.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    accepted: AtomicU64,
+    handed_off: AtomicU64,
+    live: AtomicUsize,
+    lost: AtomicU64,
+    cut: AtomicU64,
+    messages: AtomicU64,
+    imbalance_warnings: AtomicU64,
+    state: AtomicU8,
+}
+
+/// What one loop of a group did, as counted by the group: its connections (those served
+/// through [`GroupListener::serve`](crate::GroupListener::serve)), its messages and its CPU time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoopStats {
+    /// Connections this loop served: accepted by it, or handed to it by the accepting loop.
+    pub accepted: u64,
+    /// Connections this loop accepted and handed to another loop (hand-off mode).
+    pub handed_off: u64,
+    /// Connections open on this loop now (at its end: open when it ended).
+    pub live: usize,
+    /// Connections that were open on this loop when its setup panicked: closed with it.
+    pub lost: u64,
+    /// Connections still open when the drain timeout passed: closed then (a reset for a peer
+    /// with data in flight).
+    pub cut_at_close: u64,
+    /// Messages sent to this loop through its [`LoopHandle`](crate::LoopHandle).
+    pub messages: u64,
+    /// Times the imbalance warning named this loop.
+    pub imbalance_warnings: u64,
+    /// The CPU time of the loop's thread, once the loop has ended (where the system measures
+    /// a thread's CPU time).
+    pub busy: Option<Duration>,
+}
+
+/// When the imbalance warning fires: at least this many live connections per loop on
+/// average...
+const IMBALANCE_MIN_PER_LOOP: usize = 8;
+/// ...and one loop holding at least this many times its fair share (percent)...
+const IMBALANCE_RATIO_PERCENT: usize = 150;
+/// ...and at most once in this time for each loop.
+const IMBALANCE_QUIET: Duration = Duration::from_secs(10);
+
+/// The loops' shared state.
+#[derive(Debug)]
+pub(super) struct Group {
+    pub(super) stop: Stop,
+    counters: Box<[Counters]>,
+    /// When each loop was last named by the imbalance warning.
+    last_warning: Mutex<Vec<Option<Instant>>>,
+}
+
+impl Group {
+    pub(super) fn new(loops: usize) -> Group {
+        Group {
+            stop: Stop::default(),
+            counters: (0..loops).map(|_| Counters::default()).collect(),
+            last_warning: Mutex::new(vec![None; loops]),
+        }
+    }
+
+    pub(super) fn loops(&self) -> usize {
+        self.counters.len()
+    }
+
+    /// Loop `index`'s live connections.
+    pub(super) fn live(&self, index: usize) -> usize {
+        self.counters[index].live.load(Ordering::SeqCst)
+    }
+
+    /// A connection placed on loop `index` (counted live from now).
+    pub(super) fn placed(&self, index: usize) {
+        let c = &self.counters[index];
+        c.accepted.fetch_add(1, Ordering::Relaxed);
+        c.live.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A placed connection that never started on `index` and is gone (no live loop to take it).
+    pub(super) fn unplaced(&self, index: usize) {
+        let c = &self.counters[index];
+        c.accepted.fetch_sub(1, Ordering::Relaxed);
+        c.live.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// A connection handed to loop `index`, which died before starting it, found no other
+    /// loop to serve it.
+    pub(super) fn lost_queued(&self, index: usize) {
+        self.counters[index].lost.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Loop `index` accepted a connection and handed it to another.
+    pub(super) fn handed_off(&self, index: usize) {
+        self.counters[index]
+            .handed_off
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection of loop `index` closed: lost if its loop died, cut if the drain timeout
+    /// passed.
+    pub(super) fn closed(&self, index: usize) {
+        let c = &self.counters[index];
+        c.live.fetch_sub(1, Ordering::SeqCst);
+        match c.state.load(Ordering::SeqCst) {
+            DIED => c.lost.fetch_add(1, Ordering::Relaxed),
+            CUT => c.cut.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+    }
+
+    /// Loop `index` received a message.
+    pub(super) fn message(&self, index: usize) {
+        self.counters[index]
+            .messages
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Loop `index` is about to drop its tasks because its setup panicked.
+    pub(super) fn died(&self, index: usize) {
+        self.counters[index].state.store(DIED, Ordering::SeqCst);
+    }
+
+    /// Loop `index` is about to cancel the tasks the drain timeout left.
+    pub(super) fn cutting(&self, index: usize) {
+        self.counters[index].state.store(CUT, Ordering::SeqCst);
+    }
+
+    /// Loop `index` (re)starts.
+    pub(super) fn running(&self, index: usize) {
+        self.counters[index].state.store(RUNNING, Ordering::SeqCst);
+    }
+
+    /// Loop `index`'s stats now.
+    pub(super) fn stats(&self, index: usize) -> LoopStats {
+        let c = &self.counters[index];
+        LoopStats {
+            accepted: c.accepted.load(Ordering::Relaxed),
+            handed_off: c.handed_off.load(Ordering::Relaxed),
+            live: c.live.load(Ordering::SeqCst),
+            lost: c.lost.load(Ordering::Relaxed),
+            cut_at_close: c.cut.load(Ordering::Relaxed),
+            messages: c.messages.load(Ordering::Relaxed),
+            imbalance_warnings: c.imbalance_warnings.load(Ordering::Relaxed),
+            busy: None,
+        }
+    }
+
+    /// Warns (on stderr, at most once in 10 s for each loop) when one loop holds at least 1.5
+    /// times its fair share of the group's live connections, with at least 8 per loop on
+    /// average (below that, chance alone makes such a gap); `cause` says why the listener's
+    /// mode let it happen.
+    pub(super) fn check_balance(&self, cause: &str) {
+        let loops = self.counters.len();
+        if loops < 2 {
+            return;
+        }
+        let live: Vec<usize> = (0..loops).map(|i| self.live(i)).collect();
+        let total: usize = live.iter().sum();
+        let Some((busiest, &most)) = live.iter().enumerate().max_by_key(|(_, n)| **n) else {
+            return;
+        };
+        if total < IMBALANCE_MIN_PER_LOOP * loops
+            || most * loops * 100 < IMBALANCE_RATIO_PERCENT * total
+        {
+            return;
+        }
+        let mut last = self.last_warning.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if last[busiest].is_some_and(|t| now.duration_since(t) < IMBALANCE_QUIET) {
+            return;
+        }
+        last[busiest] = Some(now);
+        self.counters[busiest]
+            .imbalance_warnings
+            .fetch_add(1, Ordering::Relaxed);
+        eprintln!(
+            "evloop: per_core: loop {busiest} holds {most} of the group's {total} live \
+             connections (a fair share is {}; counts by loop: {live:?}): {cause}",
+            total.div_ceil(loops)
+        );
+    }
+}

@@ -1,0 +1,361 @@
+//! `GroupListener::serve`: each loop's accepting task in every mode, the connections it starts,
+//! and what it does when the group's stop begins (accept what is queued, then stop).
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_lite::future::or;
+
+use super::group::Group;
+use super::listener::{GroupListener, Handed, ListenMode};
+use crate::net::{TcpListener, TcpStream};
+
+/// A connection served by one loop of a group, from
+/// [`GroupListener::serve`](crate::GroupListener::serve): a [`TcpStream`] (through `Deref`, and
+/// [`AsyncRead`]/[`AsyncWrite`] itself) that counts in its loop's live connections until it
+/// is dropped.
+pub struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    live: Live,
+}
+
+/// A connection's place in its loop's live count.
+struct Live {
+    group: Arc<Group>,
+    index: usize,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.group.closed(self.index);
+    }
+}
+
+impl Connection {
+    /// The peer's address, as the accept gave it.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The index of the loop serving it.
+    pub fn loop_index(&self) -> usize {
+        self.live.index
+    }
+}
+
+impl Deref for Connection {
+    type Target = TcpStream;
+
+    fn deref(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.peer)
+            .field("loop", &self.live.index)
+            .finish()
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [io::IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_read_vectored(cx, bufs)
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_close(cx)
+    }
+}
+
+/// One loop's part in serving a group listener.
+pub(super) struct Server<H> {
+    pub(super) listener: GroupListener,
+    pub(super) index: usize,
+    pub(super) group: Arc<Group>,
+    pub(super) handler: H,
+}
+
+impl<H, Fut> Server<H>
+where
+    H: FnMut(Connection) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    /// Accepts (or receives) connections and starts `handler` on each until the group's stop
+    /// begins, then accepts what is already queued and returns.
+    pub(super) async fn run(mut self) -> io::Result<()> {
+        match self.listener.mode() {
+            ListenMode::HandOff => self.hand_off().await,
+            _ => self.accept_own().await,
+        }
+    }
+
+    /// `ReusePort` and `Shared` modes: this loop accepts from its socket and serves what it
+    /// accepts.
+    async fn accept_own(&mut self) -> io::Result<()> {
+        let socket = self.listener.socket_of(self.index)?;
+        let cause = match self.listener.mode() {
+            ListenMode::ReusePort => {
+                "SO_REUSEPORT spreads connections by a hash of their addresses and ports, not by \
+                 load; ListenMode::HandOff places each on the loop with the fewest"
+            }
+            _ => {
+                "on a shared socket the loop that wakes first accepts, often the busiest; \
+                 ListenMode::HandOff places each connection on the loop with the fewest"
+            }
+        };
+        loop {
+            let accepted = or(async { Some(socket.accept_std().await) }, async {
+                self.group.stop.wait().await;
+                None
+            })
+            .await;
+            match accepted {
+                Some(Ok(conn)) => {
+                    self.group.placed(self.index);
+                    self.start(conn);
+                    self.group.check_balance(cause);
+                }
+                Some(Err(e)) => after_accept_error(e, self.index).await?,
+                None => break,
+            }
+        }
+        self.accept_queued(&socket);
+        Ok(())
+    }
+
+    /// `HandOff` mode: the loop holding the accepting role accepts and places each connection
+    /// on the loop with the fewest live ones; every loop serves what is placed on it.
+    async fn hand_off(&mut self) -> io::Result<()> {
+        let queue = self.listener.open_slot(self.index);
+        let _slot = Slot {
+            listener: self.listener.clone(),
+            index: self.index,
+            queue: queue.clone(),
+            group: self.group.clone(),
+        };
+        let mut socket: Option<TcpListener> = None;
+        let cause = "connections closed unevenly, or a loop died, after they were placed \
+                     (hand-off places each new connection on the loop with the fewest, but never \
+                     moves one)";
+        enum Next {
+            Handed(Handed),
+            Accepted(io::Result<Handed>),
+            Role,
+            Stop,
+        }
+        loop {
+            if socket.is_none() && self.listener.claim_acceptor(self.index) {
+                socket = Some(self.listener.socket_of(0)?);
+            }
+            let handed = async {
+                match queue.recv().await {
+                    Ok(conn) => Next::Handed(conn),
+                    Err(_) => Next::Stop,
+                }
+            };
+            let stop = async {
+                self.group.stop.wait().await;
+                Next::Stop
+            };
+            let next = match &socket {
+                Some(s) => {
+                    or(
+                        stop,
+                        or(handed, async { Next::Accepted(s.accept_std().await) }),
+                    )
+                    .await
+                }
+                None => {
+                    let free = self.listener.role_free();
+                    // Looked at again after listening: a role freed in between is not missed.
+                    if self.listener.claim_acceptor(self.index) {
+                        continue;
+                    }
+                    or(
+                        stop,
+                        or(handed, async {
+                            free.await;
+                            Next::Role
+                        }),
+                    )
+                    .await
+                }
+            };
+            match next {
+                Next::Handed(conn) => self.start(conn),
+                Next::Accepted(Ok(conn)) => {
+                    if let Some(conn) = self.listener.place(&self.group, self.index, conn) {
+                        self.group.placed(self.index);
+                        self.start(conn);
+                    }
+                    self.group.check_balance(cause);
+                }
+                Next::Accepted(Err(e)) => after_accept_error(e, self.index).await?,
+                Next::Role => {}
+                Next::Stop => break,
+            }
+        }
+        // The stop: the acceptor takes what the socket has queued; then no connection is
+        // placed here any more, and those already placed are served.
+        if let Some(socket) = &socket {
+            self.accept_queued(socket);
+        }
+        self.listener.close_slot(self.index);
+        queue.close();
+        while let Ok(conn) = queue.try_recv() {
+            self.start(conn);
+        }
+        Ok(())
+    }
+
+    /// At the stop: accepts until the socket's queue is empty, serving each connection here.
+    fn accept_queued(&mut self, socket: &TcpListener) {
+        loop {
+            match socket.get_ref().accept() {
+                Ok(conn) => {
+                    self.group.placed(self.index);
+                    self.start(conn);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if transient(&e) => {}
+                Err(e) => {
+                    eprintln!(
+                        "evloop: per_core: loop {} stopped accepting what was queued on {}: {e}",
+                        self.index,
+                        self.listener.local_addr()
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Starts the handler on a connection already counted on this loop, as a task of its own.
+    fn start(&mut self, (stream, peer): Handed) {
+        let live = Live {
+            group: self.group.clone(),
+            index: self.index,
+        };
+        let stream = match TcpStream::from_std(stream) {
+            Ok(stream) => stream,
+            Err(e) => {
+                // `live` ends here: the connection counts as closed.
+                eprintln!(
+                    "evloop: per_core: loop {} could not register the connection from {peer}: {e}",
+                    self.index
+                );
+                return;
+            }
+        };
+        let conn = Connection { stream, peer, live };
+        drop(
+            crate::task::spawn::Builder::new()
+                .name(format!("connection from {peer}"))
+                .spawn((self.handler)(conn)),
+        );
+    }
+}
+
+/// Hand-off mode: a serving loop's queue, taken out of the placement when the loop stops
+/// serving for any reason; connections still in it go to another loop (or, with none left,
+/// count as lost on this one).
+struct Slot {
+    listener: GroupListener,
+    index: usize,
+    queue: async_channel::Receiver<Handed>,
+    group: Arc<Group>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.listener.close_slot(self.index);
+        self.queue.close();
+        while let Ok(conn) = self.queue.try_recv() {
+            self.group.unplaced(self.index);
+            if self.listener.place(&self.group, self.index, conn).is_some() {
+                self.group.lost_queued(self.index);
+            }
+        }
+    }
+}
+
+/// Whether an accept error concerns only the connection it was about.
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}
+
+/// How long an accepting loop pauses when the process is out of file descriptors.
+const OUT_OF_FDS_PAUSE: Duration = Duration::from_millis(100);
+
+/// After a failed accept: go on (at once for an error of one connection; after a pause, said
+/// on stderr, when the process or the system is out of file descriptors), or give up with
+/// the error.
+async fn after_accept_error(e: io::Error, index: usize) -> io::Result<()> {
+    if transient(&e) {
+        return Ok(());
+    }
+    let out_of_fds = matches!(
+        rustix::io::Errno::from_io_error(&e),
+        Some(rustix::io::Errno::MFILE | rustix::io::Errno::NFILE)
+    );
+    if out_of_fds {
+        eprintln!(
+            "evloop: per_core: loop {index} cannot accept: {e}; pausing {OUT_OF_FDS_PAUSE:?} \
+             (raise the limit with `ulimit -n`, or serve fewer connections at once)"
+        );
+        crate::time::sleep::sleep(OUT_OF_FDS_PAUSE).await;
+        return Ok(());
+    }
+    Err(e)
+}
