@@ -420,10 +420,12 @@ fn sigterm_in_a_burst_serves_every_connection_made_before_it() {
             before > 0,
             "{mode:?}: no connection was made before the signal"
         );
-        assert_eq!(
-            accepted, answered as u64,
-            "{mode:?}: every connection the loops accepted was answered ({before} made 100 ms \
-             before the signal, {refused} refused, {reset} made before it and reset): {lines:#?}"
+        // Answers come only from accepted connections; a connection made after the signal may
+        // have been accepted and still be reset (the documented race with the listener's close).
+        assert!(
+            answered as u64 <= accepted && answered >= before,
+            "{mode:?}: {answered} answered, {accepted} accepted ({before} made 100 ms before the \
+             signal, {refused} refused, {reset} made before it and reset): {lines:#?}"
         );
         assert_eq!(
             reset, 0,

@@ -1,13 +1,19 @@
 //! The same hyper server on evloop, on tokio's `current_thread` runtime or on smol (an
 //! `async-executor` driven by `async_io::block_on` on one thread), for
-//! `bench-suite/scripts/http.sh`: it answers every request with a 13-byte body, speaks HTTP/1.1
-//! (keep-alive unless the client asks to close) or HTTP/2 over cleartext with prior knowledge
-//! (`h2`, as `h2load` connects), prints `listening on ADDR` and serves until it is killed.
+//! `bench-suite/scripts/http.sh`: it answers every request with a 13-byte body (after 100 µs of
+//! CPU for `/cpu`), speaks HTTP/1.1 (keep-alive unless the client asks to close) or HTTP/2
+//! over cleartext with prior knowledge (`h2`, as `h2load` connects), prints `listening on
+//! ADDR` and serves until it is killed.
 //!
 //! `cargo run --release -p evloop-bench --bin http_server -- evloop 127.0.0.1:0 h1`
 //! (or `tokio`, `smol`; `h2`). Every runtime uses hyper's connection builders with the same
 //! settings and the same service ([`evloop_bench::workloads::http`]), so the runtimes differ
 //! only in how they wait for and move bytes.
+//!
+//! On two threads (HTTP/1.1): `evloop2` (`evloop::PerCore`, 2 loops on an `SO_REUSEPORT`
+//! group; `Auto` mode elsewhere), `evloop2-handoff` (2 loops, hand-off mode), `tokio-mt2`
+//! (tokio's `multi_thread` runtime, 2 workers), `tokio-2ct` (two `current_thread` runtimes on
+//! an `SO_REUSEPORT` group) and `smol2` (one `async-executor` run by 2 threads).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -121,9 +127,152 @@ fn smol(addr: &str, protocol: Protocol) -> Result<(), Error> {
     }))
 }
 
+/// Serves HTTP/1.1 on 2 evloop loops, the listener in `mode`.
+fn evloop2(addr: &str, mode: evloop::ListenMode) -> Result<(), Error> {
+    use evloop::hyper::EvloopIo;
+    let addr: std::net::SocketAddr = addr.parse()?;
+    let listener = evloop::GroupListener::bind(addr, mode)?;
+    announce(listener.local_addr());
+    let results = evloop::PerCore::new().loops(2).run(move |core| {
+        let listener = listener.clone();
+        async move {
+            listener
+                .serve(&core, |conn| async move {
+                    let _ = conn.set_nodelay(true);
+                    let _ = serve_http1(EvloopIo::new(conn), None).await;
+                })
+                .await
+        }
+    });
+    // What each loop served, for the script's log.
+    for r in &results {
+        let s = &r.loop_stats;
+        println!(
+            "loop {}: accepted {}, handed off {}, widest gap at hand-off {}, imbalance warnings \
+             {}, CPU {:?}",
+            r.core,
+            s.accepted,
+            s.handed_off,
+            s.widest_gap_at_hand_off,
+            s.imbalance_warnings,
+            s.busy.unwrap_or_default()
+        );
+    }
+    for r in results {
+        if let Ok(Err(e)) = r.outcome {
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+/// Serves HTTP/1.1 on tokio's `multi_thread` runtime with 2 workers.
+fn tokio_mt2(addr: &str) -> Result<(), Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        announce(listener.local_addr()?);
+        tokio_accept(listener).await
+    })
+}
+
+/// Accepts and serves HTTP/1.1 on tokio until accepting fails.
+async fn tokio_accept(listener: tokio::net::TcpListener) -> Result<(), Error> {
+    use hyper_util::rt::TokioIo;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let _ = serve_http1(TokioIo::new(stream), None).await;
+        });
+    }
+}
+
+/// A listening socket on `addr` in an `SO_REUSEPORT` group.
+fn reuseport_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Serves HTTP/1.1 on two tokio `current_thread` runtimes, each on its thread with its own
+/// socket of an `SO_REUSEPORT` group.
+fn tokio_2ct(addr: &str) -> Result<(), Error> {
+    let first = reuseport_listener(addr.parse()?)?;
+    let addr = first.local_addr()?;
+    let second = reuseport_listener(addr)?;
+    announce(addr);
+    let threads: Vec<_> = [first, second]
+        .into_iter()
+        .map(|socket| {
+            std::thread::spawn(move || -> Result<(), String> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                rt.block_on(async {
+                    let listener =
+                        tokio::net::TcpListener::from_std(socket).map_err(|e| e.to_string())?;
+                    tokio_accept(listener).await.map_err(|e| e.to_string())
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().map_err(|_| "a runtime's thread panicked")??;
+    }
+    Ok(())
+}
+
+/// Serves HTTP/1.1 on one `async-executor` run by 2 threads.
+fn smol2(addr: &str) -> Result<(), Error> {
+    use smol_hyper::rt::FuturesIo;
+    let ex = Arc::new(async_executor::Executor::new());
+    for _ in 0..2 {
+        let ex = ex.clone();
+        std::thread::spawn(move || async_io::block_on(ex.run(std::future::pending::<()>())));
+    }
+    let accept = ex.spawn({
+        let ex = ex.clone();
+        let addr = addr.to_owned();
+        async move {
+            let listener = async_net::TcpListener::bind(addr).await?;
+            announce(listener.local_addr()?);
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                ex.spawn(async move {
+                    let _ = serve_http1(FuturesIo::new(stream), None).await;
+                })
+                .detach();
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), std::io::Error>(())
+        }
+    });
+    async_io::block_on(accept)?;
+    Ok(())
+}
+
 fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: http_server evloop|tokio|smol [ADDR] [h1|h2]";
+    let usage = "usage: http_server evloop|tokio|smol [ADDR] [h1|h2]\n       \
+                 http_server evloop2|evloop2-handoff|tokio-mt2|tokio-2ct|smol2 [ADDR]";
     let runtime = args.next().ok_or(usage)?;
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".to_owned());
     let protocol = match args.next().as_deref() {
@@ -131,7 +280,20 @@ fn main() -> Result<(), Error> {
         Some("h2") => Protocol::H2,
         Some(_) => return Err(usage.into()),
     };
+    let two_threads = || -> Result<(), Error> {
+        if protocol == Protocol::H2 {
+            return Err("the two-thread servers speak HTTP/1.1 only".into());
+        }
+        Ok(())
+    };
     match runtime.as_str() {
+        "evloop2" => two_threads().and_then(|()| evloop2(&addr, evloop::ListenMode::Auto)),
+        "evloop2-handoff" => {
+            two_threads().and_then(|()| evloop2(&addr, evloop::ListenMode::HandOff))
+        }
+        "tokio-mt2" => two_threads().and_then(|()| tokio_mt2(&addr)),
+        "tokio-2ct" => two_threads().and_then(|()| tokio_2ct(&addr)),
+        "smol2" => two_threads().and_then(|()| smol2(&addr)),
         "evloop" => evloop(&addr, protocol),
         "tokio" => tokio(&addr, protocol),
         "smol" => smol(&addr, protocol),

@@ -26,6 +26,13 @@ use crate::workloads::cpu::thread_cpu;
 /// The body of every response.
 pub const BODY: &[u8] = b"Hello, world!";
 
+/// The CPU time a request for [`SERVER_BOUND_PATH`] costs the server on top of the usual
+/// answer: a server-bound request.
+pub const SERVER_BOUND_CPU: Duration = Duration::from_micros(100);
+
+/// The path of a server-bound request.
+pub const SERVER_BOUND_PATH: &str = "/cpu";
+
 /// Requests sent before the measured ones.
 const WARM_UP: u64 = 50;
 
@@ -82,7 +89,8 @@ impl CpuStamps {
 }
 
 /// Serves HTTP/1.1 on `io` until the client closes the connection, answering with [`hello`]
-/// and counting requests in `stamps`, if any.
+/// (after burning [`SERVER_BOUND_CPU`] for a request of [`SERVER_BOUND_PATH`]) and counting
+/// requests in `stamps`, if any.
 ///
 /// # Errors
 ///
@@ -91,9 +99,12 @@ pub async fn serve_http1<I>(io: I, stamps: Option<Arc<CpuStamps>>) -> Result<(),
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin,
 {
-    let service = hyper::service::service_fn(move |_: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         if let Some(stamps) = &stamps {
             stamps.received();
+        }
+        if request.uri().path() == SERVER_BOUND_PATH {
+            crate::workloads::cpu::burn_cpu(SERVER_BOUND_CPU);
         }
         std::future::ready(Ok::<_, Infallible>(hello()))
     });

@@ -57,6 +57,7 @@ pub(super) struct Counters {
     cut: AtomicU64,
     messages: AtomicU64,
     imbalance_warnings: AtomicU64,
+    widest_gap: AtomicUsize,
     state: AtomicU8,
 }
 
@@ -80,6 +81,10 @@ pub struct LoopStats {
     pub messages: u64,
     /// Times the imbalance warning named this loop.
     pub imbalance_warnings: u64,
+    /// Hand-off mode: the widest gap between the serving loops' live connection counts right
+    /// after this loop placed a connection (1 or 0 while closes leave the loops even; wider when
+    /// connections closed unevenly, since a placed connection never moves).
+    pub widest_gap_at_hand_off: usize,
     /// The CPU time of the loop's thread, once the loop has ended (where the system measures
     /// a thread's CPU time).
     pub busy: Option<Duration>,
@@ -159,6 +164,14 @@ impl Group {
         };
     }
 
+    /// Loop `index` placed a connection, after which the serving loops' live counts were
+    /// `gap` apart.
+    pub(super) fn gap_after_placing(&self, index: usize, gap: usize) {
+        self.counters[index]
+            .widest_gap
+            .fetch_max(gap, Ordering::Relaxed);
+    }
+
     /// Loop `index` received a message.
     pub(super) fn message(&self, index: usize) {
         self.counters[index]
@@ -192,6 +205,7 @@ impl Group {
             cut_at_close: c.cut.load(Ordering::Relaxed),
             messages: c.messages.load(Ordering::Relaxed),
             imbalance_warnings: c.imbalance_warnings.load(Ordering::Relaxed),
+            widest_gap_at_hand_off: c.widest_gap.load(Ordering::Relaxed),
             busy: None,
         }
     }

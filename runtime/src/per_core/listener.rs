@@ -245,6 +245,16 @@ impl GroupListener {
         self.inner.role_free.listen()
     }
 
+    /// The gap between the most and the fewest live connections among the serving loops.
+    pub(super) fn gap(&self, group: &Group) -> usize {
+        let slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let live = (0..slots.len().min(group.loops()))
+            .filter(|&i| slots[i].as_ref().is_some_and(|s| !s.is_closed()))
+            .map(|i| group.live(i));
+        let (low, high) = live.fold((usize::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)));
+        high.saturating_sub(low)
+    }
+
     /// Places `conn`, accepted by loop `from`, on the serving loop with the fewest live
     /// connections (`from` on a tie, saving the hop) and counts it there. Returns it back if
     /// that is `from` itself, or if no other serving loop can take it.

@@ -234,6 +234,8 @@ where
                         self.group.placed(self.index);
                         self.start(conn);
                     }
+                    let gap = self.listener.gap(&self.group);
+                    self.group.gap_after_placing(self.index, gap);
                     self.group.check_balance(cause);
                 }
                 Next::Accepted(Err(e)) => after_accept_error(e, self.index).await?,
