@@ -125,7 +125,10 @@ fn collect(
 ) -> io::Result<Vec<Duration>> {
     let mut all = Vec::new();
     for t in threads {
-        all.extend(t.join().map_err(|_| io::Error::other("a client thread panicked"))??);
+        all.extend(
+            t.join()
+                .map_err(|_| io::Error::other("a client thread panicked"))??,
+        );
     }
     Ok(all)
 }

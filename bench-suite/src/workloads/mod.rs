@@ -4,6 +4,7 @@
 //! part took, so that setup (spawning a server, arming a deadline) stays out of the figure.
 
 pub mod cpu;
+pub mod cross_loop;
 pub mod echo;
 pub mod floors;
 pub mod http;

@@ -18,7 +18,7 @@ use crate::report::stats::nanos;
 use crate::workloads::cpu::{burn_cpu, process_cpu};
 use crate::workloads::peers::{tokio_current_thread, Peer};
 use crate::workloads::{
-    echo, floors, http, offload, procs, spawn as spawning, timer, wake, yielding,
+    cross_loop, echo, floors, http, offload, procs, spawn as spawning, timer, wake, yielding,
 };
 
 /// The timer slack of the rows that measure evloop with one.
@@ -53,6 +53,7 @@ enum Workload {
     TimerSpreadCpuSlack,
     TimerSpreadLatenessSlack,
     CrossThreadWake,
+    CrossLoopRoundTrip,
     EchoRoundTrip,
     EchoThroughput64,
     HttpRoundTrip,
@@ -71,7 +72,7 @@ enum Workload {
 }
 
 impl Workload {
-    const ALL: [Workload; 25] = [
+    const ALL: [Workload; 26] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::YieldWithSockets,
@@ -82,6 +83,7 @@ impl Workload {
         Workload::TimerSpreadCpuSlack,
         Workload::TimerSpreadLatenessSlack,
         Workload::CrossThreadWake,
+        Workload::CrossLoopRoundTrip,
         Workload::EchoRoundTrip,
         Workload::EchoThroughput64,
         Workload::HttpRoundTrip,
@@ -171,6 +173,12 @@ impl Workload {
             ),
             Workload::CrossThreadWake => (
                 "cross-thread wake of a parked loop, round trip (floor: two-thread ping-pong)"
+                    .into(),
+                "µs",
+                Lower,
+            ),
+            Workload::CrossLoopRoundTrip => (
+                "round trip to a task on another loop's thread (evloop: `PerCore` loop handle)"
                     .into(),
                 "µs",
                 Lower,
@@ -382,6 +390,14 @@ fn measure(
                     .map_err(|_| SectionError::Failed("the ringing thread panicked".into()))?,
             )
         }
+        (Workload::CrossLoopRoundTrip, peer) => per_op_us(
+            match peer {
+                Peer::Evloop => cross_loop::on_evloop(ops),
+                Peer::Tokio => cross_loop::on_tokio(ops),
+                Peer::Smol => cross_loop::on_smol(ops),
+            }
+            .map_err(SectionError::Failed)?,
+        ),
         (Workload::EchoRoundTrip, Peer::Evloop) => per_op_us(evloop.block_on(async {
             let mut c = echo::evloop_clients(1).await?;
             echo::round_trips(&mut c[0], ops).await
@@ -636,6 +652,15 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
          by default a loop that other threads keep waking shortly after it sleeps spins up to \
          50 µs for their wake instead, while the machine has a core to spare. tokio and smol \
          run the same workload again in those rows."
+            .into(),
+    );
+    section.notes.push(
+        "Cross-loop row: a task on one single-threaded loop runs an empty task on a second \
+         loop, on another thread, and awaits its output, once after another. evloop: \
+         `LoopHandle::run` from loop 0 to loop 1 of a 2-loop `PerCore` group (default \
+         `Builder`, so the same idle spin as the cross-thread wake row); tokio: `Handle::spawn` \
+         on a second `current_thread` runtime, awaiting the `JoinHandle`; smol: `spawn` on an \
+         `async-executor` run by another thread, awaiting the `Task`."
             .into(),
     );
     section.notes.push(
