@@ -300,7 +300,7 @@ impl Builder {
                 slow_polls: self.slow_poll_reports,
                 watchdog: settings.watchdog,
             };
-            Some(Monitor::start(probe.clone(), config)?)
+            Some(Monitor::start(probe.clone(), config, self.name.as_deref())?)
         } else {
             None
         };

@@ -61,6 +61,7 @@ fn deliberate_stall((_, message): &(Instant, String)) -> bool {
         "\"sleepy-handler\"",
         "\"after-idle\"",
         "\"spinner\"",
+        "\"stalling-in-a-group\"",
     ]
     .iter()
     .any(|name| message.contains(name))
@@ -160,6 +161,39 @@ fn the_watchdog_reports_a_stall_while_it_lasts_and_when_it_ends() {
             .iter()
             .any(|(t, _)| *t >= stall_end),
         "and again once it recovered"
+    );
+}
+
+#[test]
+fn in_a_group_of_loops_a_stall_report_names_the_loop() {
+    reports();
+    let results = evloop::PerCore::new()
+        .loops(2)
+        .signals(false)
+        .builder(|_| {
+            evloop::Builder::new()
+                .slow_poll_threshold(Duration::from_millis(100))
+                .stall_watchdog(true)
+        })
+        .run(|core| async move {
+            if core.index() == 1 {
+                let staller = evloop::task::Builder::new()
+                    .name("stalling-in-a-group")
+                    .spawn(async { std::thread::sleep(Duration::from_millis(600)) });
+                staller.await.unwrap();
+                // Let the monitor see the recovery.
+                evloop::sleep(Duration::from_millis(100)).await;
+            } else {
+                core.stopping().await;
+            }
+        });
+    assert!(results.iter().all(|r| r.outcome.is_ok() || r.core == 0));
+    let stalls = reports_with("\"stalling-in-a-group\"");
+    assert!(
+        stalls
+            .iter()
+            .any(|(_, m)| m.starts_with("loop \"loop-1\": ") && m.contains("stalled for")),
+        "no stall report naming loop 1: {stalls:?}"
     );
 }
 

@@ -54,13 +54,20 @@ pub(crate) struct Monitor {
 impl Monitor {
     /// Starts the monitor thread for the loop that publishes into `probe`, which runs on the
     /// calling thread.
-    pub(crate) fn start(probe: Arc<Probe>, config: MonitorConfig) -> io::Result<Monitor> {
+    /// Its reports name the loop `name`, if it has one.
+    pub(crate) fn start(
+        probe: Arc<Probe>,
+        config: MonitorConfig,
+        name: Option<&str>,
+    ) -> io::Result<Monitor> {
         let (stop, stopped) = mpsc::channel();
+        // Every report begins with the loop's name, so that one of several loops is told apart.
+        let who = name.map_or_else(String::new, |name| format!("loop \"{name}\": "));
         // The loop thread's scheduler counts, opened here, on the loop thread.
         let sched = ThreadSched::current();
         let thread = thread::Builder::new()
             .name("evloop-monitor".into())
-            .spawn(move || watch(&probe, config, sched.as_ref(), &stopped))?;
+            .spawn(move || watch(&probe, config, &who, sched.as_ref(), &stopped))?;
         Ok(Monitor {
             stop: Some(stop),
             thread: Some(thread),
@@ -83,6 +90,7 @@ impl Drop for Monitor {
 fn watch(
     probe: &Probe,
     config: MonitorConfig,
+    who: &str,
     sched: Option<&ThreadSched>,
     stopped: &mpsc::Receiver<()>,
 ) {
@@ -142,7 +150,7 @@ fn watch(
             if let Some(task) = slow_task.take() {
                 if config.slow_polls {
                     let cause = cause_since(poll_base, counts(), now, config.threshold);
-                    report_slow_poll(&task, now - poll.1, config.threshold, cause);
+                    report_slow_poll(who, &task, now - poll.1, config.threshold, cause);
                 }
             }
             poll = (current, now);
@@ -163,7 +171,7 @@ fn watch(
         if cycle != cycles.0 || parked {
             if let Some(began) = stall.take() {
                 report::warn(format_args!(
-                    "the event loop recovered after a stall of about {} ms",
+                    "{who}the event loop recovered after a stall of about {} ms",
                     (now - began).as_millis()
                 ));
             }
@@ -176,7 +184,7 @@ fn watch(
             if config.watchdog && stall.is_none() && now - cycles.1 >= config.threshold {
                 stall = Some(cycles.1);
                 let cause = cause_since(stall_base, counts(), now, config.threshold);
-                report_stall(now - cycles.1, &probe.running_task(), cause);
+                report_stall(who, now - cycles.1, &probe.running_task(), cause);
             }
         }
     }
@@ -219,11 +227,11 @@ const MOVE_BLOCKING: &str = "move blocking calls to evloop::run_in_executor / ev
 const YIELD_OR_MOVE: &str = "await evloop::yield_now() every few milliseconds in long \
      computations, or move them to evloop::run_in_executor / evloop::run_in_process";
 
-fn report_stall(stalled: Duration, task: &str, cause: Option<(Cause, Duration)>) {
+fn report_stall(who: &str, stalled: Duration, task: &str, cause: Option<(Cause, Duration)>) {
     let ms = stalled.as_millis();
     match cause {
         Some((Cause::Starved { waited }, window)) => report::warn(format_args!(
-            "the event loop has been stalled for {ms} ms so far (no cycle completed), but its \
+            "{who}the event loop has been stalled for {ms} ms so far (no cycle completed), but its \
              thread waited {} of the last {} ms for a CPU: the machine is overloaded{}; {task} \
              is not blocking it",
             waited.as_millis(),
@@ -231,21 +239,21 @@ fn report_stall(stalled: Duration, task: &str, cause: Option<(Cause, Duration)>)
             load()
         )),
         Some((Cause::Computing { on_cpu }, window)) => report::warn(format_args!(
-            "the event loop has been stalled for {ms} ms so far (no cycle completed); running \
+            "{who}the event loop has been stalled for {ms} ms so far (no cycle completed); running \
              now: {task}, computing (on a CPU for {} of the last {} ms). Every other task is \
              waiting: {YIELD_OR_MOVE}",
             on_cpu.as_millis(),
             window.as_millis()
         )),
         Some((Cause::Blocked { asleep }, window)) => report::warn(format_args!(
-            "the event loop has been stalled for {ms} ms so far (no cycle completed); running \
+            "{who}the event loop has been stalled for {ms} ms so far (no cycle completed); running \
              now: {task}, blocked in a system call (asleep for {} of the last {} ms). Every \
              other task is waiting: {MOVE_BLOCKING}",
             asleep.as_millis(),
             window.as_millis()
         )),
         Some((Cause::Mixed, _)) | None => report::warn(format_args!(
-            "the event loop has been stalled for {ms} ms so far (no cycle completed); running \
+            "{who}the event loop has been stalled for {ms} ms so far (no cycle completed); running \
              now: {task}. Every other task is waiting: {MOVE_BLOCKING}, and await \
              evloop::yield_now() every few milliseconds in long computations"
         )),
@@ -253,6 +261,7 @@ fn report_stall(stalled: Duration, task: &str, cause: Option<(Cause, Duration)>)
 }
 
 fn report_slow_poll(
+    who: &str,
     task: &str,
     took: Duration,
     threshold: Duration,
@@ -261,7 +270,7 @@ fn report_slow_poll(
     let (ms, limit) = (took.as_millis(), threshold.as_millis());
     match cause {
         Some((Cause::Starved { waited }, window)) => report::warn(format_args!(
-            "{task} held the event loop for about {ms} ms in one poll (threshold {limit} ms), \
+            "{who}{task} held the event loop for about {ms} ms in one poll (threshold {limit} ms), \
              but the loop's thread waited {} of the last {} ms of it for a CPU: the machine is \
              overloaded{}; the task itself is not blocking the loop",
             waited.as_millis(),
@@ -269,14 +278,14 @@ fn report_slow_poll(
             load()
         )),
         Some((Cause::Computing { on_cpu }, window)) => report::warn(format_args!(
-            "{task} blocked the event loop for about {ms} ms in one poll (threshold {limit} \
+            "{who}{task} blocked the event loop for about {ms} ms in one poll (threshold {limit} \
              ms), computing (on a CPU for {} of the last {} ms of it); every other task waited \
              meanwhile. {YIELD_OR_MOVE}",
             on_cpu.as_millis(),
             window.as_millis()
         )),
         Some((Cause::Blocked { asleep }, window)) => report::warn(format_args!(
-            "{task} blocked the event loop for about {ms} ms in one poll (threshold {limit} \
+            "{who}{task} blocked the event loop for about {ms} ms in one poll (threshold {limit} \
              ms), in a blocking call (asleep for {} of the last {} ms of it); every other task \
              waited meanwhile. Move blocking calls to evloop::run_in_executor / \
              evloop::to_thread",
@@ -284,7 +293,7 @@ fn report_slow_poll(
             window.as_millis()
         )),
         Some((Cause::Mixed, _)) | None => report::warn(format_args!(
-            "{task} blocked the event loop for about {ms} ms in one poll (threshold {limit} \
+            "{who}{task} blocked the event loop for about {ms} ms in one poll (threshold {limit} \
              ms); every other task waited meanwhile. Move blocking calls to \
              evloop::run_in_executor / evloop::to_thread, and await evloop::yield_now() every \
              few milliseconds in long computations"

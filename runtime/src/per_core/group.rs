@@ -95,16 +95,28 @@ pub struct LoopStats {
 const IMBALANCE_MIN_PER_LOOP: usize = 8;
 /// ...and one loop holding at least this many times its fair share (percent)...
 const IMBALANCE_RATIO_PERCENT: usize = 150;
+/// ...seen at accepts at least this long apart (a burst of connects is uneven for a moment by
+/// chance; an imbalance that lasts is not)...
+const IMBALANCE_LASTING: Duration = Duration::from_secs(1);
 /// ...and at most once in this time for each loop.
 const IMBALANCE_QUIET: Duration = Duration::from_secs(10);
+
+/// The imbalance warning's memory of one loop.
+#[derive(Clone, Copy, Debug, Default)]
+struct Skew {
+    /// Since when the loop has held too many, as seen at every accept since.
+    since: Option<Instant>,
+    /// When the warning last named it.
+    warned: Option<Instant>,
+}
 
 /// The loops' shared state.
 #[derive(Debug)]
 pub(super) struct Group {
     pub(super) stop: Stop,
     counters: Box<[Counters]>,
-    /// When each loop was last named by the imbalance warning.
-    last_warning: Mutex<Vec<Option<Instant>>>,
+    /// The imbalance warning's memory, by loop.
+    skew: Mutex<Vec<Skew>>,
 }
 
 impl Group {
@@ -112,7 +124,7 @@ impl Group {
         Group {
             stop: Stop::default(),
             counters: (0..loops).map(|_| Counters::default()).collect(),
-            last_warning: Mutex::new(vec![None; loops]),
+            skew: Mutex::new(vec![Skew::default(); loops]),
         }
     }
 
@@ -212,8 +224,8 @@ impl Group {
 
     /// Warns (on stderr, at most once in 10 s for each loop) when one loop holds at least 1.5
     /// times its fair share of the group's live connections, with at least 8 per loop on
-    /// average (below that, chance alone makes such a gap); `cause` says why the listener's
-    /// mode let it happen.
+    /// average (below that, chance alone makes such a gap), at accepts at least 1 s apart;
+    /// `cause` says why the listener's mode let it happen.
     pub(super) fn check_balance(&self, cause: &str) {
         let loops = self.counters.len();
         if loops < 2 {
@@ -224,17 +236,28 @@ impl Group {
         let Some((busiest, &most)) = live.iter().enumerate().max_by_key(|(_, n)| **n) else {
             return;
         };
-        if total < IMBALANCE_MIN_PER_LOOP * loops
-            || most * loops * 100 < IMBALANCE_RATIO_PERCENT * total
+        let skewed = total >= IMBALANCE_MIN_PER_LOOP * loops
+            && most * loops * 100 >= IMBALANCE_RATIO_PERCENT * total;
+        let mut skew = self.skew.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, s) in skew.iter_mut().enumerate() {
+            if !(skewed && i == busiest) {
+                s.since = None;
+            }
+        }
+        if !skewed {
+            return;
+        }
+        let now = Instant::now();
+        let s = &mut skew[busiest];
+        let since = *s.since.get_or_insert(now);
+        if now.duration_since(since) < IMBALANCE_LASTING
+            || s.warned
+                .is_some_and(|t| now.duration_since(t) < IMBALANCE_QUIET)
         {
             return;
         }
-        let mut last = self.last_warning.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if last[busiest].is_some_and(|t| now.duration_since(t) < IMBALANCE_QUIET) {
-            return;
-        }
-        last[busiest] = Some(now);
+        s.warned = Some(now);
+        drop(skew);
         self.counters[busiest]
             .imbalance_warnings
             .fetch_add(1, Ordering::Relaxed);
