@@ -12,6 +12,7 @@ use crate::observe::observer::Instruments;
 use crate::observe::probe::Probe;
 use crate::observe::report;
 use crate::runtime::Runtime;
+use crate::scheduler::default_pool::GroupPools;
 use crate::scheduler::{Core, LoopConfig};
 
 /// Configures and creates a [`Runtime`].
@@ -50,6 +51,8 @@ pub struct Builder {
     shutdown_timeout: Duration,
     /// Set by [`Builder::poller`]; otherwise as `EVLOOP_POLLER` says, or this OS's default.
     poller: Option<Backend>,
+    /// A `per_core` group's pools, used instead of the loop's own.
+    group_pools: Option<Arc<GroupPools>>,
 }
 
 impl Default for Builder {
@@ -74,12 +77,19 @@ impl Builder {
             idle_spin: default_idle_spin(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             poller: None,
+            group_pools: None,
         }
     }
 
     /// Names the loop; the name appears in reports and in [`Runtime`]'s `Debug` output.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Makes the loop use a `per_core` group's default and I/O pools instead of its own.
+    pub(crate) fn group_pools(mut self, pools: Arc<GroupPools>) -> Self {
+        self.group_pools = Some(pools);
         self
     }
 
@@ -316,6 +326,7 @@ impl Builder {
             timer_slack: self.timer_slack,
             shutdown_timeout: self.shutdown_timeout,
             idle_spin: self.idle_spin,
+            group_pools: self.group_pools,
         };
         let core = Core::new(config, Arc::new(poller), events, probe);
         Ok(Runtime::new(core, monitor))

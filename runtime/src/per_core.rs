@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::builder::Builder;
 use crate::observe::stats::Stats;
+use crate::scheduler::default_pool::GroupPools;
 use crate::task::harness::panic_message;
 
 mod group;
@@ -427,6 +428,8 @@ impl PerCore {
             .loops
             .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
         let group = Arc::new(Group::new(loops));
+        // One default pool and one I/O pool for every loop, shut down once all have ended.
+        let pools = Arc::new(GroupPools::default());
         let setup = Arc::new(setup);
         let (senders, mut inboxes): (Vec<_>, Vec<_>) = (0..loops)
             .map(|_| async_channel::bounded::<Job>(INBOX_CAPACITY))
@@ -459,6 +462,7 @@ impl PerCore {
         let threads: Vec<_> = (0..loops)
             .map(|index| {
                 let (group, setup, builder) = (group.clone(), setup.clone(), self.builder.clone());
+                let pools = pools.clone();
                 let (handles, inbox) = (handles.clone(), inboxes.remove(0));
                 let (running, closer) = (running.clone(), closer.clone());
                 let cpu = cpus.as_ref().map(|cpus| cpus[index % cpus.len().max(1)]);
@@ -475,8 +479,8 @@ impl PerCore {
                         };
                         // Whatever happens below, the count goes down when this thread ends.
                         let _ended = LoopEnded { running, closer };
-                        let mut result =
-                            one_loop(&core, &inbox, &*setup, &*builder, on_exit, drain);
+                        let build = || builder(index).group_pools(pools.clone());
+                        let mut result = one_loop(&core, &inbox, &*setup, &build, on_exit, drain);
                         // Messages still queued can no longer run: dropping them tells their
                         // senders (handles elsewhere keep the channel itself alive).
                         inbox.close();
@@ -540,6 +544,9 @@ impl PerCore {
                 }
             })
             .collect();
+        // Every loop has ended: the pools they shared close now (their jobs get the longest
+        // `shutdown_timeout` of the loops), on this thread.
+        pools.shutdown();
         results
     }
 }
@@ -565,7 +572,7 @@ fn one_loop<F, Fut>(
     core: &Core,
     inbox: &async_channel::Receiver<Job>,
     setup: &F,
-    builder: &(dyn Fn(usize) -> Builder + Send + Sync),
+    builder: &dyn Fn() -> Builder,
     on_exit: OnExit,
     drain: Duration,
 ) -> LoopResult<Fut::Output>
@@ -576,7 +583,7 @@ where
     let mut restarts = 0;
     let mut recent: VecDeque<Instant> = VecDeque::new();
     loop {
-        let runtime = match builder(core.index)
+        let runtime = match builder()
             .name_if_unset(format!("loop-{}", core.index))
             .build()
         {

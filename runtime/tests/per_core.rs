@@ -209,6 +209,35 @@ fn no_thread_outlives_per_core() {
 }
 
 #[test]
+fn the_loops_share_one_default_pool() {
+    // Loop 0 runs a job on the default pool, then asks loop 1 to run one: with one pool for
+    // the group, loop 1's job reuses the idle thread of loop 0's (with a pool per loop, loop 1
+    // would start a thread of its own).
+    let results = PerCore::new()
+        .signals(false)
+        .loops(2)
+        .run(|core| async move {
+            if core.index() != 0 {
+                std::future::pending::<()>().await;
+                return (None, None);
+            }
+            let here = evloop::to_thread(|| std::thread::current().id())
+                .await
+                .unwrap();
+            let there = core
+                .handle(1)
+                .run(|| async { evloop::to_thread(|| std::thread::current().id()).await })
+                .await
+                .unwrap()
+                .unwrap();
+            (Some(here), Some(there))
+        });
+    let (here, there) = results[0].outcome.as_ref().unwrap();
+    assert!(here.is_some());
+    assert_eq!(here, there, "both loops' jobs ran on the same pool thread");
+}
+
+#[test]
 fn a_stopped_loop_gives_its_tasks_the_drain_timeout_then_cancels_the_rest() {
     let start = std::time::Instant::now();
     let results = PerCore::new()

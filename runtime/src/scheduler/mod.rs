@@ -31,7 +31,7 @@ use crate::io::reactor::Reactor;
 use crate::observe::observer::{Instruments, Observer};
 use crate::observe::probe::Probe;
 use crate::observe::stats::Stats;
-use crate::scheduler::default_pool::DefaultPool;
+use crate::scheduler::default_pool::{DefaultPool, GroupPools};
 use crate::scheduler::ready::ReadyQueue;
 use crate::scheduler::registry::TaskRegistry;
 use crate::scheduler::shared::Shared;
@@ -111,6 +111,8 @@ pub(crate) struct LoopConfig {
     pub(crate) shutdown_timeout: Duration,
     /// How long step 2 may spin for a wake from another thread before it sleeps.
     pub(crate) idle_spin: Duration,
+    /// The pools of the `per_core` group the loop belongs to, if it does.
+    pub(crate) group_pools: Option<Arc<GroupPools>>,
 }
 
 impl Core {
@@ -129,6 +131,7 @@ impl Core {
             timer_slack,
             shutdown_timeout,
             idle_spin,
+            group_pools,
         } = config;
         let shared = Arc::new(Shared::new(poller.clone()));
         let observer = Observer::new(probe, instruments, name.as_deref());
@@ -143,7 +146,7 @@ impl Core {
             observer,
             next_task_id: Cell::new(1),
             running: Cell::new(None),
-            default_pool: DefaultPool::default(),
+            default_pool: DefaultPool::new(group_pools),
             wake_buf: RefCell::new(Vec::new()),
             coop_budget,
             timer_slack,
