@@ -143,7 +143,7 @@ impl GroupListener {
             listener: self.clone(),
             index: core.index,
             group: core.group.clone(),
-            handler,
+            handler: std::rc::Rc::new(std::cell::RefCell::new(handler)),
         };
         crate::task::spawn::Builder::new()
             .name(format!("accept on {}", self.local_addr()))

@@ -436,3 +436,61 @@ fn sigterm_in_a_burst_serves_every_connection_made_before_it() {
         );
     }
 }
+
+// Linux only: the one system where evloop forms SO_REUSEPORT groups.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn a_reuseport_loop_that_ends_leaves_its_socket_to_the_others() {
+    let listener =
+        GroupListener::bind("127.0.0.1:0".parse().unwrap(), ListenMode::ReusePort).unwrap();
+    let addr = listener.local_addr();
+    let done = Arc::new(AtomicBool::new(false));
+    let closed: Arc<Vec<AtomicUsize>> = Arc::new((0..2).map(|_| AtomicUsize::new(0)).collect());
+    let (until, on_close) = (done.clone(), closed.clone());
+    let group = std::thread::spawn(move || {
+        PerCore::new()
+            .loops(2)
+            .signals(false)
+            .on_exit(OnExit::StopOnPanic)
+            .run(move |core| {
+                let (listener, until, closed) = (listener.clone(), until.clone(), on_close.clone());
+                async move {
+                    let serve =
+                        listener.serve(&core, move |c| answer_with_loop_index(c, closed.clone()));
+                    // Loop 1 serves for 100 ms, then its setup returns and the loop ends; the
+                    // socket it had in the group stays open, with connections queueing on it.
+                    let until = async {
+                        if core.index() == 1 {
+                            evloop::sleep(Duration::from_millis(100)).await;
+                        } else {
+                            while !until.load(Ordering::SeqCst) {
+                                evloop::sleep(Duration::from_millis(2)).await;
+                            }
+                        }
+                        Ok(())
+                    };
+                    futures_lite::future::or(serve, until).await.expect("serve");
+                }
+            })
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // 100 connections from random source ports: about half hash to loop 1's socket, which
+    // loop 0 now serves.
+    for n in 0..100 {
+        let (_, index) = connect(addr)
+            .unwrap_or_else(|e| panic!("connection {n} was not served after loop 1 ended: {e}"));
+        assert_eq!(index, 0, "connection {n}");
+    }
+    done.store(true, Ordering::SeqCst);
+    let results = group.join().unwrap();
+    assert_eq!(
+        results[1].loop_stats.accepted, 0,
+        "{:?}",
+        results[1].loop_stats
+    );
+    assert_eq!(
+        results[0].loop_stats.accepted, 100,
+        "{:?}",
+        results[0].loop_stats
+    );
+}

@@ -73,6 +73,11 @@ struct Inner {
     acceptor: AtomicUsize,
     /// Hand-off mode: notified when the accepting role is free.
     role_free: Event,
+    /// `ReusePort` mode: the sockets whose loop stopped serving while the group runs, by loop
+    /// index, with the loop that adopted each (`None`: not adopted yet).
+    orphans: Mutex<HashMap<usize, Option<usize>>>,
+    /// `ReusePort` mode: notified when the orphans change.
+    orphans_changed: Event,
 }
 
 /// A connection accepted by one loop and handed to another: a plain socket (it is registered
@@ -147,6 +152,8 @@ impl GroupListener {
                 slots: Mutex::new(Vec::new()),
                 acceptor: AtomicUsize::new(NO_ACCEPTOR),
                 role_free: Event::new(),
+                orphans: Mutex::new(HashMap::new()),
+                orphans_changed: Event::new(),
             }),
         })
     }
@@ -285,6 +292,58 @@ impl GroupListener {
                     }
                 }
                 _ => return Some(conn),
+            }
+        }
+    }
+}
+
+/// `ReusePort` mode: a socket whose loop stopped serving while the group runs is adopted by
+/// another loop, which serves its queue until its own loop serves it again.
+impl GroupListener {
+    fn orphans(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Option<usize>>> {
+        self.inner.orphans.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Loop `index` serves its own socket (again): an adopter lets it go.
+    pub(super) fn own(&self, index: usize) {
+        if self.orphans().remove(&index).is_some() {
+            self.inner.orphans_changed.notify(usize::MAX);
+        }
+    }
+
+    /// Loop `index` stopped serving its socket while the group runs.
+    pub(super) fn orphan(&self, index: usize) {
+        self.orphans().insert(index, None);
+        self.inner.orphans_changed.notify(usize::MAX);
+    }
+
+    /// Resolves when the orphans may have changed.
+    pub(super) fn orphans_changed(&self) -> event_listener::EventListener {
+        self.inner.orphans_changed.listen()
+    }
+
+    /// Takes an orphan no loop has adopted yet for loop `by`.
+    pub(super) fn adopt(&self, by: usize) -> Option<usize> {
+        let mut orphans = self.orphans();
+        let (&index, adopter) = orphans.iter_mut().find(|(_, a)| a.is_none())?;
+        *adopter = Some(by);
+        Some(index)
+    }
+
+    /// Whether loop `by` still holds the orphan socket `index`.
+    pub(super) fn adopted(&self, index: usize, by: usize) -> bool {
+        self.orphans().get(&index) == Some(&Some(by))
+    }
+
+    /// Loop `by` no longer serves the orphan socket `index` (if it still is one, another loop
+    /// may adopt it).
+    pub(super) fn release(&self, index: usize, by: usize) {
+        let mut orphans = self.orphans();
+        if let Some(adopter) = orphans.get_mut(&index) {
+            if *adopter == Some(by) {
+                *adopter = None;
+                drop(orphans);
+                self.inner.orphans_changed.notify(usize::MAX);
             }
         }
     }

@@ -1,12 +1,14 @@
 //! `GroupListener::serve`: each loop's accepting task in every mode, the connections it starts,
 //! and what it does when the group's stop begins (accept what is queued, then stop).
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -113,12 +115,62 @@ impl AsyncWrite for Connection {
     }
 }
 
-/// One loop's part in serving a group listener.
+/// One loop's part in serving a group listener (its accepting task and, in `ReusePort` mode,
+/// the tasks serving the sockets it adopted share it).
 pub(super) struct Server<H> {
     pub(super) listener: GroupListener,
     pub(super) index: usize,
     pub(super) group: Arc<Group>,
-    pub(super) handler: H,
+    pub(super) handler: Rc<RefCell<H>>,
+}
+
+impl<H> Clone for Server<H> {
+    fn clone(&self) -> Self {
+        Server {
+            listener: self.listener.clone(),
+            index: self.index,
+            group: self.group.clone(),
+            handler: self.handler.clone(),
+        }
+    }
+}
+
+/// What makes a loop stop waiting for connections.
+enum Next<C> {
+    Conn(C),
+    Failed(io::Error),
+    Changed,
+    Stop,
+}
+
+/// `ReusePort` mode: the loop serving its own socket; if it stops while the group runs (its
+/// setup returned or panicked), the socket becomes an orphan that another loop adopts.
+struct Owner {
+    listener: GroupListener,
+    index: usize,
+    group: Arc<Group>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if !self.group.stop.begun() {
+            self.listener.orphan(self.index);
+        }
+    }
+}
+
+/// `ReusePort` mode: a loop serving another loop's orphan socket; when it stops, the socket may
+/// be adopted again.
+struct Adoption {
+    listener: GroupListener,
+    orphan: usize,
+    by: usize,
+}
+
+impl Drop for Adoption {
+    fn drop(&mut self) {
+        self.listener.release(self.orphan, self.by);
+    }
 }
 
 impl<H, Fut> Server<H>
@@ -128,7 +180,7 @@ where
 {
     /// Accepts (or receives) connections and starts `handler` on each until the group's stop
     /// begins, then accepts what is already queued and returns.
-    pub(super) async fn run(mut self) -> io::Result<()> {
+    pub(super) async fn run(self) -> io::Result<()> {
         match self.listener.mode() {
             ListenMode::HandOff => self.hand_off().await,
             _ => self.accept_own().await,
@@ -136,10 +188,106 @@ where
     }
 
     /// `ReusePort` and `Shared` modes: this loop accepts from its socket and serves what it
-    /// accepts.
-    async fn accept_own(&mut self) -> io::Result<()> {
+    /// accepts (in `ReusePort` mode, it also adopts the sockets of loops that stopped).
+    async fn accept_own(&self) -> io::Result<()> {
         let socket = self.listener.socket_of(self.index)?;
-        let cause = match self.listener.mode() {
+        let reuse_port = self.listener.mode() == ListenMode::ReusePort;
+        let _owner = reuse_port.then(|| {
+            self.listener.own(self.index);
+            Owner {
+                listener: self.listener.clone(),
+                index: self.index,
+                group: self.group.clone(),
+            }
+        });
+        loop {
+            let changed = reuse_port.then(|| self.listener.orphans_changed());
+            if reuse_port {
+                while let Some(orphan) = self.listener.adopt(self.index) {
+                    drop(
+                        crate::task::spawn::Builder::new()
+                            .name(format!(
+                                "accept on {} for loop {orphan}",
+                                self.listener.local_addr()
+                            ))
+                            .spawn(self.clone().serve_orphan(orphan)),
+                    );
+                }
+            }
+            match self.next(&socket, changed).await {
+                Next::Conn(conn) => self.serve_accepted(conn),
+                Next::Failed(e) => after_accept_error(e, self.index).await?,
+                Next::Changed => {}
+                Next::Stop => break,
+            }
+        }
+        self.accept_queued(&socket);
+        Ok(())
+    }
+
+    /// `ReusePort` mode: serves the socket of loop `orphan`, which stopped, until that loop
+    /// serves it again or the group stops.
+    async fn serve_orphan(self, orphan: usize) {
+        let _adoption = Adoption {
+            listener: self.listener.clone(),
+            orphan,
+            by: self.index,
+        };
+        let Ok(socket) = self.listener.socket_of(orphan) else {
+            return;
+        };
+        loop {
+            let changed = self.listener.orphans_changed();
+            if !self.listener.adopted(orphan, self.index) {
+                return;
+            }
+            match self.next(&socket, Some(changed)).await {
+                Next::Conn(conn) => self.serve_accepted(conn),
+                Next::Failed(e) => {
+                    if after_accept_error(e, self.index).await.is_err() {
+                        return;
+                    }
+                }
+                Next::Changed => {}
+                Next::Stop => break,
+            }
+        }
+        self.accept_queued(&socket);
+    }
+
+    /// Waits for a connection on `socket`, the group's stop, or (if given) `changed`.
+    async fn next(
+        &self,
+        socket: &TcpListener,
+        changed: Option<event_listener::EventListener>,
+    ) -> Next<Handed> {
+        let accept = async {
+            match socket.accept_std().await {
+                Ok(conn) => Next::Conn(conn),
+                Err(e) => Next::Failed(e),
+            }
+        };
+        let stop = async {
+            self.group.stop.wait().await;
+            Next::Stop
+        };
+        let changed = async {
+            match changed {
+                Some(changed) => {
+                    changed.await;
+                    Next::Changed
+                }
+                None => std::future::pending().await,
+            }
+        };
+        or(stop, or(accept, changed)).await
+    }
+
+    /// Serves a connection this loop accepted from a socket of its own (or adopted).
+    fn serve_accepted(&self, conn: Handed) {
+        self.group.placed(self.index);
+        self.start(conn);
+        self.group.check_balance(match self.listener.mode() {
             ListenMode::ReusePort => {
                 "SO_REUSEPORT spreads connections by a hash of their addresses and ports, not by \
                  load; ListenMode::HandOff places each on the loop with the fewest"
@@ -148,30 +296,12 @@ where
                 "on a shared socket the loop that wakes first accepts, often the busiest; \
                  ListenMode::HandOff places each connection on the loop with the fewest"
             }
-        };
-        loop {
-            let accepted = or(async { Some(socket.accept_std().await) }, async {
-                self.group.stop.wait().await;
-                None
-            })
-            .await;
-            match accepted {
-                Some(Ok(conn)) => {
-                    self.group.placed(self.index);
-                    self.start(conn);
-                    self.group.check_balance(cause);
-                }
-                Some(Err(e)) => after_accept_error(e, self.index).await?,
-                None => break,
-            }
-        }
-        self.accept_queued(&socket);
-        Ok(())
+        });
     }
 
     /// `HandOff` mode: the loop holding the accepting role accepts and places each connection
     /// on the loop with the fewest live ones; every loop serves what is placed on it.
-    async fn hand_off(&mut self) -> io::Result<()> {
+    async fn hand_off(&self) -> io::Result<()> {
         let queue = self.listener.open_slot(self.index);
         let _slot = Slot {
             listener: self.listener.clone(),
@@ -257,7 +387,7 @@ where
     }
 
     /// At the stop: accepts until the socket's queue is empty, serving each connection here.
-    fn accept_queued(&mut self, socket: &TcpListener) {
+    fn accept_queued(&self, socket: &TcpListener) {
         loop {
             match socket.get_ref().accept() {
                 Ok(conn) => {
@@ -279,7 +409,7 @@ where
     }
 
     /// Starts the handler on a connection already counted on this loop, as a task of its own.
-    fn start(&mut self, (stream, peer): Handed) {
+    fn start(&self, (stream, peer): Handed) {
         let live = Live {
             group: self.group.clone(),
             index: self.index,
@@ -299,7 +429,7 @@ where
         drop(
             crate::task::spawn::Builder::new()
                 .name(format!("connection from {peer}"))
-                .spawn((self.handler)(conn)),
+                .spawn((self.handler.borrow_mut())(conn)),
         );
     }
 }
