@@ -22,6 +22,8 @@
 #            to 70% of yours) of 100 µs each, latency counted from when each request was due
 #   mcchurn  http_load churn: 32 threads opening connections, sending 1 to 400 requests on each
 #            and closing them, in bursts, so the live connections per server thread drift
+#   mcuneven http_load uneven: 32 keep-alive connections, 4 of them asking for 100 µs of server
+#            CPU per request and 28 for the plain answer (uneven work per connection)
 # Every case also reports the client's CPU share: its CPU time over the run's wall time times
 # the CPUs. The load average and the steal time of the run are printed at its start and end,
 # and the evloop2 servers' per-loop counts (lines starting with #) after each of their runs.
@@ -37,12 +39,12 @@ CASES=("$@")
 
 # The tool each case needs; cases whose tool is missing are dropped.
 tool_of() {
-    case "$1" in h2) echo h2load ;; mcpaced | mcchurn) echo cargo ;; *) echo wrk ;; esac
+    case "$1" in h2) echo h2load ;; mcpaced | mcchurn | mcuneven) echo cargo ;; *) echo wrk ;; esac
 }
 KEPT=()
 for case in "${CASES[@]}"; do
-    case "$case" in c1 | c64 | c1000 | close | h2 | mc64 | mccpu | mcpaced | mcchurn) ;; *)
-        echo "unknown case $case (c1 c64 c1000 close h2 mc64 mccpu mcpaced mcchurn)" >&2
+    case "$case" in c1 | c64 | c1000 | close | h2 | mc64 | mccpu | mcpaced | mcchurn | mcuneven) ;; *)
+        echo "unknown case $case (c1 c64 c1000 close h2 mc64 mccpu mcpaced mcchurn mcuneven)" >&2
         exit 2
         ;;
     esac
@@ -110,12 +112,12 @@ load() {
                 printf "%s %s %s %s\n", v[int((NR + 1) * 0.5)], v[int((NR - 1) * 0.99) + 1], v[NR], t }'
             rm -f "$log"
             ;;
-        mcpaced | mcchurn)
-            if [ "$case" = mcpaced ]; then
-                ticks=$(client_ticks "$out" "$@" "$LOAD" paced "$addr" /cpu "$PACED_RATE" "$SECS")
-            else
-                ticks=$(client_ticks "$out" "$@" "$LOAD" churn "$addr" / "$SECS")
-            fi
+        mcpaced | mcchurn | mcuneven)
+            case "$case" in
+                mcpaced) ticks=$(client_ticks "$out" "$@" "$LOAD" paced "$addr" /cpu "$PACED_RATE" "$SECS") ;;
+                mcchurn) ticks=$(client_ticks "$out" "$@" "$LOAD" churn "$addr" / "$SECS") ;;
+                *) ticks=$(client_ticks "$out" "$@" "$LOAD" uneven "$addr" "$SECS") ;;
+            esac
             awk -v t="$ticks" '/^requests/ { print $2, $4, $6, $8, t; found = 1 }
                 END { if (!found) print "0 0 0 0", t }' "$out"
             ;;

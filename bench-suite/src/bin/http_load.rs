@@ -6,7 +6,11 @@
 //! - `churn ADDR PATH SECS`: 32 threads, each opening a connection, sending a number of
 //!   requests that varies from connection to connection (1 to 400, the same sequence in every
 //!   run), closing it and opening the next, in bursts: connections open and close unevenly, so
-//!   the counts of live connections per server thread drift.
+//!   the counts of live connections per server thread drift;
+//! - `uneven ADDR SECS`: 32 keep-alive connections, each on a thread of its own sending a
+//!   request as soon as the last one was answered: 4 of them ask for `/cpu` (100 µs of server
+//!   CPU each), the others for `/`: uneven work per connection, which no placement can move
+//!   once a connection is placed.
 //!
 //! Prints one line: `requests N p50_us P p99_us P max_us M` (latencies over every request).
 
@@ -120,6 +124,27 @@ fn churn(addr: SocketAddr, path: &str, secs: f64) -> io::Result<Vec<Duration>> {
     collect(threads)
 }
 
+/// The uneven load.
+fn uneven(addr: SocketAddr, secs: f64) -> io::Result<Vec<Duration>> {
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let threads: Vec<_> = (0..CONNS)
+        .map(|i| {
+            std::thread::spawn(move || -> io::Result<Vec<Duration>> {
+                let path = if i % 8 == 0 { "/cpu" } else { "/" };
+                let mut client = Client::connect(addr, path)?;
+                let mut latencies = Vec::new();
+                while Instant::now() < end {
+                    let sent = Instant::now();
+                    client.get()?;
+                    latencies.push(sent.elapsed());
+                }
+                Ok(latencies)
+            })
+        })
+        .collect();
+    collect(threads)
+}
+
 fn collect(
     threads: Vec<std::thread::JoinHandle<io::Result<Vec<Duration>>>>,
 ) -> io::Result<Vec<Duration>> {
@@ -135,12 +160,14 @@ fn collect(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: http_load paced ADDR PATH RATE SECS | churn ADDR PATH SECS";
+    let usage =
+        "usage: http_load paced ADDR PATH RATE SECS | churn ADDR PATH SECS | uneven ADDR SECS";
     let mut latencies = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["paced", addr, path, rate, secs] => {
             paced(addr.parse()?, path, rate.parse()?, secs.parse()?)?
         }
         ["churn", addr, path, secs] => churn(addr.parse()?, path, secs.parse()?)?,
+        ["uneven", addr, secs] => uneven(addr.parse()?, secs.parse()?)?,
         _ => return Err(usage.into()),
     };
     if latencies.is_empty() {
