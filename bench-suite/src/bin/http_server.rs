@@ -100,31 +100,39 @@ fn tokio(addr: &str, protocol: Protocol) -> Result<(), Error> {
 }
 
 fn smol(addr: &str, protocol: Protocol) -> Result<(), Error> {
-    use smol_hyper::rt::{FuturesIo, SmolExecutor};
     let ex = Arc::new(async_executor::Executor::new());
-    async_io::block_on(ex.run(async {
-        let listener = async_net::TcpListener::bind(addr).await?;
-        announce(listener.local_addr()?);
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+    async_io::block_on(ex.run(smol_accept(ex.clone(), addr.to_owned(), protocol)))?;
+    Ok(())
+}
+
+/// Accepts on `addr` and serves each connection as a task of `ex`, until accepting fails.
+async fn smol_accept(
+    ex: Arc<async_executor::Executor<'static>>,
+    addr: String,
+    protocol: Protocol,
+) -> std::io::Result<()> {
+    use smol_hyper::rt::{FuturesIo, SmolExecutor};
+    let listener = async_net::TcpListener::bind(addr).await?;
+    announce(listener.local_addr()?);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let io = FuturesIo::new(stream);
+        let exec = SmolExecutor::new(ex.clone());
+        ex.spawn(async move {
+            let _ = match protocol {
+                Protocol::H1 => serve_http1(io, None).await,
+                Protocol::H2 => {
+                    hyper::server::conn::http2::Builder::new(exec)
+                        .serve_connection(io, hyper::service::service_fn(answer))
+                        .await
+                }
             };
-            let _ = stream.set_nodelay(true);
-            let io = FuturesIo::new(stream);
-            let exec = SmolExecutor::new(ex.clone());
-            ex.spawn(async move {
-                let _ = match protocol {
-                    Protocol::H1 => serve_http1(io, None).await,
-                    Protocol::H2 => {
-                        hyper::server::conn::http2::Builder::new(exec)
-                            .serve_connection(io, hyper::service::service_fn(answer))
-                            .await
-                    }
-                };
-            })
-            .detach();
-        }
-    }))
+        })
+        .detach();
+    }
 }
 
 /// Serves HTTP/1.1 on 2 evloop loops, the listener in `mode`.
@@ -239,32 +247,12 @@ fn tokio_2ct(addr: &str) -> Result<(), Error> {
 
 /// Serves HTTP/1.1 on one `async-executor` run by 2 threads.
 fn smol2(addr: &str) -> Result<(), Error> {
-    use smol_hyper::rt::FuturesIo;
     let ex = Arc::new(async_executor::Executor::new());
     for _ in 0..2 {
         let ex = ex.clone();
         std::thread::spawn(move || async_io::block_on(ex.run(std::future::pending::<()>())));
     }
-    let accept = ex.spawn({
-        let ex = ex.clone();
-        let addr = addr.to_owned();
-        async move {
-            let listener = async_net::TcpListener::bind(addr).await?;
-            announce(listener.local_addr()?);
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                ex.spawn(async move {
-                    let _ = serve_http1(FuturesIo::new(stream), None).await;
-                })
-                .detach();
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), std::io::Error>(())
-        }
-    });
+    let accept = ex.spawn(smol_accept(ex.clone(), addr.to_owned(), Protocol::H1));
     async_io::block_on(accept)?;
     Ok(())
 }
