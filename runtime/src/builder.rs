@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::io::poller::{Backend, Poller};
-use crate::observe::monitor::{Monitor, MonitorConfig};
+use crate::observe::monitor::{Monitor, MonitorConfig, MonitorThread};
 use crate::observe::observer::Instruments;
 use crate::observe::probe::Probe;
 use crate::observe::report;
@@ -53,6 +53,8 @@ pub struct Builder {
     poller: Option<Backend>,
     /// A `per_core` group's pools, used instead of the loop's own.
     group_pools: Option<Arc<GroupPools>>,
+    /// A `per_core` group's monitor thread, used instead of one of the loop's own.
+    group_monitor: Option<Arc<MonitorThread>>,
 }
 
 impl Default for Builder {
@@ -78,6 +80,7 @@ impl Builder {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             poller: None,
             group_pools: None,
+            group_monitor: None,
         }
     }
 
@@ -87,9 +90,15 @@ impl Builder {
         self
     }
 
-    /// Makes the loop use a `per_core` group's default and I/O pools instead of its own.
-    pub(crate) fn group_pools(mut self, pools: Arc<GroupPools>) -> Self {
+    /// Makes the loop use a `per_core` group's default and I/O pools and its monitor thread (if
+    /// it has one) instead of its own.
+    pub(crate) fn in_group(
+        mut self,
+        pools: Arc<GroupPools>,
+        monitor: Option<Arc<MonitorThread>>,
+    ) -> Self {
         self.group_pools = Some(pools);
+        self.group_monitor = monitor;
         self
     }
 
@@ -310,7 +319,10 @@ impl Builder {
                 slow_polls: self.slow_poll_reports,
                 watchdog: settings.watchdog,
             };
-            Some(Monitor::start(probe.clone(), config, self.name.as_deref())?)
+            Some(match &self.group_monitor {
+                Some(group) => Monitor::join(group, probe.clone(), config, self.name.as_deref()),
+                None => Monitor::start(probe.clone(), config, self.name.as_deref())?,
+            })
         } else {
             None
         };

@@ -34,6 +34,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::builder::Builder;
+use crate::observe::monitor::MonitorThread;
 use crate::observe::stats::Stats;
 use crate::scheduler::default_pool::GroupPools;
 use crate::task::harness::panic_message;
@@ -428,8 +429,10 @@ impl PerCore {
             .loops
             .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
         let group = Arc::new(Group::new(loops));
-        // One default pool and one I/O pool for every loop, shut down once all have ended.
+        // One default pool, one I/O pool and one monitor thread for every loop, ended once all
+        // loops have (without a monitor thread of its own, each loop starts one).
         let pools = Arc::new(GroupPools::default());
+        let monitor = MonitorThread::start().ok().map(Arc::new);
         let setup = Arc::new(setup);
         let (senders, mut inboxes): (Vec<_>, Vec<_>) = (0..loops)
             .map(|_| async_channel::bounded::<Job>(INBOX_CAPACITY))
@@ -462,7 +465,7 @@ impl PerCore {
         let threads: Vec<_> = (0..loops)
             .map(|index| {
                 let (group, setup, builder) = (group.clone(), setup.clone(), self.builder.clone());
-                let pools = pools.clone();
+                let (pools, monitor) = (pools.clone(), monitor.clone());
                 let (handles, inbox) = (handles.clone(), inboxes.remove(0));
                 let (running, closer) = (running.clone(), closer.clone());
                 let cpu = cpus.as_ref().map(|cpus| cpus[index % cpus.len().max(1)]);
@@ -479,7 +482,7 @@ impl PerCore {
                         };
                         // Whatever happens below, the count goes down when this thread ends.
                         let _ended = LoopEnded { running, closer };
-                        let build = || builder(index).group_pools(pools.clone());
+                        let build = || builder(index).in_group(pools.clone(), monitor.clone());
                         let mut result = one_loop(&core, &inbox, &*setup, &build, on_exit, drain);
                         // Messages still queued can no longer run: dropping them tells their
                         // senders (handles elsewhere keep the channel itself alive).
@@ -547,6 +550,7 @@ impl PerCore {
         // Every loop has ended: the pools they shared close now (their jobs get the longest
         // `shutdown_timeout` of the loops), on this thread.
         pools.shutdown();
+        drop(monitor);
         results
     }
 }

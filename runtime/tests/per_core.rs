@@ -208,6 +208,45 @@ fn no_thread_outlives_per_core() {
     util::assert_threads_back(&out, "threads before and 10 s after");
 }
 
+// Linux only: no other system lists the names of a process's threads.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_loops_share_one_monitor_thread() {
+    const TEST: &str = "the_loops_share_one_monitor_thread";
+    if std::env::var_os("EVLOOP_PER_CORE_CHILD").is_some() {
+        let results = PerCore::new()
+            .signals(false)
+            .loops(4)
+            .builder(|_| evloop::Builder::new().stall_watchdog(true))
+            .run(|core| async move {
+                if core.index() != 0 {
+                    return core.stopping().await;
+                }
+                // Every loop is built once each has run a message.
+                for i in 1..core.loops() {
+                    core.handle(i).run(|| async {}).await.unwrap();
+                }
+                println!(
+                    "monitor threads: {}",
+                    util::os::threads_named("evloop-monitor")
+                );
+            });
+        assert!(results[0].outcome.is_ok());
+        return;
+    }
+    let out = util::run_child(
+        TEST,
+        &[("EVLOOP_PER_CORE_CHILD", "1")],
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("monitor threads: 1\n"),
+        "4 loops, one monitor thread: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_loops_share_one_default_pool() {
     // Loop 0 runs a job on the default pool, then asks loop 1 to run one: with one pool for

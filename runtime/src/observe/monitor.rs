@@ -1,5 +1,6 @@
 //! The monitor thread: finds the blocking call while it happens, from what the loop publishes
-//! in its [`Probe`].
+//! in its [`Probe`]. A loop has one of its own; the loops of a `per_core` group share one,
+//! which samples each loop as below and sleeps only while all of them are idle.
 //!
 //! It samples the probe every `tick` (a twentieth of the threshold, between 1 and 50 ms) and so
 //! notices, without disturbing the loop:
@@ -22,6 +23,7 @@
 //! often than that never pays it.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
@@ -42,149 +44,310 @@ pub(crate) struct MonitorConfig {
     pub(crate) watchdog: bool,
 }
 
-/// The running monitor thread; dropping it stops and joins the thread.
+/// A monitor thread, watching one loop or (for a `per_core` group) several; dropping it stops
+/// and joins the thread.
 #[derive(Debug)]
-pub(crate) struct Monitor {
-    /// Dropped to tell the thread to stop.
-    stop: Option<mpsc::Sender<()>>,
-    /// Joined on drop, so no thread outlives the loop.
+pub(crate) struct MonitorThread {
+    /// Registrations; dropped to tell the thread to stop.
+    to: Option<mpsc::Sender<Message>>,
+    /// Joined on drop, so no thread outlives its loops.
     thread: Option<thread::JoinHandle<()>>,
+    /// The next registration's id.
+    next: AtomicU64,
 }
 
-impl Monitor {
-    /// Starts the monitor thread for the loop that publishes into `probe`, which runs on the
-    /// calling thread.
-    /// Its reports name the loop `name`, if it has one.
-    pub(crate) fn start(
-        probe: Arc<Probe>,
-        config: MonitorConfig,
-        name: Option<&str>,
-    ) -> io::Result<Monitor> {
-        let (stop, stopped) = mpsc::channel();
-        // Every report begins with the loop's name, so that one of several loops is told apart.
-        let who = name.map_or_else(String::new, |name| format!("loop \"{name}\": "));
-        // The loop thread's scheduler counts, opened here, on the loop thread.
-        let sched = ThreadSched::current();
+/// What a monitor thread is told.
+enum Message {
+    /// Watch a loop, under this id.
+    Watch(u64, Box<Watcher>),
+    /// Stop watching the loop of this id.
+    Unwatch(u64),
+}
+
+impl MonitorThread {
+    /// Starts a monitor thread that watches nothing yet.
+    pub(crate) fn start() -> io::Result<MonitorThread> {
+        let (to, from) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("evloop-monitor".into())
-            .spawn(move || watch(&probe, config, &who, sched.as_ref(), &stopped))?;
-        Ok(Monitor {
-            stop: Some(stop),
+            .spawn(move || run(&from))?;
+        Ok(MonitorThread {
+            to: Some(to),
             thread: Some(thread),
+            next: AtomicU64::new(0),
         })
+    }
+
+    /// Watches the loop that publishes into `probe`, which runs on the calling thread (its
+    /// scheduler counts are opened here); its reports name it `name`, if it has one. Returns the
+    /// registration's id.
+    fn watch(&self, probe: Arc<Probe>, config: MonitorConfig, name: Option<&str>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(thread) = &self.thread else {
+            return id;
+        };
+        probe.set_monitor(thread.thread().clone());
+        let watcher = Watcher::new(probe, config, name, ThreadSched::current());
+        self.send(Message::Watch(id, Box::new(watcher)));
+        id
+    }
+
+    /// Sends `message` and wakes the thread, which may sleep until a loop wakes it. Never
+    /// blocks.
+    fn send(&self, message: Message) {
+        if let (Some(to), Some(thread)) = (&self.to, &self.thread) {
+            if to.send(message).is_ok() {
+                thread.thread().unpark();
+            }
+        }
     }
 }
 
-impl Drop for Monitor {
+impl Drop for MonitorThread {
     fn drop(&mut self) {
-        drop(self.stop.take());
+        drop(self.to.take());
         if let Some(thread) = self.thread.take() {
-            // It may sleep until the loop unparks, which will not happen now.
+            // It may sleep until a loop unparks, which will not happen now.
             thread.thread().unpark();
             let _ = thread.join();
         }
     }
 }
 
-/// The monitor thread's loop: sample the probe every tick until told to stop.
-fn watch(
-    probe: &Probe,
+/// One loop's watch: its own monitor thread, or its place in a group's.
+#[derive(Debug)]
+pub(crate) enum Monitor {
+    /// A thread of its own, stopped and joined when the loop is dropped.
+    Own {
+        /// Held for its drop.
+        _thread: MonitorThread,
+    },
+    /// A registration with a group's thread, withdrawn (without waiting) when the loop is
+    /// dropped.
+    InGroup(Arc<MonitorThread>, u64),
+}
+
+impl Monitor {
+    /// Starts a monitor thread for the loop that publishes into `probe`, which runs on the
+    /// calling thread. Its reports name the loop `name`, if it has one.
+    pub(crate) fn start(
+        probe: Arc<Probe>,
+        config: MonitorConfig,
+        name: Option<&str>,
+    ) -> io::Result<Monitor> {
+        let thread = MonitorThread::start()?;
+        thread.watch(probe, config, name);
+        Ok(Monitor::Own { _thread: thread })
+    }
+
+    /// Has a group's monitor thread watch the loop that publishes into `probe`, which runs on
+    /// the calling thread.
+    pub(crate) fn join(
+        group: &Arc<MonitorThread>,
+        probe: Arc<Probe>,
+        config: MonitorConfig,
+        name: Option<&str>,
+    ) -> Monitor {
+        let id = group.watch(probe, config, name);
+        Monitor::InGroup(group.clone(), id)
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if let Monitor::InGroup(group, id) = self {
+            group.send(Message::Unwatch(*id));
+        }
+    }
+}
+
+/// A monitor thread's loop: every tick, sample each watched loop's probe; sleep while every
+/// loop is idle (or none is watched), until a loop or a message wakes it; end when the
+/// registrations' sender is dropped.
+fn run(from: &mpsc::Receiver<Message>) {
+    let mut watchers: Vec<(u64, Box<Watcher>)> = Vec::new();
+    loop {
+        let tick = watchers
+            .iter()
+            .filter(|(_, w)| !w.asleep)
+            .map(|(_, w)| w.tick)
+            .min();
+        let message = match tick {
+            Some(tick) => match from.recv_timeout(tick) {
+                Ok(message) => Some(message),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+            // Every loop idle, or none watched: nothing to sample until one of them wakes.
+            None => match from.try_recv() {
+                Ok(message) => Some(message),
+                Err(mpsc::TryRecvError::Empty) => {
+                    thread::park();
+                    None
+                }
+                Err(mpsc::TryRecvError::Disconnected) => return,
+            },
+        };
+        let mut next = message;
+        while let Some(message) = next {
+            match message {
+                Message::Watch(id, watcher) => watchers.push((id, watcher)),
+                Message::Unwatch(id) => watchers.retain(|(i, _)| *i != id),
+            }
+            next = match from.try_recv() {
+                Ok(message) => Some(message),
+                Err(mpsc::TryRecvError::Empty) => None,
+                Err(mpsc::TryRecvError::Disconnected) => return,
+            };
+        }
+        for (_, watcher) in &mut watchers {
+            watcher.sample();
+        }
+    }
+}
+
+/// What the monitor knows of one loop between samples.
+struct Watcher {
+    probe: Arc<Probe>,
     config: MonitorConfig,
-    who: &str,
-    sched: Option<&ThreadSched>,
-    stopped: &mpsc::Receiver<()>,
-) {
-    // The loop thread's scheduler counts now, if the OS keeps them.
-    let counts = || sched.and_then(ThreadSched::read);
-    // The counts at the first sample that saw the current poll still running, and at the first
-    // that saw no cycle completed while not parked: read only during long polls.
-    let mut poll_base: Option<(Instant, SchedTimes)> = None;
-    let mut stall_base: Option<(Instant, SchedTimes)> = None;
-    let tick = (config.threshold / 20).clamp(Duration::from_millis(1), Duration::from_millis(50));
-    let start = Instant::now();
-    // The poll seen at the last sample (its cycle and task; `None` when parked), and since when.
-    let mut poll: (Option<(u64, u64)>, Instant) = (None, start);
-    // The description of the task of a poll seen running for at least the threshold.
-    let mut slow_task: Option<String> = None;
-    // The cycle count at the last sample, and since when it has not changed.
-    let mut cycles = (probe.sample().0, start);
-    // When the stall being reported began.
-    let mut stall: Option<Instant> = None;
+    /// The start of every report: the loop's name, if it has one.
+    who: String,
+    /// The loop thread's scheduler counts, if the OS keeps them.
+    sched: Option<ThreadSched>,
+    /// The time between samples: a twentieth of the threshold, between 1 and 50 ms.
+    tick: Duration,
+    /// The counts at the first sample that saw the current poll still running, and at the
+    /// first that saw no cycle completed while not parked: read only during long polls.
+    poll_base: Option<(Instant, SchedTimes)>,
+    stall_base: Option<(Instant, SchedTimes)>,
+    /// The poll seen at the last sample (its cycle and task; `None` when parked), and since
+    /// when.
+    poll: (Option<(u64, u64)>, Instant),
+    /// The description of the task of a poll seen running for at least the threshold.
+    slow_task: Option<String>,
+    /// The cycle count at the last sample, and since when it has not changed.
+    cycles: (u64, Instant),
+    /// When the stall being reported began.
+    stall: Option<Instant>,
+    /// Since when the loop has been seen parked in the same cycle, at every sample.
+    idle: Option<(u64, Instant)>,
+    /// Whether the monitor sleeps for this loop until it leaves its wait.
+    asleep: bool,
+}
 
-    probe.set_monitor(thread::current());
-    // Since when the loop has been seen parked in the same cycle, at every sample.
-    let mut idle: Option<(u64, Instant)> = None;
+impl Watcher {
+    fn new(
+        probe: Arc<Probe>,
+        config: MonitorConfig,
+        name: Option<&str>,
+        sched: Option<ThreadSched>,
+    ) -> Watcher {
+        let start = Instant::now();
+        let cycles = (probe.sample().0, start);
+        Watcher {
+            probe,
+            config,
+            // Every report begins with the loop's name, so that one of several loops is told
+            // apart.
+            who: name.map_or_else(String::new, |name| format!("loop \"{name}\": ")),
+            sched,
+            tick: (config.threshold / 20)
+                .clamp(Duration::from_millis(1), Duration::from_millis(50)),
+            poll_base: None,
+            stall_base: None,
+            poll: (None, start),
+            slow_task: None,
+            cycles,
+            stall: None,
+            idle: None,
+            asleep: false,
+        }
+    }
 
-    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
-        let mut now = Instant::now();
+    /// The loop thread's scheduler counts now, if the OS keeps them.
+    fn counts(&self) -> Option<SchedTimes> {
+        self.sched.as_ref().and_then(ThreadSched::read)
+    }
+
+    /// One sample of the loop's probe: notes slow polls and stalls, reports them, and decides
+    /// whether the monitor may sleep for this loop.
+    fn sample(&mut self) {
+        let probe = &self.probe;
+        let config = self.config;
+        if self.asleep {
+            if probe.monitor_asleep() {
+                return;
+            }
+            // The loop left its wait: the time asleep was idle, no poll or stall began in it.
+            self.asleep = false;
+            let now = Instant::now();
+            probe.advance_clock(now);
+            let (cycle, current) = probe.sample();
+            self.poll = (current, now);
+            self.cycles = (cycle, now);
+            self.idle = None;
+            return;
+        }
+        let now = Instant::now();
         probe.advance_clock(now);
-        let (mut cycle, mut current) = probe.sample();
-        idle = match (current, idle) {
+        let (cycle, current) = probe.sample();
+        self.idle = match (current, self.idle) {
             (None, Some((c, since))) if c == cycle => Some((c, since)),
             (None, _) => Some((cycle, now)),
             (Some(_), _) => None,
         };
-        if let Some((c, since)) = idle {
-            if now - since >= config.threshold && slow_task.is_none() && stall.is_none() {
-                // Nothing to watch until the loop leaves its wait: sleep until it wakes us.
-                if probe.monitor_may_sleep(c) {
-                    while probe.monitor_asleep() {
-                        thread::park();
-                        if let Err(mpsc::TryRecvError::Disconnected) = stopped.try_recv() {
-                            return;
-                        }
-                    }
-                    now = Instant::now();
-                    probe.advance_clock(now);
-                    (cycle, current) = probe.sample();
-                    // The time asleep was idle: no poll or stall began in it.
-                    poll = (current, now);
-                    cycles = (cycle, now);
-                    idle = None;
-                    continue;
-                }
+        if let Some((c, since)) = self.idle {
+            if now - since >= config.threshold
+                && self.slow_task.is_none()
+                && self.stall.is_none()
+                && probe.monitor_may_sleep(c)
+            {
+                // Nothing to watch until the loop leaves its wait: it wakes the monitor then.
+                self.asleep = true;
+                return;
             }
         }
         let parked = current.is_none();
-        if current != poll.0 {
-            if let Some(task) = slow_task.take() {
+        if current != self.poll.0 {
+            if let Some(task) = self.slow_task.take() {
                 if config.slow_polls {
-                    let cause = cause_since(poll_base, counts(), now, config.threshold);
-                    report_slow_poll(who, &task, now - poll.1, config.threshold, cause);
+                    let cause = cause_since(self.poll_base, self.counts(), now, config.threshold);
+                    report_slow_poll(&self.who, &task, now - self.poll.1, config.threshold, cause);
                 }
             }
-            poll = (current, now);
-            poll_base = None;
+            self.poll = (current, now);
+            self.poll_base = None;
         } else if current.is_some() {
-            if poll_base.is_none() {
-                poll_base = counts().map(|c| (now, c));
+            if self.poll_base.is_none() {
+                self.poll_base = self.counts().map(|c| (now, c));
             }
             // The same poll is still running: it has run for at least `running_for`, and at
             // most one tick more.
-            let running_for = now - poll.1;
-            probe.saw_poll(running_for + tick);
-            if slow_task.is_none() && running_for >= config.threshold {
-                slow_task = Some(probe.running_task());
+            let running_for = now - self.poll.1;
+            probe.saw_poll(running_for + self.tick);
+            if self.slow_task.is_none() && running_for >= config.threshold {
+                self.slow_task = Some(probe.running_task());
             }
         }
 
-        if cycle != cycles.0 || parked {
-            if let Some(began) = stall.take() {
+        if cycle != self.cycles.0 || parked {
+            if let Some(began) = self.stall.take() {
                 report::warn(format_args!(
-                    "{who}the event loop recovered after a stall of about {} ms",
+                    "{}the event loop recovered after a stall of about {} ms",
+                    self.who,
                     (now - began).as_millis()
                 ));
             }
-            cycles = (cycle, now);
-            stall_base = None;
+            self.cycles = (cycle, now);
+            self.stall_base = None;
         } else {
-            if stall_base.is_none() {
-                stall_base = counts().map(|c| (now, c));
+            if self.stall_base.is_none() {
+                self.stall_base = self.counts().map(|c| (now, c));
             }
-            if config.watchdog && stall.is_none() && now - cycles.1 >= config.threshold {
-                stall = Some(cycles.1);
-                let cause = cause_since(stall_base, counts(), now, config.threshold);
-                report_stall(who, now - cycles.1, &probe.running_task(), cause);
+            if config.watchdog && self.stall.is_none() && now - self.cycles.1 >= config.threshold {
+                self.stall = Some(self.cycles.1);
+                let cause = cause_since(self.stall_base, self.counts(), now, config.threshold);
+                report_stall(&self.who, now - self.cycles.1, &probe.running_task(), cause);
             }
         }
     }
