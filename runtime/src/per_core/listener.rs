@@ -28,7 +28,7 @@ pub enum ListenMode {
     /// One socket, accepted by one loop, which hands each connection to the loop with the
     /// fewest live connections (counting the ones it has just placed): balanced by count on
     /// every system, for one more cross-thread hop per connection. If the accepting loop dies,
-    /// another takes the role. Served through [`serve`](Self::serve) only.
+    /// another takes the role. Served through [`GroupListener::serve`] only.
     HandOff,
     /// The choice for this system: [`ReusePort`](Self::ReusePort) on Linux,
     /// [`HandOff`](Self::HandOff) elsewhere.
