@@ -654,3 +654,28 @@ fn a_second_signal_exits_at_once() {
     let status = exit_within(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(143), "128 + SIGTERM: {status:?}");
 }
+
+#[test]
+fn without_signals_the_group_leaves_sigterm_to_the_program() {
+    const TEST: &str = "without_signals_the_group_leaves_sigterm_to_the_program";
+    if std::env::var_os("EVLOOP_PER_CORE_CHILD").is_some() {
+        PerCore::new()
+            .loops(2)
+            .signals(false)
+            .run(|core| async move {
+                println!("loop {} ready", core.index());
+                evloop::sleep(Duration::from_secs(600)).await;
+            });
+        println!("the group stopped");
+        return;
+    }
+    let mut child = child_test(TEST);
+    let lines = wait_ready(&mut child, 2);
+    signal(&child, rustix::process::Signal::TERM);
+    let status = exit_within(&mut child, Duration::from_secs(10));
+    let out: Vec<String> = lines.map_while(Result::ok).collect();
+    // Nothing caught the signal: its default action ended the process, no stop, no drain.
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(15), "{status:?} {out:?}");
+    assert!(!out.iter().any(|l| l.contains("stopped")), "{out:?}");
+}

@@ -495,3 +495,42 @@ fn a_reuseport_loop_that_ends_leaves_its_socket_to_the_others() {
         results[0].loop_stats
     );
 }
+
+// Linux only: the one system where evloop forms SO_REUSEPORT groups.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn a_restarted_reuseport_loop_serves_its_socket_again() {
+    let listener =
+        GroupListener::bind("127.0.0.1:0".parse().unwrap(), ListenMode::ReusePort).unwrap();
+    let addr = listener.local_addr();
+    let panicked = Arc::new(AtomicBool::new(false));
+    let once = panicked.clone();
+    // Loop 1 panics once, 50 ms after it started; it is restarted and serves again.
+    let server = GroupServer::start_with(listener, OnExit::restart(), move |core| {
+        let once = once.clone();
+        async move {
+            if core.index() != 1 || once.swap(true, Ordering::SeqCst) {
+                return std::future::pending().await;
+            }
+            evloop::sleep(Duration::from_millis(50)).await;
+            panic!("loop 1 panics on cue");
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // 100 connections from random source ports: about half hash to loop 1's socket.
+    let mut on = [0usize; 2];
+    let conns: Vec<_> = (0..100)
+        .map(|n| {
+            let conn =
+                connect(addr).unwrap_or_else(|e| panic!("connection {n} was not served: {e}"));
+            on[conn.1] += 1;
+            conn
+        })
+        .collect();
+    drop(conns);
+    let results = server.finish();
+    assert_eq!(results[1].restarts, 1, "{:?}", results[1]);
+    // All on loop 0 has a chance of 2^-100: the restarted loop took its socket back.
+    assert!(on[1] > 0, "loop 1 served nothing after its restart: {on:?}");
+    assert_eq!(results[1].loop_stats.accepted, on[1] as u64);
+}
