@@ -56,6 +56,7 @@ fn main() -> ExitCode {
             seconds,
             block_at_ms,
         )),
+        Command::LoopsServer { runtime } => exit_with(sections::loops::server_child(&runtime)),
         Command::ScaleServer {
             kind,
             ports,

@@ -12,8 +12,8 @@ use evloop_bench::report::plot::{bar_text, plain};
 use util::{children_of, run, TempDir};
 
 #[test]
-fn quick_report_holds_six_sections_plots_and_the_same_figures_in_json() {
-    // The seventh, the scale curve, runs only with --scale (see the test below).
+fn quick_report_holds_seven_sections_plots_and_the_same_figures_in_json() {
+    // The eighth, the scale curve, runs only with --scale (see the test below).
     let dir = TempDir::new("quick");
     let out = dir.path().join("out");
     let result = run(&["report", "--quick", "--out", out.to_str().unwrap()]);
@@ -37,15 +37,15 @@ fn quick_report_holds_six_sections_plots_and_the_same_figures_in_json() {
     assert!(md.contains(&report.machine.kernel));
     assert!(report.machine.cpus >= 1);
 
-    // All six sections, in order, each done and holding figures; the scale curve not run.
-    assert_eq!(report.sections.len(), 7);
-    let scale = &report.sections[6];
+    // All seven sections, in order, each done and holding figures; the scale curve not run.
+    assert_eq!(report.sections.len(), 8);
+    let scale = &report.sections[7];
     assert!(
         matches!(&scale.status, Status::NotRun(why) if why.contains("--scale")),
         "{:?}",
         scale.status
     );
-    for (i, section) in report.sections.iter().enumerate().take(6) {
+    for (i, section) in report.sections.iter().enumerate().take(7) {
         assert_eq!(
             section.status,
             Status::Done,
@@ -242,7 +242,7 @@ fn json_flag_prints_the_report_on_stdout_and_only_runs_the_section_asked() {
         serde_json::from_slice(&result.stdout).expect("stdout is the JSON report");
     let written: Report =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(printed.sections.len(), 7);
+    assert_eq!(printed.sections.len(), 8);
     for (p, w) in printed.sections.iter().zip(&written.sections) {
         assert_eq!(p.id, w.id);
         assert_eq!(p.status, w.status);

@@ -50,6 +50,13 @@ pub enum Command {
         #[arg(long)]
         block_at_ms: Option<u64>,
     },
+    /// An HTTP server reporting its CPU time on request (internal: section "loops").
+    #[command(hide = true)]
+    LoopsServer {
+        /// `evloop`, `evloop2`, `evloop2-handoff`, `tokio-mt2`, `tokio-2ct` or `smol2`.
+        #[arg(long)]
+        runtime: String,
+    },
     /// A server holding a point of the scale curve (internal: section "scale").
     #[command(hide = true)]
     ScaleServer {
@@ -87,7 +94,7 @@ pub struct ReportArgs {
     /// Small sizes: under a minute in release, a smoke test in debug.
     #[arg(long)]
     pub quick: bool,
-    /// Run only this section: memory, offload, yield, threads, peers, overhead or scale.
+    /// Run only this section: memory, offload, yield, threads, peers, overhead, loops or scale.
     #[arg(long, value_name = "SECTION")]
     pub only: Option<String>,
     /// Directory for REPORT.md, the plots and report.json.

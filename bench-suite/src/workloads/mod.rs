@@ -8,6 +8,8 @@ pub mod cross_loop;
 pub mod echo;
 pub mod floors;
 pub mod http;
+pub mod http_load;
+pub mod http_servers;
 pub mod memory;
 pub mod offload;
 pub mod peers;

@@ -1,5 +1,6 @@
-//! The six sections, their sizes (`--quick` or full), and what they share.
+//! The sections, their sizes (`--quick` or full), and what they share.
 
+pub mod loops;
 pub mod memory;
 pub mod offload;
 pub mod overhead;
@@ -30,7 +31,7 @@ pub struct Spec {
 }
 
 /// The sections in report order.
-pub const SECTIONS: [Spec; 7] = [
+pub const SECTIONS: [Spec; 8] = [
     Spec {
         id: "memory",
         title: "Memory per unit (slides 2 and 11)",
@@ -65,6 +66,12 @@ pub const SECTIONS: [Spec; 7] = [
         id: "overhead",
         title: "Instrumentation overhead",
         run: overhead::run,
+        needs_scale: false,
+    },
+    Spec {
+        id: "loops",
+        title: "One loop per core: a server on two threads",
+        run: loops::run,
         needs_scale: false,
     },
     Spec {

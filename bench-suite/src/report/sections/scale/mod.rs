@@ -1,4 +1,4 @@
-//! Section 7, the scale curve (`report --scale`): slide 11's "hundreds of thousands of
+//! Section 8, the scale curve (`report --scale`): slide 11's "hundreds of thousands of
 //! connections" measured as far as this machine allows. At each point a server child process
 //! holds every connection on one thread (evloop, tokio `current_thread`, smol) or on a thread
 //! per connection (default and 64 KiB stacks), client child processes (one evloop thread each,
