@@ -69,8 +69,12 @@ struct Run {
 pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError> {
     debug_assert!(SERVERS.iter().skip(3).all(|s| TWO_THREADS.contains(&s.0)));
     let s = ctx.sizes.clone();
-    let rounds = s.rounds.min(5);
-    let secs = s.echo_seconds;
+    // Each run starts a server process: fewer, shorter rounds than the in-process sections.
+    let (rounds, secs) = if s.quick {
+        (2, s.echo_seconds.min(0.4))
+    } else {
+        (5, 2.0)
+    };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     section.notes.push(format!(
         "Each server is a child process serving HTTP/1.1 with hyper (the service of the peers \
