@@ -66,7 +66,7 @@ fn main() -> io::Result<()> {
             Err(e) => e.to_string(),
         };
         println!(
-            "loop {}: {} connections ({} handed to other loops, {} cut at the drain timeout), \
+            "loop {}: {} connections ({} handed to other loops, {} cut when the loop closed), \
              {:?} of CPU; {ended}",
             r.core,
             s.accepted,

@@ -631,11 +631,12 @@ where
         let mut cancelled = 0;
         if matches!(ran, Ok(None)) {
             cancelled = runtime.block_on(drain_tasks(core.index, drain));
-            core.group.cutting(core.index);
         }
-        if ran.is_err() {
-            // The connections this loop's tasks hold now close with them: lost.
-            core.group.died(core.index);
+        // The connections this loop's tasks still hold close with them: lost if the setup
+        // panicked, cut otherwise.
+        match ran {
+            Err(_) => core.group.died(core.index),
+            Ok(_) => core.group.cutting(core.index),
         }
         let stats = Some(runtime.stats());
         // Cancel this loop's tasks (their destructors run here) before anything else.

@@ -395,6 +395,7 @@ fn ten_thousand_messages_each_way_under_load_arrive_once_each() {
             "loop {}: every message answered once: {r:?}",
             r.core
         );
+        assert_eq!(r.loop_stats.messages, EACH, "loop {}'s stats", r.core);
     }
 }
 

@@ -40,7 +40,8 @@ async fn answer_with_loop_index(mut conn: Connection, closed: Arc<Vec<AtomicUsiz
 
 /// A group of 2 loops serving `listener` with `answer_with_loop_index` until `done` is set,
 /// on a thread of its own; `die` is awaited beside the server on every loop (a setup that
-/// panics on cue).
+/// panics on cue). `start` returns once both loops serve (on a loaded machine a loop's thread
+/// may start late, and the other would take every connection until then).
 struct GroupServer {
     done: Arc<AtomicBool>,
     closed: Arc<Vec<AtomicUsize>>,
@@ -59,21 +60,30 @@ impl GroupServer {
     {
         let done = Arc::new(AtomicBool::new(false));
         let closed: Arc<Vec<AtomicUsize>> = Arc::new((0..2).map(|_| AtomicUsize::new(0)).collect());
-        let (until, on_close) = (done.clone(), closed.clone());
+        let serving = Arc::new(AtomicUsize::new(0));
+        let (until, on_close, ready) = (done.clone(), closed.clone(), serving.clone());
         let thread = std::thread::spawn(move || {
             PerCore::new()
                 .loops(2)
                 .signals(false)
                 .on_exit(on_exit)
                 .run(move |core| {
-                    let (listener, until, closed) =
-                        (listener.clone(), until.clone(), on_close.clone());
+                    let (listener, until, closed, ready) = (
+                        listener.clone(),
+                        until.clone(),
+                        on_close.clone(),
+                        ready.clone(),
+                    );
                     let die = die(core.clone());
                     async move {
                         let serve = listener.serve(&core, move |conn| {
                             answer_with_loop_index(conn, closed.clone())
                         });
                         let until_done = async {
+                            // `serve` spawned the accepting task when first polled, just
+                            // before this: one cycle of the loop runs it.
+                            evloop::sleep(Duration::from_millis(1)).await;
+                            ready.fetch_add(1, Ordering::SeqCst);
                             while !until.load(Ordering::SeqCst) {
                                 evloop::sleep(Duration::from_millis(2)).await;
                             }
@@ -89,6 +99,14 @@ impl GroupServer {
                     }
                 })
         });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while serving.load(Ordering::SeqCst) < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "the loops did not serve within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
         GroupServer {
             done,
             closed,
@@ -217,7 +235,34 @@ fn hand_off_sends_the_next_connections_to_the_loop_where_some_closed() {
     conns.push(next);
     assert!(on(&conns, 0).abs_diff(on(&conns, 1)) <= 1);
     drop(conns);
-    server.finish();
+    let results = server.finish();
+    // The closes left 4 and 1: the first placement after them left a gap of 2, recorded.
+    let widest = results
+        .iter()
+        .map(|r| r.loop_stats.widest_gap_at_hand_off)
+        .max()
+        .unwrap_or(0);
+    assert!(widest >= 2, "widest gap {widest}: {results:?}");
+}
+
+#[test]
+fn connections_open_when_their_loop_ends_are_counted_as_cut() {
+    let listener =
+        GroupListener::bind("127.0.0.1:0".parse().unwrap(), ListenMode::HandOff).unwrap();
+    let server = GroupServer::start(listener.clone(), OnExit::StopOnPanic);
+    // Four connections held open (two on each loop) while every loop's setup returns.
+    let conns: Vec<_> = (0..4)
+        .map(|_| connect(listener.local_addr()).expect("connect"))
+        .collect();
+    let results = server.finish();
+    drop(conns);
+    let cut: u64 = results.iter().map(|r| r.loop_stats.cut_at_close).sum();
+    let lost: u64 = results.iter().map(|r| r.loop_stats.lost).sum();
+    assert_eq!((cut, lost), (4, 0), "{results:?}");
+    assert!(
+        results.iter().all(|r| r.loop_stats.live == 0),
+        "{results:?}"
+    );
 }
 
 #[test]

@@ -44,7 +44,8 @@ impl Stop {
 const RUNNING: u8 = 0;
 /// The loop's setup panicked: the connections closing now are lost.
 const DIED: u8 = 1;
-/// The drain timeout passed: the connections closing now are cut.
+/// The loop is closing (its setup returned, or the drain timeout passed): the connections
+/// closing now are cut.
 const CUT: u8 = 2;
 
 /// One loop's counters, written by its own thread and (for `live` and `messages`) by others.
@@ -74,8 +75,8 @@ pub struct LoopStats {
     pub live: usize,
     /// Connections that were open on this loop when its setup panicked: closed with it.
     pub lost: u64,
-    /// Connections still open when the drain timeout passed: closed then (a reset for a peer
-    /// with data in flight).
+    /// Connections still open when the loop closed (its setup returned, or the drain timeout
+    /// passed after the group's stop): closed then (a reset for a peer with data in flight).
     pub cut_at_close: u64,
     /// Messages sent to this loop through its [`LoopHandle`](crate::LoopHandle).
     pub messages: u64,
@@ -117,6 +118,8 @@ pub(super) struct Group {
     counters: Box<[Counters]>,
     /// The imbalance warning's memory, by loop.
     skew: Mutex<Vec<Skew>>,
+    /// Whether some loop's `Skew::since` is set (so a balanced accept can skip the lock).
+    skew_seen: AtomicBool,
 }
 
 impl Group {
@@ -125,6 +128,7 @@ impl Group {
             stop: Stop::default(),
             counters: (0..loops).map(|_| Counters::default()).collect(),
             skew: Mutex::new(vec![Skew::default(); loops]),
+            skew_seen: AtomicBool::new(false),
         }
     }
 
@@ -196,7 +200,8 @@ impl Group {
         self.counters[index].state.store(DIED, Ordering::SeqCst);
     }
 
-    /// Loop `index` is about to cancel the tasks the drain timeout left.
+    /// Loop `index` is about to cancel the tasks still alive (its setup returned, or the drain
+    /// timeout passed).
     pub(super) fn cutting(&self, index: usize) {
         self.counters[index].state.store(CUT, Ordering::SeqCst);
     }
@@ -231,19 +236,27 @@ impl Group {
         if loops < 2 {
             return;
         }
-        let live: Vec<usize> = (0..loops).map(|i| self.live(i)).collect();
-        let total: usize = live.iter().sum();
-        let Some((busiest, &most)) = live.iter().enumerate().max_by_key(|(_, n)| **n) else {
-            return;
-        };
+        // Called at every accept: no allocation, and no lock while the group is balanced.
+        let (mut total, mut most, mut busiest) = (0, 0, 0);
+        for i in 0..loops {
+            let n = self.live(i);
+            total += n;
+            if n > most {
+                (most, busiest) = (n, i);
+            }
+        }
         let skewed = total >= IMBALANCE_MIN_PER_LOOP * loops
             && most * loops * 100 >= IMBALANCE_RATIO_PERCENT * total;
+        if !skewed && !self.skew_seen.load(Ordering::Relaxed) {
+            return;
+        }
         let mut skew = self.skew.lock().unwrap_or_else(|e| e.into_inner());
         for (i, s) in skew.iter_mut().enumerate() {
             if !(skewed && i == busiest) {
                 s.since = None;
             }
         }
+        self.skew_seen.store(skewed, Ordering::Relaxed);
         if !skewed {
             return;
         }
@@ -261,6 +274,7 @@ impl Group {
         self.counters[busiest]
             .imbalance_warnings
             .fetch_add(1, Ordering::Relaxed);
+        let live: Vec<usize> = (0..loops).map(|i| self.live(i)).collect();
         eprintln!(
             "evloop: per_core: loop {busiest} holds {most} of the group's {total} live \
              connections (a fair share is {}; counts by loop: {live:?}): {cause}",

@@ -252,49 +252,58 @@ impl GroupListener {
         self.inner.role_free.listen()
     }
 
-    /// The gap between the most and the fewest live connections among the serving loops.
-    pub(super) fn gap(&self, group: &Group) -> usize {
+    /// Places `conn`, accepted by (or queued for) loop `from`, on the serving loop with the
+    /// fewest live connections (`from` on a tie, saving the hop), counts it there, and records
+    /// the gap the counts are left with.
+    pub(super) fn place(&self, group: &Group, from: usize, conn: Handed) -> Placement {
         let slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let live = (0..slots.len().min(group.loops()))
-            .filter(|&i| slots[i].as_ref().is_some_and(|s| !s.is_closed()))
-            .map(|i| group.live(i));
-        let (low, high) = live.fold((usize::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)));
-        high.saturating_sub(low)
-    }
-
-    /// Places `conn`, accepted by loop `from`, on the serving loop with the fewest live
-    /// connections (`from` on a tie, saving the hop) and counts it there. Returns it back if
-    /// that is `from` itself, or if no other serving loop can take it.
-    pub(super) fn place(&self, group: &Group, from: usize, conn: Handed) -> Option<Handed> {
-        let slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let mut conn = conn;
-        loop {
-            let target = (0..slots.len().min(group.loops()))
+        let serving = || {
+            (0..slots.len().min(group.loops()))
                 .filter(|&i| slots[i].as_ref().is_some_and(|s| !s.is_closed()))
-                .min_by_key(|&i| (group.live(i), i != from));
-            match target {
-                Some(t) if t != from => {
-                    let Some(slot) = slots[t].as_ref() else {
-                        return Some(conn);
-                    };
-                    group.placed(t);
-                    match slot.try_send(conn) {
-                        Ok(()) => {
-                            group.handed_off(from);
-                            return None;
-                        }
-                        // The loop closed its queue since it was looked at (a failed send
-                        // means a closed queue, which the next look skips).
-                        Err(e) => {
-                            group.unplaced(t);
-                            conn = e.into_inner();
-                        }
-                    }
+        };
+        let mut conn = conn;
+        let placement = loop {
+            let Some(target) = serving().min_by_key(|&i| (group.live(i), i != from)) else {
+                return Placement::Nowhere(conn);
+            };
+            let slot = match &slots[target] {
+                _ if target == from => {
+                    group.placed(from);
+                    break Placement::Here(conn);
                 }
-                _ => return Some(conn),
+                Some(slot) => slot,
+                None => return Placement::Nowhere(conn),
+            };
+            group.placed(target);
+            match slot.try_send(conn) {
+                Ok(()) => {
+                    group.handed_off(from);
+                    break Placement::Elsewhere;
+                }
+                // The loop closed its queue since it was looked at (a failed send means a
+                // closed queue, which the next look skips).
+                Err(e) => {
+                    group.unplaced(target);
+                    conn = e.into_inner();
+                }
             }
-        }
+        };
+        let (low, high) = serving()
+            .map(|i| group.live(i))
+            .fold((usize::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)));
+        group.gap_after_placing(from, high.saturating_sub(low));
+        placement
     }
+}
+
+/// Where [`GroupListener::place`] put a connection.
+pub(super) enum Placement {
+    /// On the loop that placed it (counted there): it serves it.
+    Here(Handed),
+    /// On another loop, through its queue.
+    Elsewhere,
+    /// Nowhere: no loop serves (not counted anywhere).
+    Nowhere(Handed),
 }
 
 /// `ReusePort` mode: a socket whose loop stopped serving while the group runs is adopted by

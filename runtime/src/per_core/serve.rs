@@ -17,7 +17,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future::or;
 
 use super::group::Group;
-use super::listener::{GroupListener, Handed, ListenMode};
+use super::listener::{GroupListener, Handed, ListenMode, Placement};
 use crate::net::{TcpListener, TcpStream};
 
 /// A connection served by one loop of a group, from
@@ -136,8 +136,8 @@ impl<H> Clone for Server<H> {
 }
 
 /// What makes a loop stop waiting for connections.
-enum Next<C> {
-    Conn(C),
+enum Next {
+    Conn(Handed),
     Failed(io::Error),
     Changed,
     Stop,
@@ -191,8 +191,7 @@ where
     /// accepts (in `ReusePort` mode, it also adopts the sockets of loops that stopped).
     async fn accept_own(&self) -> io::Result<()> {
         let socket = self.listener.socket_of(self.index)?;
-        let reuse_port = self.listener.mode() == ListenMode::ReusePort;
-        let _owner = reuse_port.then(|| {
+        let _owner = (self.listener.mode() == ListenMode::ReusePort).then(|| {
             self.listener.own(self.index);
             Owner {
                 listener: self.listener.clone(),
@@ -200,29 +199,7 @@ where
                 group: self.group.clone(),
             }
         });
-        loop {
-            let changed = reuse_port.then(|| self.listener.orphans_changed());
-            if reuse_port {
-                while let Some(orphan) = self.listener.adopt(self.index) {
-                    drop(
-                        crate::task::spawn::Builder::new()
-                            .name(format!(
-                                "accept on {} for loop {orphan}",
-                                self.listener.local_addr()
-                            ))
-                            .spawn(self.clone().serve_orphan(orphan)),
-                    );
-                }
-            }
-            match self.next(&socket, changed).await {
-                Next::Conn(conn) => self.serve_accepted(conn),
-                Next::Failed(e) => after_accept_error(e, self.index).await?,
-                Next::Changed => {}
-                Next::Stop => break,
-            }
-        }
-        self.accept_queued(&socket);
-        Ok(())
+        self.accept_from(&socket, None).await
     }
 
     /// `ReusePort` mode: serves the socket of loop `orphan`, which stopped, until that loop
@@ -233,34 +210,65 @@ where
             orphan,
             by: self.index,
         };
-        let Ok(socket) = self.listener.socket_of(orphan) else {
-            return;
-        };
+        if let Ok(socket) = self.listener.socket_of(orphan) {
+            // An error ends the adoption; the orphan waits for another loop.
+            let _ = self.accept_from(&socket, Some(orphan)).await;
+        }
+    }
+
+    /// Accepts from `socket` (this loop's own, or the adopted socket of loop `adopted`) and
+    /// serves what it accepts until the group's stop begins, then takes what is queued. In
+    /// `ReusePort` mode it also follows the orphans: on its own socket, it adopts each new one;
+    /// on an adopted socket, it returns once that socket's loop serves it again.
+    async fn accept_from(&self, socket: &TcpListener, adopted: Option<usize>) -> io::Result<()> {
+        let follow = self.listener.mode() == ListenMode::ReusePort;
+        // Listened to before each look at the orphans, so that no change is missed.
+        let mut changed = follow.then(|| self.listener.orphans_changed());
+        if follow && !self.follow_orphans(adopted) {
+            return Ok(());
+        }
         loop {
-            let changed = self.listener.orphans_changed();
-            if !self.listener.adopted(orphan, self.index) {
-                return;
-            }
-            match self.next(&socket, Some(changed)).await {
+            match self.next(socket, changed.as_mut()).await {
                 Next::Conn(conn) => self.serve_accepted(conn),
-                Next::Failed(e) => {
-                    if after_accept_error(e, self.index).await.is_err() {
-                        return;
+                Next::Failed(e) => after_accept_error(e, self.index).await?,
+                Next::Changed => {
+                    changed = Some(self.listener.orphans_changed());
+                    if !self.follow_orphans(adopted) {
+                        return Ok(());
                     }
                 }
-                Next::Changed => {}
                 Next::Stop => break,
             }
         }
-        self.accept_queued(&socket);
+        self.accept_queued(socket);
+        Ok(())
+    }
+
+    /// After a change of the orphans: adopts every orphan no loop serves (on this loop's own
+    /// socket), or says whether the adopted socket is still this loop's to serve.
+    fn follow_orphans(&self, adopted: Option<usize>) -> bool {
+        if let Some(orphan) = adopted {
+            return self.listener.adopted(orphan, self.index);
+        }
+        while let Some(orphan) = self.listener.adopt(self.index) {
+            drop(
+                crate::task::spawn::Builder::new()
+                    .name(format!(
+                        "accept on {} for loop {orphan}",
+                        self.listener.local_addr()
+                    ))
+                    .spawn(self.clone().serve_orphan(orphan)),
+            );
+        }
+        true
     }
 
     /// Waits for a connection on `socket`, the group's stop, or (if given) `changed`.
     async fn next(
         &self,
         socket: &TcpListener,
-        changed: Option<event_listener::EventListener>,
-    ) -> Next<Handed> {
+        changed: Option<&mut event_listener::EventListener>,
+    ) -> Next {
         let accept = async {
             match socket.accept_std().await {
                 Ok(conn) => Next::Conn(conn),
@@ -309,73 +317,76 @@ where
             queue: queue.clone(),
             group: self.group.clone(),
         };
-        let mut socket: Option<TcpListener> = None;
+        // Listened to before each try for the accepting role, so that no release is missed.
+        let mut role = Role::Waiting(self.listener.role_free());
         let cause = "connections closed unevenly, or a loop died, after they were placed \
                      (hand-off places each new connection on the loop with the fewest, but never \
                      moves one)";
-        enum Next {
+        /// What a serving loop in hand-off mode waits for.
+        enum Arrival {
             Handed(Handed),
             Accepted(io::Result<Handed>),
             Role,
             Stop,
         }
         loop {
-            if socket.is_none() && self.listener.claim_acceptor(self.index) {
-                socket = Some(self.listener.socket_of(0)?);
+            if matches!(role, Role::Waiting(_)) && self.listener.claim_acceptor(self.index) {
+                role = Role::Accepting(self.listener.socket_of(0)?);
             }
             let handed = async {
                 match queue.recv().await {
-                    Ok(conn) => Next::Handed(conn),
-                    Err(_) => Next::Stop,
+                    Ok(conn) => Arrival::Handed(conn),
+                    Err(_) => Arrival::Stop,
                 }
             };
             let stop = async {
                 self.group.stop.wait().await;
-                Next::Stop
+                Arrival::Stop
             };
-            let next = match &socket {
-                Some(s) => {
+            let next = match &mut role {
+                Role::Accepting(socket) => {
                     or(
                         stop,
-                        or(handed, async { Next::Accepted(s.accept_std().await) }),
+                        or(handed, async {
+                            Arrival::Accepted(socket.accept_std().await)
+                        }),
                     )
                     .await
                 }
-                None => {
-                    let free = self.listener.role_free();
-                    // Looked at again after listening: a role freed in between is not missed.
-                    if self.listener.claim_acceptor(self.index) {
-                        continue;
-                    }
+                Role::Waiting(free) => {
                     or(
                         stop,
                         or(handed, async {
                             free.await;
-                            Next::Role
+                            Arrival::Role
                         }),
                     )
                     .await
                 }
             };
             match next {
-                Next::Handed(conn) => self.start(conn),
-                Next::Accepted(Ok(conn)) => {
-                    if let Some(conn) = self.listener.place(&self.group, self.index, conn) {
-                        self.group.placed(self.index);
-                        self.start(conn);
+                Arrival::Handed(conn) => self.start(conn),
+                Arrival::Accepted(Ok(conn)) => {
+                    match self.listener.place(&self.group, self.index, conn) {
+                        Placement::Here(conn) => self.start(conn),
+                        Placement::Elsewhere => {}
+                        // Never while this loop serves (its queue closes at the stop only);
+                        // served here all the same.
+                        Placement::Nowhere(conn) => {
+                            self.group.placed(self.index);
+                            self.start(conn);
+                        }
                     }
-                    let gap = self.listener.gap(&self.group);
-                    self.group.gap_after_placing(self.index, gap);
                     self.group.check_balance(cause);
                 }
-                Next::Accepted(Err(e)) => after_accept_error(e, self.index).await?,
-                Next::Role => {}
-                Next::Stop => break,
+                Arrival::Accepted(Err(e)) => after_accept_error(e, self.index).await?,
+                Arrival::Role => role = Role::Waiting(self.listener.role_free()),
+                Arrival::Stop => break,
             }
         }
         // The stop: the acceptor takes what the socket has queued; then no connection is
         // placed here any more, and those already placed are served.
-        if let Some(socket) = &socket {
+        if let Role::Accepting(socket) = &role {
             self.accept_queued(socket);
         }
         self.listener.close_slot(self.index);
@@ -434,6 +445,14 @@ where
     }
 }
 
+/// Hand-off mode: whether a serving loop accepts for the group, or waits for the role.
+enum Role {
+    /// It accepts, on its registration of the group's socket.
+    Accepting(TcpListener),
+    /// It waits for the role to be free.
+    Waiting(event_listener::EventListener),
+}
+
 /// Hand-off mode: a serving loop's queue, taken out of the placement when the loop stops
 /// serving for any reason; connections still in it go to another loop (or, with none left,
 /// count as lost on this one).
@@ -450,8 +469,14 @@ impl Drop for Slot {
         self.queue.close();
         while let Ok(conn) = self.queue.try_recv() {
             self.group.unplaced(self.index);
-            if self.listener.place(&self.group, self.index, conn).is_some() {
-                self.group.lost_queued(self.index);
+            // This loop's slot is closed: the connection goes to another loop, or is lost.
+            match self.listener.place(&self.group, self.index, conn) {
+                Placement::Elsewhere => {}
+                Placement::Here(_) => {
+                    self.group.unplaced(self.index);
+                    self.group.lost_queued(self.index);
+                }
+                Placement::Nowhere(_) => self.group.lost_queued(self.index),
             }
         }
     }
