@@ -56,6 +56,7 @@ pub(crate) struct Reactor {
     reports_read_closed: bool,
     /// The loop thread's timer slack, made precise for the epoll backend's timed waits while
     /// the reactor lives (it is created and dropped on the loop thread).
+    // Linux only: timer slack (prctl) and the epoll backend exist only there.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     _slack: Option<crate::io::poller::epoll::TimerSlack>,
     /// Registered sources; the key is the `key` of their poller events.

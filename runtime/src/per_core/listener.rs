@@ -124,6 +124,8 @@ impl GroupListener {
     /// [`ListenMode::ReusePort`] on a system where it does not balance.
     pub fn bind(addr: SocketAddr, mode: ListenMode) -> io::Result<GroupListener> {
         let resolved = mode.resolve();
+        // Only Linux's SO_REUSEPORT spreads connections over a group (macOS gives them all
+        // to the last bind; FreeBSD needs SO_REUSEPORT_LB).
         if resolved == ListenMode::ReusePort
             && !cfg!(any(target_os = "linux", target_os = "android"))
         {

@@ -35,6 +35,7 @@ impl Backend {
     /// The default for this system: [`Backend::Epoll`] on Linux, [`Backend::Polling`]
     /// elsewhere.
     pub const fn default_for_this_os() -> Backend {
+        // Linux only: epoll exists only there.
         if cfg!(any(target_os = "linux", target_os = "android")) {
             Backend::Epoll
         } else {
@@ -69,6 +70,7 @@ pub(crate) struct Readiness {
 /// A loop's OS poller.
 #[derive(Debug)]
 pub(crate) enum Poller {
+    // Linux only: epoll exists only there.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll(epoll::Epoll),
     Polling(polling::Poller),
@@ -77,6 +79,7 @@ pub(crate) enum Poller {
 /// The events of one wait.
 #[derive(Debug)]
 pub(crate) enum Events {
+    // Linux only: epoll exists only there.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll(epoll::Events),
     Polling(polling::Events),
@@ -91,11 +94,13 @@ impl Poller {
     /// for a `polling` backend that cannot report edges.
     pub(crate) fn new(backend: Backend, capacity: NonZeroUsize) -> io::Result<(Poller, Events)> {
         match backend {
+            // Linux only: epoll exists only there.
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll => Ok((
                 Poller::Epoll(epoll::Epoll::new()?),
                 Events::Epoll(epoll::Events::with_capacity(capacity)),
             )),
+            // Not Linux: no epoll here.
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             Backend::Epoll => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -121,6 +126,7 @@ impl Poller {
     /// Which backend this is.
     pub(crate) fn backend(&self) -> Backend {
         match self {
+            // Linux only: epoll exists only there.
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Poller::Epoll(_) => Backend::Epoll,
             Poller::Polling(_) => Backend::Polling,
@@ -134,6 +140,7 @@ impl Poller {
     /// `fd` must be [`delete`](Self::delete)d before it is closed.
     pub(crate) unsafe fn add(&self, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
         match self {
+            // Linux only: epoll exists only there.
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Poller::Epoll(epoll) => epoll.add(fd, key),
             // SAFETY: the caller deletes `fd` before closing it (this function's contract),
@@ -152,6 +159,7 @@ impl Poller {
     /// Removes `fd`.
     pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
         match self {
+            // Linux only: epoll exists only there.
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Poller::Epoll(epoll) => epoll.delete(fd),
             Poller::Polling(poller) => poller.delete(fd),
@@ -162,6 +170,7 @@ impl Poller {
     /// events replace those in `events`.
     pub(crate) fn wait(&self, events: &mut Events, deadline: Option<Instant>) -> io::Result<()> {
         match (self, events) {
+            // Linux only: epoll exists only there.
             #[cfg(any(target_os = "linux", target_os = "android"))]
             (Poller::Epoll(epoll), Events::Epoll(events)) => epoll.wait(events, deadline),
             (Poller::Polling(poller), Events::Polling(events)) => {
@@ -180,6 +189,7 @@ impl Poller {
     /// Wakes the thread waiting in [`wait`](Self::wait) (from any thread).
     pub(crate) fn notify(&self) -> io::Result<()> {
         match self {
+            // Linux only: epoll exists only there.
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Poller::Epoll(epoll) => epoll.notify(),
             Poller::Polling(poller) => poller.notify(),
@@ -191,6 +201,7 @@ impl Events {
     /// The readiness reports of the last wait.
     pub(crate) fn for_each(&self, mut f: impl FnMut(Readiness)) {
         match self {
+            // Linux only: epoll exists only there.
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Events::Epoll(events) => events.for_each(f),
             Events::Polling(events) => {
@@ -209,6 +220,7 @@ impl Events {
     /// Forgets the events of the last wait.
     pub(crate) fn clear(&mut self) {
         match self {
+            // Linux only: epoll exists only there.
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Events::Epoll(events) => events.clear(),
             Events::Polling(events) => events.clear(),
