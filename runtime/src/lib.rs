@@ -124,8 +124,10 @@ pub use crate::per_core::{
     per_core, Connection, Core, GroupListener, ListenMode, LoopError, LoopHandle, LoopResult,
     LoopStats, OnExit, PerCore, INBOX_CAPACITY,
 };
+#[doc(inline)]
 pub use crate::process::{run_in_process, ProcessJob, ProcessPool, ProcessPoolBuilder};
 pub use crate::runtime::{run, Runtime};
+#[doc(inline)]
 pub use crate::task::{spawn, yield_now, JoinError, JoinHandle, TaskId, YieldNow};
 pub use crate::time::interval::{interval, Interval};
 pub use crate::time::sleep::{sleep, sleep_until, Sleep};

@@ -118,6 +118,9 @@
 //!     }
 //! };
 //! ```
+//!
+//! `future::or` is futures-lite's and `stop` an async-channel `Receiver<()>`: a server written
+//! this way also depends on `futures-lite = "2"` and `async-channel = "2"`.
 
 mod executor;
 mod io;
