@@ -587,6 +587,20 @@ fn signal(child: &std::process::Child, signal: rustix::process::Signal) {
     rustix::process::kill_process(pid, signal).expect("signal the child");
 }
 
+/// Runs `test` in a child process, sends it SIGTERM once its 2 loops are ready, and waits up
+/// to `limit` for its exit: its exit status, the lines it printed after the loops were ready,
+/// and the child (whose stderr is still unread).
+fn terminate_when_ready(
+    test: &str,
+    limit: Duration,
+) -> (std::process::ExitStatus, Vec<String>, std::process::Child) {
+    let mut child = child_test(test);
+    let lines = wait_ready(&mut child, 2);
+    signal(&child, rustix::process::Signal::TERM);
+    let status = exit_within(&mut child, limit);
+    (status, lines.map_while(Result::ok).collect(), child)
+}
+
 #[test]
 fn sigterm_stops_the_loops_and_lets_their_tasks_finish() {
     const TEST: &str = "sigterm_stops_the_loops_and_lets_their_tasks_finish";
@@ -614,11 +628,7 @@ fn sigterm_stops_the_loops_and_lets_their_tasks_finish() {
         }
         return;
     }
-    let mut child = child_test(TEST);
-    let lines = wait_ready(&mut child, 2);
-    signal(&child, rustix::process::Signal::TERM);
-    let status = exit_within(&mut child, Duration::from_secs(30));
-    let out: Vec<String> = lines.map_while(Result::ok).collect();
+    let (status, out, mut child) = terminate_when_ready(TEST, Duration::from_secs(30));
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert!(status.success(), "{status:?}\n{out:?}\n{err}");
@@ -670,11 +680,7 @@ fn without_signals_the_group_leaves_sigterm_to_the_program() {
         println!("the group stopped");
         return;
     }
-    let mut child = child_test(TEST);
-    let lines = wait_ready(&mut child, 2);
-    signal(&child, rustix::process::Signal::TERM);
-    let status = exit_within(&mut child, Duration::from_secs(10));
-    let out: Vec<String> = lines.map_while(Result::ok).collect();
+    let (status, out, _) = terminate_when_ready(TEST, Duration::from_secs(10));
     // Nothing caught the signal: its default action ended the process, no stop, no drain.
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(15), "{status:?} {out:?}");

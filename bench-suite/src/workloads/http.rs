@@ -8,7 +8,7 @@
 //! counted, and neither are the connection's setup and warm-up.
 
 use std::convert::Infallible;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -127,48 +127,67 @@ pub struct KeepAlive {
 /// timed ones took.
 fn start_client(addr: SocketAddr, ops: u64) -> JoinHandle<io::Result<Duration>> {
     std::thread::spawn(move || {
-        let mut stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        // A server that stopped answering fails the run rather than hanging it.
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let mut buf = Vec::with_capacity(512);
+        let mut client = Client::connect(addr, "/")?;
         for _ in 0..WARM_UP {
-            request(&mut stream, &mut buf)?;
+            client.get()?;
         }
         let start = Instant::now();
         for _ in 0..ops {
-            request(&mut stream, &mut buf)?;
+            client.get()?;
         }
         Ok(start.elapsed())
     })
 }
 
-/// Sends one request on `stream` and reads its whole response into `buf`.
-fn request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
-    buf.clear();
-    let mut chunk = [0u8; 512];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = std::str::from_utf8(&buf[..end]).map_err(io::Error::other)?;
-            let length = content_length(head).ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("a response without a content-length: {head:?}"),
-                )
-            })?;
-            if buf.len() >= end + 4 + length {
-                return Ok(());
+/// A keep-alive HTTP/1.1 connection that sends GET requests for one path, each after the
+/// whole response to the last: the client of the report's HTTP rows and of the loads in
+/// [`http_load`](crate::workloads::http_load).
+pub(crate) struct Client {
+    reader: BufReader<TcpStream>,
+    request: Vec<u8>,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Client {
+    /// Connects to `addr`, to ask for `path`.
+    pub(crate) fn connect(addr: SocketAddr, path: &str) -> io::Result<Client> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        // A server that stopped answering fails the run rather than hanging it.
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(Client {
+            reader: BufReader::new(stream),
+            request: format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes(),
+            head: String::new(),
+            body: Vec::new(),
+        })
+    }
+
+    /// Sends one request and reads its whole response.
+    pub(crate) fn get(&mut self) -> io::Result<()> {
+        self.reader.get_mut().write_all(&self.request)?;
+        self.head.clear();
+        loop {
+            let start = self.head.len();
+            if self.reader.read_line(&mut self.head)? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection in the middle of a response",
+                ));
+            }
+            if self.head[start..].trim_end().is_empty() {
+                break;
             }
         }
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection in the middle of a response",
-            ));
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        let length = content_length(&self.head).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a response without a content-length: {:?}", self.head),
+            )
+        })?;
+        self.body.resize(length, 0);
+        self.reader.read_exact(&mut self.body)
     }
 }
 

@@ -14,54 +14,14 @@
 //!   once a connection is placed;
 //! - a keep-alive load of any number of connections ([`keep_alive`]), for the report.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use crate::workloads::http::Client;
 
 /// Connections (and threads) of the paced, churning and uneven loads.
 pub const CONNS: usize = 32;
-
-/// A keep-alive connection that sends GET requests and reads their responses.
-struct Client {
-    reader: BufReader<TcpStream>,
-    request: Vec<u8>,
-}
-
-impl Client {
-    fn connect(addr: SocketAddr, path: &str) -> io::Result<Client> {
-        let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        Ok(Client {
-            reader: BufReader::new(stream),
-            request: format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes(),
-        })
-    }
-
-    /// One request and its whole response.
-    fn get(&mut self) -> io::Result<()> {
-        self.reader.get_mut().write_all(&self.request)?;
-        let mut length = None;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if self.reader.read_line(&mut line)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse::<usize>().ok();
-                }
-            }
-        }
-        let mut body = vec![0; length.ok_or_else(|| io::Error::other("no content-length"))?];
-        self.reader.read_exact(&mut body)
-    }
-}
 
 /// The paced load (see the module's docs): each thread's requests are due every
 /// `CONNS / rate` seconds, the threads' schedules interleaved.

@@ -1,4 +1,4 @@
-//! Section 8, one loop per core: the same hyper server on one evloop loop, on two loops
+//! Section 7, one loop per core: the same hyper server on one evloop loop, on two loops
 //! (`evloop::PerCore`, in `ListenMode::Auto` and in hand-off mode), on tokio's `multi_thread`
 //! runtime with 2 workers, on two tokio `current_thread` runtimes sharing the port through
 //! `SO_REUSEPORT`, and on smol's executor run by 2 threads, each in a child process, under a
@@ -122,25 +122,25 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     let method = format!("median of {rounds} interleaved rounds of {secs} s");
     let rows = [
         (
-            "requests/s, keep-alive, 16 connections",
+            format!("requests/s, keep-alive, {CONNS} connections"),
             "req/s",
             Better::Higher,
             &rps[0],
         ),
         (
-            "server CPU time per keep-alive request",
+            "server CPU time per keep-alive request".to_owned(),
             "µs",
             Better::Lower,
             &cpu[0],
         ),
         (
-            "requests/s, 100 µs of server CPU each, 16 connections",
+            format!("requests/s, 100 µs of server CPU each, {CONNS} connections"),
             "req/s",
             Better::Higher,
             &rps[1],
         ),
         (
-            "server CPU time per server-bound request",
+            "server CPU time per server-bound request".to_owned(),
             "µs",
             Better::Lower,
             &cpu[1],
@@ -166,7 +166,7 @@ pub fn run(ctx: &mut Ctx<'_>, section: &mut Section) -> Result<(), SectionError>
     }
     for (measured, unit, better, samples) in rows {
         t.rows.push(row(
-            measured,
+            &measured,
             unit,
             method.clone(),
             better,
