@@ -226,6 +226,15 @@ fn the_loops_share_one_monitor_thread() {
                 for i in 1..core.loops() {
                     core.handle(i).run(|| async {}).await.unwrap();
                 }
+                // A thread takes its name when it first runs: on a busy machine the monitor
+                // may not have run yet. Wait for one, then let any others name themselves.
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while util::os::threads_named("evloop-monitor") == 0
+                    && std::time::Instant::now() < deadline
+                {
+                    evloop::sleep(Duration::from_millis(5)).await;
+                }
+                evloop::sleep(Duration::from_millis(100)).await;
                 println!(
                     "monitor threads: {}",
                     util::os::threads_named("evloop-monitor")
