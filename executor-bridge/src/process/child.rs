@@ -15,8 +15,9 @@ use crate::process::function::{CallError, Registry};
 use crate::process::sys;
 
 /// The environment variable that makes a process a worker. Its value,
-/// `fd=<n>,lifeline=<n>,max=<bytes>,generation=<g>`, names the worker's ends of its channel and
-/// of its lifeline, the maximum frame size, and the generation the pool gave the worker.
+/// `fd=<n>,lifeline=<n>,receipt=<n>,max=<bytes>,generation=<g>`, names the worker's ends of its
+/// channel and of its lifeline, its receipt, the maximum frame size, and the generation the
+/// pool gave the worker.
 pub(crate) const WORKER_ENV: &str = "EVLOOP_PROCESS_WORKER";
 
 /// Set once [`init`] has run in this process (in either mode).
@@ -76,16 +77,25 @@ pub fn init(registry: impl FnOnce() -> Registry) {
             process::exit(2);
         }
     };
-    // The pool that started this process made `fd` and `lifeline` the worker's ends of its
-    // channel and lifeline and cleared their close-on-exec flags for this process alone, and
-    // the variable naming them was just removed.
+    // The pool that started this process made `fd`, `lifeline` and `receipt` the worker's
+    // ends of its channel and lifeline and its receipt, and cleared their close-on-exec flags
+    // for this process alone, and the variable naming them was just removed.
     #[allow(unsafe_code)]
-    // SAFETY: so both are open, and nothing else in this process owns or will claim them.
-    let (channel, lifeline) = unsafe {
+    // SAFETY: so all three are open, and nothing else in this process owns or will claim them.
+    let (channel, lifeline, receipt) = unsafe {
         (
             OwnedFd::from_raw_fd(settings.fd),
             OwnedFd::from_raw_fd(settings.lifeline),
+            OwnedFd::from_raw_fd(settings.receipt),
         )
+    };
+    // Mapped, the receipt needs no descriptor: closing it leaves none for a job to inherit.
+    let receipt = match sys::Receipt::open(&receipt) {
+        Ok(mapped) => mapped,
+        Err(error) => {
+            eprintln!("evloop process worker: cannot map the pool's receipt ({error}); exiting");
+            process::exit(3);
+        }
     };
     // Nothing a job starts may inherit them: a subprocess holding the channel or the lifeline
     // would hide this worker's death from the pool.
@@ -98,6 +108,7 @@ pub fn init(registry: impl FnOnce() -> Registry) {
     }
     let served = serve(
         UnixStream::from(channel),
+        &receipt,
         &registry(),
         settings.max_frame,
         settings.generation,
@@ -155,6 +166,8 @@ pub(crate) struct WorkerSettings {
     pub(crate) fd: RawFd,
     /// The worker's end of its lifeline.
     pub(crate) lifeline: RawFd,
+    /// The worker's receipt (a shared memory object).
+    pub(crate) receipt: RawFd,
     /// The maximum frame size, in bytes.
     pub(crate) max_frame: usize,
     /// The worker's generation, unique within its pool.
@@ -165,20 +178,22 @@ impl WorkerSettings {
     /// The variable's value for these settings.
     pub(crate) fn to_env(&self) -> String {
         format!(
-            "fd={},lifeline={},max={},generation={}",
-            self.fd, self.lifeline, self.max_frame, self.generation
+            "fd={},lifeline={},receipt={},max={},generation={}",
+            self.fd, self.lifeline, self.receipt, self.max_frame, self.generation
         )
     }
 
     /// Parses the variable's value.
     fn parse(value: &OsString) -> Result<Self, String> {
         let value = value.to_str().ok_or("not UTF-8")?;
-        let (mut fd, mut lifeline, mut max_frame, mut generation) = (None, None, None, None);
+        let (mut fd, mut lifeline, mut receipt) = (None, None, None);
+        let (mut max_frame, mut generation) = (None, None);
         for part in value.split(',') {
             let (key, number) = part.split_once('=').ok_or("expected key=value pairs")?;
             match key {
                 "fd" => fd = number.parse().ok(),
                 "lifeline" => lifeline = number.parse().ok(),
+                "receipt" => receipt = number.parse().ok(),
                 "max" => max_frame = number.parse().ok(),
                 "generation" => generation = number.parse().ok(),
                 _ => return Err(format!("unknown key {key:?}")),
@@ -187,15 +202,18 @@ impl WorkerSettings {
         Ok(WorkerSettings {
             fd: fd.ok_or("no valid fd")?,
             lifeline: lifeline.ok_or("no valid lifeline")?,
+            receipt: receipt.ok_or("no valid receipt")?,
             max_frame: max_frame.ok_or("no valid max")?,
             generation: generation.ok_or("no valid generation")?,
         })
     }
 }
 
-/// The worker's loop: hello, then one reply per call, until the pool closes the channel.
+/// The worker's loop: hello, then one reply per call, until the pool closes the channel. Each
+/// call's id goes to `receipt` once the call is read whole, before it runs.
 fn serve(
     mut channel: UnixStream,
+    receipt: &sys::Receipt,
     registry: &Registry,
     max_frame: usize,
     generation: u64,
@@ -223,6 +241,9 @@ fn serve(
             let kind = frame.kind;
             return Err(io::Error::other(format!("unexpected frame kind {kind}")));
         }
+        // Taken: from here on, a death fails the job rather than sending it to another worker
+        // (a call this worker cannot decode would fail there too).
+        receipt.record(frame.job);
         let call: Call<'_> = postcard::from_bytes(frame.payload)
             .map_err(|error| io::Error::other(format!("a call did not decode: {error}")))?;
         let results: Vec<_> = call
@@ -248,8 +269,7 @@ fn serve(
 
 /// Reads from `channel` until `input` holds one whole frame, usually in one `read`; returns
 /// the frame's length, or `None` if the channel ended before any byte of a frame. The whole
-/// frame is read before the worker runs anything: the pool relies on it (a dead worker that
-/// left part of a call unread never ran it).
+/// frame is read before the worker records it as taken and runs it.
 fn read_frame(
     channel: &mut UnixStream,
     input: &mut Vec<u8>,
@@ -401,17 +421,19 @@ mod tests {
         let settings = WorkerSettings {
             fd: 7,
             lifeline: 8,
+            receipt: 9,
             max_frame: 1 << 20,
             generation: 12,
         };
         let value = OsString::from(settings.to_env());
         assert_eq!(WorkerSettings::parse(&value), Ok(settings));
-        assert!(
-            WorkerSettings::parse(&OsString::from("fd=x,lifeline=2,max=1,generation=1")).is_err()
-        );
+        assert!(WorkerSettings::parse(&OsString::from(
+            "fd=x,lifeline=2,receipt=3,max=1,generation=1"
+        ))
+        .is_err());
         assert!(WorkerSettings::parse(&OsString::from("fd=1")).is_err());
         assert!(WorkerSettings::parse(&OsString::from(
-            "fd=1,lifeline=2,max=2,generation=3,what=4"
+            "fd=1,lifeline=2,receipt=3,max=2,generation=3,what=4"
         ))
         .is_err());
     }

@@ -1,4 +1,5 @@
-//! Starting a worker process: the user's executable again, with its channel and its lifeline.
+//! Starting a worker process: the user's executable again, with its channel, its lifeline and
+//! its receipt.
 
 use std::ffi::OsString;
 use std::io;
@@ -17,10 +18,9 @@ pub(crate) struct Spawned {
     pub(crate) child: Child,
     /// The parent's end of the worker's private channel (non-blocking).
     pub(crate) channel: UnixStream,
-    /// The worker's end of the channel, which the parent keeps open (close-on-exec) and never
-    /// reads: once the worker is dead, the bytes left on it are the part of a call the worker
-    /// never read, the proof that it never ran that call.
-    pub(crate) worker_end: OwnedFd,
+    /// The id of the last call the worker took, shared with it: once the worker is dead, it
+    /// tells whether the worker could have run its last call.
+    pub(crate) receipt: sys::Receipt,
     /// The parent's end of the worker's lifeline: nothing is written on it; its closing tells
     /// the worker that the parent is gone, and the worker's end closing tells the parent that
     /// the worker has exited (where the system has no better way).
@@ -31,14 +31,14 @@ pub(crate) struct Spawned {
 
 /// Starts `program args` as worker `generation`: stdin from `/dev/null`, stdout shared with
 /// this process (so a function that prints behaves as usual), stderr piped to the pool, and
-/// two socket pairs (channel and lifeline) whose worker ends it finds through [`WORKER_ENV`].
-/// Only the worker inherits them; it sets them close-on-exec again at once, so nothing it
-/// starts inherits them either.
+/// two socket pairs (channel and lifeline) and a receipt, which it finds through
+/// [`WORKER_ENV`]. Only the worker inherits them; it sets them close-on-exec again at once (the
+/// receipt it closes once mapped), so nothing it starts inherits them either.
 ///
 /// # Errors
 ///
-/// The operating system's error if a socket pair or the process could not be made (no such
-/// program, the process or descriptor limit reached...).
+/// The operating system's error if a socket pair, the receipt or the process could not be
+/// made (no such program, the process or descriptor limit reached...).
 pub(crate) fn spawn(
     program: &Path,
     args: &[OsString],
@@ -47,9 +47,11 @@ pub(crate) fn spawn(
 ) -> io::Result<Spawned> {
     let (ours, worker_end) = sys::stream_pair()?;
     let (lifeline, their_lifeline) = sys::stream_pair()?;
+    let (receipt, their_receipt) = sys::Receipt::create()?;
     let settings = WorkerSettings {
         fd: worker_end.as_raw_fd(),
         lifeline: their_lifeline.as_raw_fd(),
+        receipt: their_receipt.as_raw_fd(),
         max_frame,
         generation,
     };
@@ -62,11 +64,16 @@ pub(crate) fn spawn(
         .stderr(Stdio::piped());
     sys::inherit(
         &mut command,
-        [worker_end.as_raw_fd(), their_lifeline.as_raw_fd()],
+        [
+            worker_end.as_raw_fd(),
+            their_lifeline.as_raw_fd(),
+            their_receipt.as_raw_fd(),
+        ],
     );
     let mut child = command.spawn()?;
-    // Only the worker holds its end of the lifeline from now on.
-    drop(their_lifeline);
+    // Only the worker holds its ends of the channel and the lifeline from now on (a parent
+    // holding either would hide the worker's death); the receipt stays mapped here.
+    drop((worker_end, their_lifeline, their_receipt));
     let channel = UnixStream::from(ours);
     let stderr = child.stderr.take().expect("stderr is piped");
     let nonblocking = channel
@@ -80,7 +87,7 @@ pub(crate) fn spawn(
     Ok(Spawned {
         child,
         channel,
-        worker_end,
+        receipt,
         lifeline,
         stderr,
     })

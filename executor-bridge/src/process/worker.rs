@@ -53,9 +53,8 @@ pub(crate) struct Worker {
     pub(crate) link: Arc<Link>,
     /// Whether the channel is registered with the poller and not shut down.
     pub(crate) open: bool,
-    /// The worker's end of its channel, never read here: what is left on it once the worker
-    /// is dead is what it never read.
-    worker_end: OwnedFd,
+    /// The id of the last call the worker took, which it writes before running a call.
+    receipt: sys::Receipt,
     /// The parent's end of the lifeline: the worker dies with its closing (this process's
     /// death), and its end-of-file is the exit watch where the system has no other.
     lifeline: OwnedFd,
@@ -104,7 +103,7 @@ impl Worker {
         let Spawned {
             mut child,
             channel,
-            worker_end,
+            receipt,
             lifeline,
             stderr,
         } = spawned;
@@ -123,7 +122,7 @@ impl Worker {
             child,
             link: Arc::new(link),
             open: false,
-            worker_end,
+            receipt,
             lifeline,
             exit,
             stderr: None,
@@ -362,12 +361,11 @@ impl Worker {
         String::from_utf8_lossy(&bytes).trim_end().to_owned()
     }
 
-    /// Whether the worker, now dead, had taken `direct`: all of its call was written and the
-    /// worker read all of it (nothing is left unread on its end of the channel). A worker reads
-    /// the whole frame before it runs the function, so a job it had not taken never ran.
+    /// Whether the worker, now dead, had taken `direct`: its receipt holds the job's id. A
+    /// worker writes it after reading the whole call and before running it, so a job whose id
+    /// is not there never ran.
     pub(crate) fn took(&self, direct: &DirectJob) -> bool {
-        // If the count cannot be read, assume the worst: never run a job twice.
-        direct.sent_whole && sys::unread(&self.worker_end).map_or(true, |unread| unread == 0)
+        direct.sent_whole && self.receipt.last() == direct.job.id
     }
 
     /// Deletes every descriptor of the worker still registered with `poller`, before the

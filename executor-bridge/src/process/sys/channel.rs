@@ -1,4 +1,4 @@
-//! Socket pairs between the pool and a worker: creation, sends, what is left unread, and
+//! Socket pairs between the pool and a worker: creation, sends, reads without blocking, and
 //! handing one end to the worker across `exec`.
 
 use std::io;
@@ -113,15 +113,6 @@ pub(crate) fn wait_readable(fd: impl AsFd, timeout: Option<std::time::Duration>)
     )];
     let timeout = timeout.and_then(|t| rustix::event::Timespec::try_from(t).ok());
     let _ = rustix::event::poll(&mut fds, timeout.as_ref());
-}
-
-/// How many bytes wait to be read on `socket` (`FIONREAD`).
-///
-/// # Errors
-///
-/// The system's error.
-pub(crate) fn unread(socket: impl AsFd) -> io::Result<usize> {
-    Ok(rustix::io::ioctl_fionread(socket)? as usize)
 }
 
 /// Puts `fd` in non-blocking mode.

@@ -13,26 +13,30 @@
 //! | the worker's watch on its parent ([`watch_parent`]) | the lifeline's end-of-file, on a thread | the same | the same |
 //! | signal names ([`signal_name`]) | the platform's constants | the same | the same |
 //! | threads ready to run ([`runnable_threads`]) | `/proc/loadavg` | unknown | unknown |
+//! | the worker's receipt ([`Receipt`]) | `memfd_create` | `shm_open`, unlinked at once | `memfd_create` (FreeBSD), `shm_open` (the others) |
 //!
 //! Each worker has two socket pairs with the pool: its **channel** (frames both ways) and its
 //! **lifeline**, on which nothing is ever written: each side sees the other's death as the
 //! lifeline's end-of-file, because only the two processes hold its ends (both close-on-exec, so
-//! no program either of them starts inherits one).
-#![allow(unsafe_code)] // registrations with the poller, the `pre_exec` hook, kqueue's process filter
+//! no program either of them starts inherits one). It also shares one word of memory with the
+//! pool, its **receipt**: the id of the last call it took, by which the pool tells a call a
+//! dead worker may have run from one it never ran.
+#![allow(unsafe_code)] // registrations with the poller, the `pre_exec` hook, kqueue's process filter, the receipt's mapping
 
 mod channel;
 mod exit;
 mod lifeline;
 mod load;
+mod receipt;
 mod signal;
 
 pub(crate) use self::channel::{
-    inherit, peek_nonblocking, send, set_cloexec, set_nonblocking, stream_pair, unread,
-    wait_readable,
+    inherit, peek_nonblocking, send, set_cloexec, set_nonblocking, stream_pair, wait_readable,
 };
 pub(crate) use self::exit::ExitWatch;
 pub(crate) use self::lifeline::watch_parent;
 pub use self::load::runnable_threads;
+pub(crate) use self::receipt::Receipt;
 pub(crate) use self::signal::signal_name;
 
 use std::io;
