@@ -46,28 +46,26 @@ impl Receipt {
     pub(crate) fn create() -> io::Result<(Receipt, OwnedFd)> {
         let fd = shared_memory()?;
         rustix::fs::ftruncate(&fd, size_of::<AtomicU64>() as u64)?;
-        let receipt = Receipt::map(&fd)?;
+        let receipt = Receipt::open(&fd)?;
         Ok((receipt, fd))
     }
 
-    /// The worker's side: maps the receipt whose descriptor the pool handed over. The
-    /// descriptor may be closed afterwards.
+    /// Maps the receipt behind `fd`: the worker's side, with the descriptor the pool handed
+    /// over, which may be closed afterwards.
     ///
     /// # Errors
     ///
     /// The system's error (the descriptor is not a shared memory object...).
     pub(crate) fn open(fd: &OwnedFd) -> io::Result<Receipt> {
-        Receipt::map(fd)
-    }
-
-    fn map(fd: &OwnedFd) -> io::Result<Receipt> {
         let prot = ProtFlags::READ | ProtFlags::WRITE;
         let len = size_of::<AtomicU64>();
-        // SAFETY: a new mapping chosen by the system (a null address hint), of an object whose
-        // size is at least `len` (set by `create`'s `ftruncate`); nothing else in this process
-        // refers to it, and `Drop` unmaps it.
-        let start =
-            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0)? };
+        let hint = std::ptr::null_mut();
+        let start = {
+            // SAFETY: a new mapping at an address the system chooses (a null hint), of an
+            // object at least `len` long (`create`'s `ftruncate`); nothing else in this
+            // process refers to it, and `Drop` unmaps it.
+            unsafe { rustix::mm::mmap(hint, len, prot, MapFlags::SHARED, fd, 0) }
+        }?;
         let word = NonNull::new(start.cast::<AtomicU64>())
             .ok_or_else(|| io::Error::other("mmap returned a null mapping"))?;
         Ok(Receipt { word })
@@ -93,7 +91,7 @@ impl Receipt {
 
 impl Drop for Receipt {
     fn drop(&mut self) {
-        // SAFETY: the mapping made by `map`, of this length; no reference to it outlives
+        // SAFETY: the mapping made by `open`, of this length; no reference to it outlives
         // `self` (`word` borrows `self`).
         let _ = unsafe { rustix::mm::munmap(self.word.as_ptr().cast(), size_of::<AtomicU64>()) };
     }
